@@ -1,0 +1,158 @@
+/**
+ * Shared helpers for rxkcp's benchmarks: timing loops, JSON-line output, and running kcp-go's own
+ * Go benchmarks from Debian's source in the same run so results are reported as ratios.
+ *
+ * Output: one JSON object per line, `{"name","value","unit"}`, plus `"go"` and `"ratio"` when a
+ * kcp-go figure was measured beside it. `ratio` is always "rxkcp speed / kcp-go speed", so 1.0 is
+ * parity and higher is better, whatever the unit.
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  go?: number;
+  ratio?: number;
+  note?: string;
+}
+
+export function emit(row: BenchRow): void {
+  const out: BenchRow = { ...row, value: round(row.value) };
+  if (row.go !== undefined) out.go = round(row.go);
+  if (row.ratio !== undefined) out.ratio = round(row.ratio);
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+function round(v: number): number {
+  return Number(v.toPrecision(4));
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Nanoseconds per call of `fn`: a warm-up, then `rounds` timed rounds of about `roundMs` each;
+ * returns the median round. `fn` may do `batch` operations per call; the result is per operation.
+ */
+export function nsPerOp(fn: () => void, opts: { rounds?: number; roundMs?: number; batch?: number } = {}): number {
+  const rounds = opts.rounds ?? 7;
+  const roundMs = opts.roundMs ?? 120;
+  const batch = opts.batch ?? 1;
+  // warm-up and calibration: how many calls fit in one round
+  let calls = 1;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) fn();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (ms > roundMs / 4) {
+      calls = Math.max(1, Math.round((calls * roundMs) / ms));
+      break;
+    }
+    calls *= 2;
+  }
+  const per: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) fn();
+    per.push(Number(process.hrtime.bigint() - t0) / (calls * batch));
+  }
+  return median(per);
+}
+
+const KCP_GO_DIR = '/usr/share/gocode/src/github.com/xtaci/kcp-go';
+
+/** True when Debian's kcp-go source and a Go toolchain are installed. */
+export function haveGo(): boolean {
+  if (!existsSync(KCP_GO_DIR)) return false;
+  try {
+    execFileSync('go', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One Go benchmark result line. */
+export interface GoBenchResult {
+  nsPerOp: number;
+  mbPerS?: number;
+  bytesPerOp?: number;
+  allocsPerOp?: number;
+}
+
+/**
+ * Runs kcp-go's own benchmarks (`go test -bench`) in Debian's source tree, GOPATH mode, and
+ * returns the results by benchmark name without the `-N` CPU suffix. `regex` is Go's -bench.
+ */
+export function runKcpGoBench(regex: string, benchtime = '300ms'): Map<string, GoBenchResult> {
+  const out = execFileSync(
+    'go',
+    ['test', '-run', '^$', '-bench', regex, '-benchmem', '-benchtime', benchtime, '.'],
+    {
+      cwd: KCP_GO_DIR,
+      env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOFLAGS: '' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 16 << 20,
+    }
+  );
+  const results = new Map<string, GoBenchResult>();
+  for (const line of out.split('\n')) {
+    const m = /^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns\/op(.*)$/.exec(line);
+    if (!m) continue;
+    const rest = m[3]!;
+    const r: GoBenchResult = { nsPerOp: Number(m[2]) };
+    const mb = /([\d.]+) MB\/s/.exec(rest);
+    if (mb) r.mbPerS = Number(mb[1]);
+    const bo = /(\d+) B\/op/.exec(rest);
+    if (bo) r.bytesPerOp = Number(bo[1]);
+    const ao = /(\d+) allocs\/op/.exec(rest);
+    if (ao) r.allocsPerOp = Number(ao[1]);
+    results.set(m[1]!, r);
+  }
+  return results;
+}
+
+/**
+ * Measures rxkcp and kcp-go side by side: `runs` alternating rounds (ours, then Go's), the median
+ * of each, emitted as one row in ns/op with `go` and `ratio` (Go ns / our ns: >1 means we are
+ * faster). Without Go installed, emits our figure alone with a note.
+ */
+export function sideBySide(
+  cases: { name: string; goBench: string; fn: () => void; batch?: number }[],
+  runs = 3
+): void {
+  const go = haveGo();
+  const ours = new Map<string, number[]>();
+  const theirs = new Map<string, number[]>();
+  const regex = '^(' + cases.map((c) => c.goBench).join('|') + ')$';
+  for (let r = 0; r < runs; r++) {
+    for (const c of cases) {
+      const v = nsPerOp(c.fn, { batch: c.batch ?? 1 });
+      ours.set(c.name, [...(ours.get(c.name) ?? []), v]);
+    }
+    if (go) {
+      const res = runKcpGoBench(regex);
+      for (const c of cases) {
+        const g = res.get(c.goBench);
+        if (g) theirs.set(c.name, [...(theirs.get(c.name) ?? []), g.nsPerOp]);
+      }
+    }
+  }
+  for (const c of cases) {
+    const v = median(ours.get(c.name)!);
+    const g = theirs.get(c.name);
+    if (g && g.length) {
+      const gm = median(g);
+      emit({ name: c.name, value: v, unit: 'ns/op', go: gm, ratio: gm / v });
+    } else {
+      emit({ name: c.name, value: v, unit: 'ns/op', note: go ? `no Go result for ${c.goBench}` : 'kcp-go not installed' });
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The one error type rxkcp emits on a stream. Bad wire data never becomes an error (it is dropped
+ * and counted); bad arguments throw `TypeError`/`RangeError` when a pipeline is built; a session
+ * that cannot go on errors its observables with a `KcpError` whose `code` says why.
+ * @module
+ */
+export type KcpErrorCode =
+  | 'DEAD_LINK' // a segment reached the dead-link retransmission limit: the peer is gone
+  | 'IDLE_TIMEOUT' // nothing received for idleTimeout ms
+  | 'SOCKET_CLOSED' // the UDP socket under the session closed
+  | 'SOCKET_ERROR' // the UDP socket reported an error
+  | 'CLOSED' // the session was closed locally and the operation needs an open session
+  | 'RESET'; // a listener replaced the session on a conv reset (sn 0 with another conv)
+
+/** Details attached to a `KcpError`. */
+export interface KcpErrorInfo {
+  conv?: number;
+  remote?: string;
+  cause?: unknown;
+}
+
+export class KcpError extends Error {
+  override readonly name = 'KcpError';
+  constructor(
+    readonly code: KcpErrorCode,
+    message: string,
+    readonly info: KcpErrorInfo = {}
+  ) {
+    super(message, info.cause === undefined ? undefined : { cause: info.cause });
+  }
+}

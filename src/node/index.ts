@@ -1,0 +1,2 @@
+// rxkcp/node: Node fast paths (node:crypto, zlib.crc32) and the UDP edge.
+export {};

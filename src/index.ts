@@ -5,3 +5,8 @@ export * from './errors.js';
 export * from './prng.js';
 export * from './wire/bytes.js';
 export * from './wire/constants.js';
+export * from './kcp/constants.js';
+export * from './kcp/kcp.js';
+export * from './kcp/segment.js';
+export * from './sim/lossy-link.js';
+export * from './sim/kcp-pair.js';

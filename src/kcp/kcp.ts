@@ -1,0 +1,666 @@
+/**
+ * The KCP ARQ state machine, behaving as kcp-go's kcp.go (HEAD, spec §4), with three deliberate
+ * changes of shape:
+ * - time is an argument (`now`, uint32 ms) where kcp-go reads `currentMs()` inside `Input` and
+ *   `flush`;
+ * - counters go to the injected `stats`, not a global;
+ * - datagrams are written to the `Sink` handed to each `flush`/`input` call, not to an output
+ *   callback captured at construction.
+ * @module
+ */
+import type { Sink } from '../sink.js';
+import { Snmp } from '../stats.js';
+import { readU16, readU32 } from '../wire/bytes.js';
+import { mtuLimit } from '../wire/constants.js';
+import {
+  IKCP_ASK_SEND,
+  IKCP_ASK_TELL,
+  IKCP_CMD_ACK,
+  IKCP_CMD_PUSH,
+  IKCP_CMD_WASK,
+  IKCP_CMD_WINS,
+  IKCP_DEADLINK,
+  IKCP_FRG_MAX,
+  IKCP_INTERVAL,
+  IKCP_MTU_DEF,
+  IKCP_OVERHEAD,
+  IKCP_PROBE_INIT,
+  IKCP_PROBE_LIMIT,
+  IKCP_RTO_DEF,
+  IKCP_RTO_MAX,
+  IKCP_RTO_MIN,
+  IKCP_RTO_NDL,
+  IKCP_THRESH_INIT,
+  IKCP_THRESH_MIN,
+  IKCP_WND_RCV,
+  IKCP_WND_SND,
+} from './constants.js';
+import { Deque } from './deque.js';
+import { Segment, encodeHeader } from './segment.js';
+
+/** kcp-go `_itimediff`: `later - earlier` as a signed 32-bit number. Every sn/ts comparison goes through it. */
+export function itimediff(later: number, earlier: number): number {
+  return (later - earlier) | 0;
+}
+
+const FASTACK_LOCKED = 0xffffffff; // fast/early retransmit disabled for a segment until its next RTO
+
+export interface KcpOptions {
+  /** KCP mtu: the largest datagram flush writes (bytes, 25..1500). Default 1400. */
+  mtu?: number;
+  /** Send window (segments). Default 32, as kcp-go. */
+  sndWnd?: number;
+  /** Receive window (segments). Default 32, as kcp-go. */
+  rcvWnd?: number;
+  /** kcp-go NoDelay(nodelay, interval, resend, nc); each applied when given. */
+  nodelay?: number;
+  interval?: number;
+  resend?: number;
+  nc?: number;
+  /** Stream mode: sends coalesce into the last queued segment and carry frg = 0. */
+  stream?: boolean;
+  /** Flush queued ACKs right after every input that produced some. */
+  ackNoDelay?: boolean;
+  /** Transmissions of one segment after which the link is dead. Default 20. */
+  deadLink?: number;
+  /**
+   * First sequence number of both directions (default 0, as every kcp-go peer). Both ends must agree;
+   * it exists so tests and simulations can start near the 2^32 wrap.
+   */
+  startSn?: number;
+}
+
+function checkInt(name: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`kcp: ${name} must be an integer, got ${String(v)}`);
+  if (v < lo || v > hi) throw new RangeError(`kcp: ${name} must be ${lo}..${hi}, got ${v}`);
+  return v;
+}
+
+export class Kcp {
+  readonly conv: number;
+  private _mtu = IKCP_MTU_DEF;
+  private _mss = IKCP_MTU_DEF - IKCP_OVERHEAD;
+  private state = 0;
+
+  private _sndUna = 0;
+  private _sndNxt = 0;
+  private _rcvNxt = 0;
+
+  private ssthresh = IKCP_THRESH_INIT;
+  private _rxRttvar = 0;
+  private _rxSrtt = 0;
+  private _rxRto = IKCP_RTO_DEF;
+  private rxMinrto = IKCP_RTO_MIN;
+
+  private _sndWnd = IKCP_WND_SND;
+  private _rcvWnd = IKCP_WND_RCV;
+  private _rmtWnd = IKCP_WND_RCV;
+  private _cwnd = 0;
+  private incr = 0;
+  private probe = 0;
+  private _interval = IKCP_INTERVAL;
+  private tsProbe = 0;
+  private probeWait = 0;
+  private deadLink = IKCP_DEADLINK;
+
+  private nodelay = 0;
+  private fastresend = 0;
+  private nocwnd = 0;
+  private stream = false;
+  /** Flush queued ACKs right after every input that produced some (kcp-go SetACKNoDelay). */
+  ackNoDelay = false;
+
+  private readonly sndQueue = new Deque<Segment>();
+  private readonly rcvQueue = new Deque<Segment>();
+  private readonly sndBuf = new Deque<Segment>();
+  /** Out-of-order received segments by sn. Every key is in [rcvNxt, rcvNxt + rcvWnd). */
+  private readonly rcvBuf = new Map<number, Segment>();
+
+  private ackSn: number[] = [];
+  private ackTs: number[] = [];
+  private ackCount = 0;
+
+  /** Scratch for assembling one datagram; what is emitted is a copy. */
+  private buffer: Uint8Array;
+  private bufLen = 0;
+
+  constructor(
+    conv: number,
+    options: KcpOptions = {},
+    private readonly stats: Snmp = new Snmp()
+  ) {
+    this.conv = checkInt('conv', conv, 0, 0xffffffff);
+    if (options.mtu !== undefined) checkInt('mtu', options.mtu, IKCP_OVERHEAD + 1, mtuLimit);
+    if (options.sndWnd !== undefined) checkInt('sndWnd', options.sndWnd, 1, 0xffff);
+    if (options.rcvWnd !== undefined) checkInt('rcvWnd', options.rcvWnd, 1, 0xffff);
+    if (options.interval !== undefined) checkInt('interval', options.interval, 0, 0x7fffffff);
+    if (options.deadLink !== undefined) checkInt('deadLink', options.deadLink, 1, 0x7fffffff);
+    if (options.startSn !== undefined) checkInt('startSn', options.startSn, 0, 0xffffffff);
+    this.buffer = new Uint8Array(this._mtu);
+    if (options.mtu !== undefined) this.setMtu(options.mtu);
+    this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
+    this.noDelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc ?? -1);
+    this.stream = options.stream ?? false;
+    this.ackNoDelay = options.ackNoDelay ?? false;
+    if (options.deadLink !== undefined) this.deadLink = options.deadLink;
+    if (options.startSn !== undefined) this._sndUna = this._sndNxt = this._rcvNxt = options.startSn >>> 0;
+  }
+
+  // ---- read-only views of the state -------------------------------------------------------
+  get mtu(): number { return this._mtu; }
+  get mss(): number { return this._mss; }
+  get interval(): number { return this._interval; }
+  get sndUna(): number { return this._sndUna; }
+  get sndNxt(): number { return this._sndNxt; }
+  get rcvNxt(): number { return this._rcvNxt; }
+  get sndWnd(): number { return this._sndWnd; }
+  get rcvWnd(): number { return this._rcvWnd; }
+  get rmtWnd(): number { return this._rmtWnd; }
+  get cwnd(): number { return this._cwnd; }
+  get rxRto(): number { return this._rxRto; }
+  get rxSrtt(): number { return this._rxSrtt; }
+  get rxRttvar(): number { return this._rxRttvar; }
+  /** A segment reached `deadLink` transmissions: the peer is gone (kcp-go `state == 0xFFFFFFFF`). */
+  get isDead(): boolean { return this.state !== 0; }
+  /** Segments queued plus in flight (kcp-go WaitSnd). */
+  waitSnd(): number { return this.sndBuf.length + this.sndQueue.length; }
+  /** Segments ready for the user (whole or partial messages). */
+  get rcvQueueLength(): number { return this.rcvQueue.length; }
+
+  // ---- user side --------------------------------------------------------------------------
+
+  /**
+   * Queues `data` for sending (copied). Returns 0, -1 for empty data, or -2 if it needs more than
+   * 255 fragments (kcp-go Send).
+   */
+  send(data: Uint8Array): number {
+    let len = data.length;
+    if (len === 0) return -1;
+    let off = 0;
+    const mss = this._mss;
+    if (this.stream) {
+      const last = this.sndQueue.last();
+      if (last !== undefined && last.len < mss) {
+        const extend = Math.min(len, mss - last.len);
+        if (last.data.length < last.len + extend) {
+          const grown = new Uint8Array(mss);
+          grown.set(last.data.subarray(0, last.len));
+          last.data = grown;
+        }
+        last.data.set(data.subarray(0, extend), last.len);
+        last.len += extend;
+        off = extend;
+        len -= extend;
+        if (len === 0) return 0;
+      }
+    }
+    const count = len <= mss ? 1 : Math.ceil(len / mss);
+    if (count > IKCP_FRG_MAX) return -2;
+    for (let i = 0; i < count; i++) {
+      const size = Math.min(len, mss);
+      // stream mode keeps room to coalesce later sends into this segment
+      const buf = this.stream ? new Uint8Array(mss) : new Uint8Array(size);
+      buf.set(data.subarray(off, off + size));
+      const seg = new Segment(buf, size);
+      seg.frg = this.stream ? 0 : count - i - 1;
+      this.sndQueue.push(seg);
+      off += size;
+      len -= size;
+    }
+    return 0;
+  }
+
+  /** Size of the next whole message, or -1 if none is complete (kcp-go PeekSize). */
+  peekSize(): number {
+    const first = this.rcvQueue.peek();
+    if (first === undefined) return -1;
+    if (first.frg === 0) return first.len;
+    if (this.rcvQueue.length < first.frg + 1) return -1;
+    let length = 0;
+    for (let i = 0; i < this.rcvQueue.length; i++) {
+      const seg = this.rcvQueue.at(i);
+      length += seg.len;
+      if (seg.frg === 0) break;
+    }
+    return length;
+  }
+
+  /** Takes the next whole message (a new array, the caller's to keep), or null (kcp-go Recv). */
+  recv(): Uint8Array | null {
+    const size = this.peekSize();
+    if (size < 0) return null;
+    const fastRecover = this.rcvQueue.length >= this._rcvWnd;
+    const out = new Uint8Array(size);
+    let n = 0;
+    for (;;) {
+      const seg = this.rcvQueue.shift()!;
+      out.set(seg.data.subarray(0, seg.len), n);
+      n += seg.len;
+      if (seg.frg === 0) break;
+    }
+    this.moveToRcvQueue();
+    // the window was full and now has room: tell the peer at the next flush
+    if (fastRecover && this.rcvQueue.length < this._rcvWnd) this.probe |= IKCP_ASK_TELL;
+    return out;
+  }
+
+  // ---- tuning -----------------------------------------------------------------------------
+
+  /** kcp-go NoDelay: each argument applied only if ≥ 0; interval clamped to 10..5000 ms. */
+  noDelay(nodelay: number, interval: number, resend: number, nc: number): void {
+    if (nodelay >= 0) {
+      this.nodelay = nodelay;
+      this.rxMinrto = nodelay !== 0 ? IKCP_RTO_NDL : IKCP_RTO_MIN;
+    }
+    if (interval >= 0) this._interval = Math.min(5000, Math.max(10, interval));
+    if (resend >= 0) this.fastresend = resend;
+    if (nc >= 0) this.nocwnd = nc;
+  }
+
+  /** kcp-go WndSize: values ≤ 0 are ignored. */
+  windowSize(snd: number, rcv: number): void {
+    if (snd > 0) this._sndWnd = snd;
+    if (rcv > 0) this._rcvWnd = rcv;
+  }
+
+  /**
+   * Sets the KCP mtu (largest datagram written). False for ≤ 24 (kcp-go SetMtu -1).
+   * DIVERGES(kcp-go): also false above 1500, so no datagram ever exceeds kcp-go's receive buffer.
+   */
+  setMtu(mtu: number): boolean {
+    if (!Number.isInteger(mtu) || mtu <= IKCP_OVERHEAD || mtu > mtuLimit) return false;
+    this._mtu = mtu;
+    this._mss = mtu - IKCP_OVERHEAD;
+    this.buffer = new Uint8Array(mtu);
+    return true;
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  /**
+   * Feeds one datagram of packed segments (kcp-go Input). Returns 0, or -1 (shorter than a header,
+   * or another conv), -2 (a segment longer than the bytes left), -3 (unknown command); never
+   * throws. `regular` is false for segments rebuilt by FEC: they neither update the remote window
+   * nor sample the RTT. Flushes the input triggers (una advanced, fast-retransmit threshold, a
+   * datagram's worth of ACKs, ackNoDelay) are written to `out`.
+   */
+  input(data: Uint8Array, now: number, out: Sink<Uint8Array>, regular = true): number {
+    const prevUna = this._sndUna;
+    if (data.length < IKCP_OVERHEAD) return -1;
+    let latest = 0;
+    let updateRtt = false;
+    let flushSegments = false;
+    let inSegs = 0;
+    let off = 0;
+    const end = data.length;
+    while (end - off >= IKCP_OVERHEAD) {
+      if (readU32(data, off) !== this.conv) return -1;
+      const cmd = data[off + 4]!;
+      const frg = data[off + 5]!;
+      const wnd = readU16(data, off + 6);
+      const ts = readU32(data, off + 8);
+      const sn = readU32(data, off + 12);
+      const una = readU32(data, off + 16);
+      const len = readU32(data, off + 20);
+      off += IKCP_OVERHEAD;
+      if (end - off < len) return -2;
+      if (cmd < IKCP_CMD_PUSH || cmd > IKCP_CMD_WINS) return -3;
+
+      if (regular) this._rmtWnd = wnd;
+      if (this.parseUna(una) > 0) flushSegments = true;
+      this.shrinkBuf();
+
+      if (cmd === IKCP_CMD_ACK) {
+        this.parseAck(sn);
+        if (this.parseFastack(sn, ts)) flushSegments = true;
+        updateRtt = true;
+        latest = ts;
+      } else if (cmd === IKCP_CMD_PUSH) {
+        let repeat = true;
+        if (itimediff(sn, (this._rcvNxt + this._rcvWnd) >>> 0) < 0) {
+          this.ackPush(sn, ts);
+          if (itimediff(sn, this._rcvNxt) >= 0) repeat = this.parseData(sn, frg, data, off, len);
+        }
+        if (regular && repeat) this.stats.RepeatSegs++;
+      } else if (cmd === IKCP_CMD_WASK) {
+        this.probe |= IKCP_ASK_TELL;
+      }
+      // IKCP_CMD_WINS: nothing beyond the window update above
+      inSegs++;
+      off += len;
+    }
+    this.stats.InSegs += inSegs;
+
+    // one RTT sample per datagram, from the last ACK in it
+    if (updateRtt && regular) {
+      const rtt = itimediff(now >>> 0, latest);
+      if (rtt >= 0) this.updateAck(rtt);
+    }
+
+    if (this.nocwnd === 0 && itimediff(this._sndUna, prevUna) > 0 && this._cwnd < this._rmtWnd) {
+      const mss = this._mss;
+      if (this._cwnd < this.ssthresh) {
+        this._cwnd++;
+        this.incr += mss;
+      } else {
+        if (this.incr < mss) this.incr = mss;
+        this.incr += Math.floor((mss * mss) / this.incr) + Math.floor(mss / 16);
+        if ((this._cwnd + 1) * mss <= this.incr) this._cwnd = Math.ceil(this.incr / mss);
+      }
+      if (this._cwnd > this._rmtWnd) {
+        this._cwnd = this._rmtWnd;
+        this.incr = this._rmtWnd * mss;
+      }
+    }
+
+    // packet clocking: answer at once instead of waiting for the timer
+    if (flushSegments) this.flush(now, out, false);
+    else if (this.ackCount >= Math.floor(this._mtu / IKCP_OVERHEAD)) this.flush(now, out, true);
+    else if (this.ackNoDelay && this.ackCount > 0) this.flush(now, out, true);
+    return 0;
+  }
+
+  private updateAck(rtt: number): void {
+    // RFC 6298 as kcp-go does it: int32 arithmetic, arithmetic shifts, updated srtt in the test
+    if (this._rxSrtt === 0) {
+      this._rxSrtt = rtt;
+      this._rxRttvar = rtt >> 1;
+    } else {
+      let delta = (rtt - this._rxSrtt) | 0;
+      this._rxSrtt = (this._rxSrtt + (delta >> 3)) | 0;
+      if (delta < 0) delta = -delta;
+      if (rtt < this._rxSrtt - this._rxRttvar) {
+        // a sample below the usual range moves rttvar with 1/8 of the usual weight
+        this._rxRttvar = (this._rxRttvar + ((delta - this._rxRttvar) >> 5)) | 0;
+      } else {
+        this._rxRttvar = (this._rxRttvar + ((delta - this._rxRttvar) >> 2)) | 0;
+      }
+    }
+    const rto = (this._rxSrtt >>> 0) + Math.max(this._interval, (this._rxRttvar << 2) >>> 0);
+    this._rxRto = Math.min(Math.max(this.rxMinrto, rto), IKCP_RTO_MAX);
+  }
+
+  private shrinkBuf(): void {
+    const first = this.sndBuf.peek();
+    this._sndUna = first !== undefined ? first.sn : this._sndNxt;
+  }
+
+  private parseAck(sn: number): void {
+    if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return;
+    const buf = this.sndBuf;
+    for (let i = 0, n = buf.length; i < n; i++) {
+      const seg = buf.at(i);
+      if (sn === seg.sn) {
+        // marked in place; it leaves snd_buf when una passes it
+        seg.acked = true;
+        seg.data = EMPTY;
+        seg.len = 0;
+        break;
+      }
+      if (itimediff(sn, seg.sn) < 0) break;
+    }
+  }
+
+  /** Counts an out-of-order ACK against earlier segments; true when one reached the fast-resend threshold. */
+  private parseFastack(sn: number, ts: number): boolean {
+    if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return false;
+    const buf = this.sndBuf;
+    const threshold = this.fastresend >>> 0;
+    let reached = false;
+    for (let i = 0, n = buf.length; i < n; i++) {
+      const seg = buf.at(i);
+      if (itimediff(sn, seg.sn) < 0) break;
+      // only segments sent no later than the acked one count (kcp-go's "conserve" rule)
+      if (sn !== seg.sn && itimediff(seg.ts, ts) <= 0 && seg.fastack !== FASTACK_LOCKED) {
+        seg.fastack++;
+        if (seg.fastack >= threshold) reached = true;
+      }
+    }
+    return reached;
+  }
+
+  /** Drops segments below `una`; returns how many. */
+  private parseUna(una: number): number {
+    const buf = this.sndBuf;
+    let count = 0;
+    while (buf.length > count && itimediff(una, buf.at(count).sn) > 0) count++;
+    if (count > 0) buf.drop(count);
+    return count;
+  }
+
+  private ackPush(sn: number, ts: number): void {
+    this.ackSn[this.ackCount] = sn;
+    this.ackTs[this.ackCount] = ts;
+    this.ackCount++;
+  }
+
+  /** Stores a PUSH payload; returns true if it was a repeat (outside the window or already held). */
+  private parseData(sn: number, frg: number, data: Uint8Array, off: number, len: number): boolean {
+    if (itimediff(sn, (this._rcvNxt + this._rcvWnd) >>> 0) >= 0 || itimediff(sn, this._rcvNxt) < 0) return true;
+    let repeat = true;
+    if (!this.rcvBuf.has(sn)) {
+      const seg = new Segment(data.slice(off, off + len));
+      seg.sn = sn;
+      seg.frg = frg;
+      this.rcvBuf.set(sn, seg);
+      repeat = false;
+    }
+    this.moveToRcvQueue();
+    return repeat;
+  }
+
+  private moveToRcvQueue(): void {
+    while (this.rcvQueue.length < this._rcvWnd) {
+      const seg = this.rcvBuf.get(this._rcvNxt);
+      if (seg === undefined) break;
+      this.rcvBuf.delete(this._rcvNxt);
+      this.rcvQueue.push(seg);
+      this._rcvNxt = (this._rcvNxt + 1) >>> 0;
+    }
+  }
+
+  private wndUnused(): number {
+    const free = this._rcvWnd - this.rcvQueue.length;
+    return free > 0 ? free & 0xffff : 0;
+  }
+
+  // ---- output -----------------------------------------------------------------------------
+
+  /** Emits the datagram being assembled (a copy) if adding `n` bytes would exceed the mtu. */
+  private makeSpace(n: number, out: Sink<Uint8Array>): void {
+    if (this.bufLen + n > this._mtu) this.emit(out);
+  }
+
+  private emit(out: Sink<Uint8Array>): void {
+    if (this.bufLen === 0) return;
+    const dg = this.buffer.slice(0, this.bufLen);
+    this.bufLen = 0;
+    out.next(dg);
+  }
+
+  /**
+   * Writes what is due to `out` (kcp-go flush): ACKs, window probes, then new and retransmitted
+   * PUSH segments, packed up to the mtu. With `ackOnly`, queues still move into the send buffer but
+   * nothing is (re)transmitted. Returns how many ms until it wants to run again.
+   */
+  flush(now: number, out: Sink<Uint8Array>, ackOnly = false): number {
+    now = now >>> 0;
+    const stats = this.stats;
+    const conv = this.conv;
+    const wnd = this.wndUnused();
+    const una = this._rcvNxt;
+    this.bufLen = 0;
+    let outSegs = 0;
+
+    // 1. ACKs; ones below rcv_nxt are dropped as jitter, except the last
+    let lastSn = 0;
+    let lastTs = 0;
+    for (let i = 0, n = this.ackCount; i < n; i++) {
+      this.makeSpace(IKCP_OVERHEAD, out);
+      const sn = this.ackSn[i]!;
+      if (itimediff(sn, this._rcvNxt) >= 0 || i === n - 1) {
+        lastSn = sn;
+        lastTs = this.ackTs[i]!;
+        this.bufLen = encodeHeader(this.buffer, this.bufLen, conv, IKCP_CMD_ACK, 0, wnd, lastTs, lastSn, una, 0);
+        outSegs++;
+      }
+    }
+    this.ackCount = 0;
+
+    // 2. zero-window probe timer
+    if (this._rmtWnd === 0) {
+      if (this.probeWait === 0) {
+        this.probeWait = IKCP_PROBE_INIT;
+        this.tsProbe = (now + this.probeWait) >>> 0;
+      } else if (itimediff(now, this.tsProbe) >= 0) {
+        if (this.probeWait < IKCP_PROBE_INIT) this.probeWait = IKCP_PROBE_INIT;
+        this.probeWait += Math.floor(this.probeWait / 2);
+        if (this.probeWait > IKCP_PROBE_LIMIT) this.probeWait = IKCP_PROBE_LIMIT;
+        this.tsProbe = (now + this.probeWait) >>> 0;
+        this.probe |= IKCP_ASK_SEND;
+      }
+    } else {
+      this.tsProbe = 0;
+      this.probeWait = 0;
+    }
+
+    // 3. WASK / WINS carry the sn and ts of the last ACK written
+    if (this.probe & IKCP_ASK_SEND) {
+      this.makeSpace(IKCP_OVERHEAD, out);
+      this.bufLen = encodeHeader(this.buffer, this.bufLen, conv, IKCP_CMD_WASK, 0, wnd, lastTs, lastSn, una, 0);
+      outSegs++;
+    }
+    if (this.probe & IKCP_ASK_TELL) {
+      this.makeSpace(IKCP_OVERHEAD, out);
+      this.bufLen = encodeHeader(this.buffer, this.bufLen, conv, IKCP_CMD_WINS, 0, wnd, lastTs, lastSn, una, 0);
+      outSegs++;
+    }
+    this.probe = 0;
+
+    // 4. move segments from the queue into the window
+    let cwndEff = Math.min(this._sndWnd, this._rmtWnd);
+    if (this.nocwnd === 0) cwndEff = Math.min(this._cwnd, cwndEff);
+    let newSegs = 0;
+    const limit = (this._sndUna + cwndEff) >>> 0;
+    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0) {
+      const seg = this.sndQueue.shift()!;
+      seg.conv = conv;
+      seg.cmd = IKCP_CMD_PUSH;
+      seg.sn = this._sndNxt;
+      this._sndNxt = (this._sndNxt + 1) >>> 0;
+      this.sndBuf.push(seg);
+      newSegs++;
+    }
+
+    if (ackOnly) {
+      this.emit(out);
+      stats.OutSegs += outSegs;
+      this.storeGauges();
+      return this._interval;
+    }
+
+    // 5. transmit: new, fast retransmit, early retransmit, RTO; first matching rule wins
+    const resent = this.fastresend > 0 ? this.fastresend >>> 0 : 0xffffffff;
+    const rxRto = this._rxRto;
+    let nextUpdate = this._interval;
+    let change = 0;
+    let lost = 0;
+    let fast = 0;
+    let early = 0;
+    const buf = this.sndBuf;
+    for (let i = 0, n = buf.length; i < n; i++) {
+      const seg = buf.at(i);
+      if (seg.acked) continue;
+      let needsend = false;
+      if (seg.xmit === 0) {
+        needsend = true;
+        seg.rto = rxRto;
+        seg.resendts = (now + seg.rto) >>> 0;
+      } else if (seg.fastack >= resent && seg.fastack !== FASTACK_LOCKED) {
+        needsend = true;
+        seg.fastack = FASTACK_LOCKED;
+        seg.rto = rxRto;
+        seg.resendts = (now + seg.rto) >>> 0;
+        change++;
+        fast++;
+      } else if (seg.fastack > 0 && seg.fastack !== FASTACK_LOCKED && newSegs === 0) {
+        needsend = true;
+        seg.fastack = FASTACK_LOCKED;
+        seg.rto = rxRto;
+        seg.resendts = (now + seg.rto) >>> 0;
+        change++;
+        early++;
+      } else if (itimediff(now, seg.resendts) >= 0) {
+        needsend = true;
+        seg.rto += this.nodelay === 0 ? rxRto : rxRto >>> 1;
+        seg.fastack = 0;
+        seg.resendts = (now + seg.rto) >>> 0;
+        lost++;
+      }
+
+      if (needsend) {
+        seg.xmit++;
+        seg.ts = now;
+        seg.wnd = wnd;
+        seg.una = una;
+        const len = seg.len;
+        this.makeSpace(IKCP_OVERHEAD + len, out);
+        const b = this.buffer;
+        let p = encodeHeader(b, this.bufLen, conv, IKCP_CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len);
+        if (len > 0) {
+          b.set(len === seg.data.length ? seg.data : seg.data.subarray(0, len), p);
+          p += len;
+        }
+        this.bufLen = p;
+        outSegs++;
+        if (seg.xmit >= this.deadLink) this.state = 0xffffffff;
+      }
+
+      const due = itimediff(seg.resendts, now);
+      if (due > 0 && due < nextUpdate) nextUpdate = due;
+    }
+    this.emit(out);
+
+    // 6. counters and congestion control
+    stats.OutSegs += outSegs;
+    if (lost + fast + early > 0) {
+      stats.RetransSegs += lost + fast + early;
+      stats.LostSegs += lost;
+      stats.FastRetransSegs += fast;
+      stats.EarlyRetransSegs += early;
+    }
+    if (this.nocwnd === 0) {
+      if (change > 0) {
+        const inflight = (this._sndNxt - this._sndUna) >>> 0;
+        this.ssthresh = Math.max(Math.floor(inflight / 2), IKCP_THRESH_MIN);
+        // uint32 as kcp-go: with fast resend off, resent is 0xFFFFFFFF and this is ssthresh - 1
+        this._cwnd = (this.ssthresh + resent) >>> 0;
+        this.incr = Math.imul(this._cwnd, this._mss) >>> 0;
+      }
+      if (lost > 0) {
+        this.ssthresh = Math.max(Math.floor(cwndEff / 2), IKCP_THRESH_MIN);
+        this._cwnd = 1;
+        this.incr = this._mss;
+      }
+    }
+    if (this._cwnd < 1) {
+      this._cwnd = 1;
+      this.incr = this._mss;
+    }
+    this.storeGauges();
+    return nextUpdate;
+  }
+
+  private storeGauges(): void {
+    this.stats.RingBufferSndQueue = this.sndQueue.length;
+    this.stats.RingBufferRcvQueue = this.rcvQueue.length;
+    this.stats.RingBufferSndBuffer = this.sndBuf.length;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Reads the conv of a raw KCP datagram (first segment), or -1 if shorter than a header. */
+export function convOf(datagram: Uint8Array): number {
+  return datagram.length >= IKCP_OVERHEAD ? readU32(datagram, 0) : -1;
+}

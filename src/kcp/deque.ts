@@ -4,8 +4,9 @@
  * @module
  */
 export class Deque<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
+  /** Backing store: live elements are `items[head .. items.length)`. Exposed for hot loops. */
+  items: (T | undefined)[] = [];
+  head = 0;
 
   get length(): number {
     return this.items.length - this.head;

@@ -567,9 +567,9 @@ export class Kcp {
     let lost = 0;
     let fast = 0;
     let early = 0;
-    const buf = this.sndBuf;
-    for (let i = 0, n = buf.length; i < n; i++) {
-      const seg = buf.at(i);
+    const items = this.sndBuf.items;
+    for (let i = this.sndBuf.head, n = items.length; i < n; i++) {
+      const seg = items[i]!;
       if (seg.acked) continue;
       let needsend = false;
       if (seg.xmit === 0) {

@@ -1,2 +1,3 @@
 // rxkcp/node: Node fast paths (node:crypto, zlib.crc32) and the UDP edge.
-export {};
+export * from './crc32.js';
+export * from './crypt.js';

@@ -1,0 +1,65 @@
+/**
+ * The per-datagram steps of the crypto layers, pure and allocation-light, so the operators stay
+ * thin. Outbound: `crcSeal` (nonce slot + CRC + body) then `encryptDatagram` (nonce, cipher), or
+ * `aeadSeal`. Inbound: `decryptDatagram` then `crcCheck`, or `aeadOpen`. Bad wire data returns
+ * null and is counted (spec §2.9); nothing here throws on it.
+ * @module
+ */
+import type { Snmp } from '../stats.js';
+import { readU32, writeU32 } from '../wire/bytes.js';
+import { cryptHeaderSize, nonceSize } from '../wire/constants.js';
+import type { Crc32 } from '../wire/crc32.js';
+import type { AeadCrypt } from './aead.js';
+import type { BlockCrypt } from './block-crypt.js';
+import type { RandomSource } from './crypt.js';
+
+/** A new datagram `[16-byte nonce slot][CRC32 LE of body][body]`; the nonce is filled by `encryptDatagram`. */
+export function crcSeal(body: Uint8Array, crc32: Crc32): Uint8Array {
+  const out = new Uint8Array(cryptHeaderSize + body.length);
+  out.set(body, cryptHeaderSize);
+  writeU32(out, nonceSize, crc32(body));
+  return out;
+}
+
+/** Fills the nonce with random bytes and encrypts the whole datagram in place. */
+export function encryptDatagram(datagram: Uint8Array, block: BlockCrypt, random: RandomSource): void {
+  random(datagram.subarray(0, nonceSize));
+  block.encrypt(datagram, datagram);
+}
+
+/** Decrypts in place; returns false (and leaves it) if shorter than the 20-byte header. */
+export function decryptDatagram(datagram: Uint8Array, block: BlockCrypt): boolean {
+  if (datagram.length < cryptHeaderSize) return false;
+  block.decrypt(datagram, datagram);
+  return true;
+}
+
+/**
+ * The body of a decrypted datagram if its CRC matches, else null: `InCsumErrors` counts a
+ * mismatch, a datagram shorter than the header is dropped uncounted (as kcp-go).
+ */
+export function crcCheck(datagram: Uint8Array, crc32: Crc32, stats: Snmp): Uint8Array | null {
+  if (datagram.length < cryptHeaderSize) return null;
+  const body = datagram.subarray(cryptHeaderSize);
+  if (crc32(body) !== readU32(datagram, nonceSize)) {
+    stats.InCsumErrors++;
+    return null;
+  }
+  return body;
+}
+
+/** `nonce ‖ ciphertext ‖ tag` with a fresh random nonce. */
+export function aeadSeal(body: Uint8Array, aead: AeadCrypt, random: RandomSource): Uint8Array {
+  const nonce = new Uint8Array(aead.nonceSize);
+  random(nonce);
+  return aead.seal(nonce, body);
+}
+
+/** The body, or null: short datagrams dropped uncounted, failed tags counted in `InCsumErrors`. */
+export function aeadOpen(datagram: Uint8Array, aead: AeadCrypt, stats: Snmp): Uint8Array | null {
+  if (datagram.length < aead.nonceSize + aead.overhead) return null;
+  const body = aead.open(datagram);
+  if (body === null) stats.InCsumErrors++;
+  return body;
+}
+

@@ -1,0 +1,124 @@
+/**
+ * node:crypto implementations of kcp-go's ciphers where OpenSSL has them and is faster than the
+ * portable code: AES-CFB (3.9 µs per 1400-byte packet against 7.0 µs portable, notes §2.3),
+ * SM4-CFB and 3DES-CFB (OpenSSL only; the portable build lacks them), and the AEADs (AES-GCM 3.2
+ * µs against 28 µs). OpenSSL's CFB with kcp-go's fixed IV is byte-identical to kcp-go's mode
+ * (spec §2.2; checked against the vectors in test/crypt-vectors.test.ts). Blowfish and CAST5
+ * would need the process flag --openssl-legacy-provider, so they are never taken from here.
+ * node:crypto cannot write into a caller's buffer, so each call copies its result once.
+ * @module
+ */
+import { createCipheriv, createDecipheriv, getCiphers, type CipherGCMTypes } from 'node:crypto';
+import { AEAD_KEY_SIZES, type AeadCrypt } from '../crypt/aead.js';
+import { initialVector, type BlockCrypt } from '../crypt/block-crypt.js';
+import {
+  createCrypt,
+  defaultRandom,
+  deriveKey,
+  keySliceFor,
+  type CfbCryptName,
+  type CryptName,
+  type CryptOptions,
+  type PacketCrypt,
+} from '../crypt/crypt.js';
+import { nodeCrc32 } from './crc32.js';
+
+class NodeCfbCrypt implements BlockCrypt {
+  private readonly iv: Uint8Array;
+  constructor(
+    readonly name: string,
+    private readonly algorithm: string,
+    private readonly key: Uint8Array,
+    blockSize: number
+  ) {
+    this.iv = initialVector.slice(0, blockSize);
+  }
+
+  encrypt(dst: Uint8Array, src: Uint8Array): void {
+    dst.set(createCipheriv(this.algorithm, this.key, this.iv).update(src));
+  }
+
+  decrypt(dst: Uint8Array, src: Uint8Array): void {
+    dst.set(createDecipheriv(this.algorithm, this.key, this.iv).update(src));
+  }
+}
+
+class NodeAeadCrypt implements AeadCrypt {
+  readonly nonceSize = 12;
+  readonly overhead = 16;
+  constructor(
+    readonly name: string,
+    private readonly key: Uint8Array
+  ) {}
+
+  seal(nonce: Uint8Array, body: Uint8Array): Uint8Array {
+    const c = createCipheriv(this.name as CipherGCMTypes, this.key, nonce, { authTagLength: 16 });
+    const out = new Uint8Array(this.nonceSize + body.length + this.overhead);
+    out.set(nonce);
+    out.set(c.update(body), this.nonceSize);
+    c.final();
+    out.set(c.getAuthTag(), this.nonceSize + body.length);
+    return out;
+  }
+
+  open(datagram: Uint8Array): Uint8Array | null {
+    if (datagram.length < this.nonceSize + this.overhead) return null;
+    const end = datagram.length - this.overhead;
+    try {
+      const d = createDecipheriv(this.name as CipherGCMTypes, this.key, datagram.subarray(0, this.nonceSize), { authTagLength: 16 });
+      d.setAuthTag(datagram.subarray(end));
+      const body = d.update(datagram.subarray(this.nonceSize, end));
+      d.final(); // throws when the tag does not verify
+      return new Uint8Array(body.buffer, body.byteOffset, body.length);
+    } catch {
+      return null;
+    }
+  }
+}
+
+const available = new Set(getCiphers());
+
+function nodeBlock(name: CfbCryptName, key: Uint8Array): BlockCrypt | null {
+  switch (name) {
+    case 'aes':
+    case 'aes-128':
+    case 'aes-192': {
+      const bits = key.length * 8;
+      const want = name === 'aes-128' ? 128 : name === 'aes-192' ? 192 : 0;
+      if ((want && bits !== want) || ![128, 192, 256].includes(bits)) return null; // let the portable path report it
+      return new NodeCfbCrypt(name, `aes-${bits}-cfb`, key.slice(), 16);
+    }
+    case 'sm4':
+      if (key.length !== 16) throw new RangeError(`crypt: sm4 needs a key of 16 bytes, got ${key.length}`);
+      return available.has('sm4-cfb') ? new NodeCfbCrypt(name, 'sm4-cfb', key.slice(), 16) : null;
+    case '3des':
+      if (key.length !== 24) throw new RangeError(`crypt: 3des needs a key of 24 bytes, got ${key.length}`);
+      return available.has('des-ede3-cfb') ? new NodeCfbCrypt(name, 'des-ede3-cfb', key.slice(), 8) : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * `createCrypt` preferring node:crypto where it is faster, with zlib's CRC-32; falls back to the
+ * portable implementations for the rest (Salsa20, TEA, XTEA, XOR, ...).
+ */
+export function createNodeCrypt(name: CryptName, key: Uint8Array, options: CryptOptions = {}): PacketCrypt {
+  const random = options.random ?? defaultRandom;
+  const crc32 = options.crc32 ?? nodeCrc32;
+  if (name === 'aes-128-gcm' || name === 'aes-256-gcm' || name === 'chacha20-poly1305') {
+    const size = AEAD_KEY_SIZES[name]!;
+    if (key.length !== size) throw new RangeError(`crypt: ${name} needs a ${size}-byte key, got ${key.length}`);
+    return { kind: 'aead', name, aead: new NodeAeadCrypt(name, key.slice()), random };
+  }
+  if (name !== 'null') {
+    const block = nodeBlock(name as CfbCryptName, key);
+    if (block !== null) return { kind: 'cfb', name: name as CfbCryptName, block, random, crc32 };
+  }
+  return createCrypt(name, key, { random, crc32 });
+}
+
+/** `createNodeCrypt` with kcptun's key derivation from a password. */
+export function nodeCryptFromPassword(name: CryptName, password: string, options: CryptOptions = {}): PacketCrypt {
+  return createNodeCrypt(name, keySliceFor(name, deriveKey(password)), options);
+}

@@ -102,7 +102,7 @@ describe.each(backends)('$name ciphers against kcp-go', ({ make, missing }) => {
       if (c.kind !== 'cfb') throw new Error('expected a CFB cipher');
       const stats = new Snmp();
       for (const p of s.packets) {
-        const dg = fromHex(p.ciphertext_hex!);
+        const dg = fromHex((p as { ciphertext_hex: string }).ciphertext_hex);
         expect(decryptDatagram(dg, c.block)).toBe(true);
         expect(toHex(dg)).toBe(p.plaintext_hex);
         expect(crcCheck(dg, c.crc32, stats)).not.toBeNull();

@@ -1,0 +1,99 @@
+/**
+ * kcp-go's FEC encoder (HEAD fec.go `fecEncoder.encode`; spec §3.2-3.3) over datagram bodies
+ * (what sits inside the crypto layer): every KCP datagram becomes a data shard
+ * `seqid | F1 00 | size | kcp`; after `dataShards` of them, `parityShards` parity bodies
+ * `seqid | F2 00 | parity` follow, computed over the zero-padded `size + kcp` parts. Parity is
+ * skipped (seqids still advance) when the last two data packets were ≥ 500 ms apart.
+ * @module
+ */
+import type { Sink } from '../sink.js';
+import type { Snmp } from '../stats.js';
+import { writeU16, writeU32 } from '../wire/bytes.js';
+import { fecHeaderSize, fecHeaderSizePlus2, mtuLimit, typeData, typeParity } from '../wire/constants.js';
+import { assertFecOptions, type FecOptions } from './fec-options.js';
+import { pawsOf } from './fec-packet.js';
+import { ReedSolomon } from './reed-solomon.js';
+
+/** kcp-go's `maxFECEncodeLatency` (sess.go): a longer gap inside a group skips its parity (ms). */
+export const maxFECEncodeLatency = 500;
+
+export class FecEncoder {
+  readonly dataShards: number;
+  readonly parityShards: number;
+  readonly shardSize: number;
+  readonly paws: number;
+  private next: number;
+  private shardCount = 0;
+  /** Longest body of the group so far (bytes, header included). */
+  private maxSize = 0;
+  private tsLatestPacket: number | undefined;
+  private readonly codec: ReedSolomon;
+  /** Scratch: the group's `size + kcp` parts, zero-padded before coding, and the parity out. */
+  private readonly data: Uint8Array[];
+  private readonly lens: number[];
+  private readonly parity: Uint8Array[];
+
+  /**
+   * @param startSeqid First seqid (default 0, as every kcp-go peer); for tests of the wrap at paws.
+   */
+  constructor(
+    options: FecOptions,
+    private readonly stats: Snmp,
+    startSeqid = 0
+  ) {
+    assertFecOptions(options);
+    this.dataShards = options.dataShards;
+    this.parityShards = options.parityShards;
+    this.shardSize = this.dataShards + this.parityShards;
+    this.paws = pawsOf(this.shardSize);
+    if (!Number.isInteger(startSeqid) || startSeqid < 0 || startSeqid >= this.paws) {
+      throw new RangeError(`fec: startSeqid must be 0..${this.paws - 1}, got ${startSeqid}`);
+    }
+    this.next = startSeqid;
+    this.codec = new ReedSolomon(this.dataShards, this.parityShards);
+    this.data = Array.from({ length: this.dataShards }, () => new Uint8Array(mtuLimit));
+    this.lens = new Array<number>(this.dataShards).fill(0);
+    this.parity = Array.from({ length: this.parityShards }, () => new Uint8Array(mtuLimit));
+  }
+
+  /** Wraps one KCP datagram as a data shard (emitted at once), then the group's parity if it completed. */
+  encode(kcp: Uint8Array, now: number, out: Sink<Uint8Array>): void {
+    const body = new Uint8Array(fecHeaderSizePlus2 + kcp.length);
+    writeU32(body, 0, this.next);
+    writeU16(body, 4, typeData);
+    writeU16(body, 6, kcp.length + 2); // counts itself
+    body.set(kcp, fecHeaderSizePlus2);
+    this.next = (this.next + 1) % this.paws;
+
+    const shard = this.data[this.shardCount]!;
+    const len = body.length - fecHeaderSize;
+    shard.set(body.subarray(fecHeaderSize));
+    this.lens[this.shardCount] = len;
+    this.shardCount++;
+    if (body.length > this.maxSize) this.maxSize = body.length;
+    out.next(body);
+
+    if (this.shardCount === this.dataShards) {
+      const last = this.tsLatestPacket ?? now;
+      if (((now - last) | 0) < maxFECEncodeLatency) this.emitParity(out);
+      else this.next = (this.next + this.parityShards) % this.paws; // keep the groups aligned
+      this.shardCount = 0;
+      this.maxSize = 0;
+    }
+    this.tsLatestPacket = now >>> 0;
+  }
+
+  private emitParity(out: Sink<Uint8Array>): void {
+    const len = this.maxSize - fecHeaderSize;
+    for (let i = 0; i < this.dataShards; i++) this.data[i]!.fill(0, this.lens[i]!, len);
+    this.codec.encode(this.data, this.parity, len);
+    for (let j = 0; j < this.parityShards; j++) {
+      const body = new Uint8Array(fecHeaderSize + len);
+      writeU32(body, 0, this.next);
+      writeU16(body, 4, typeParity);
+      body.set(this.parity[j]!.subarray(0, len), fecHeaderSize);
+      this.next = (this.next + 1) % this.paws;
+      out.next(body);
+    }
+  }
+}

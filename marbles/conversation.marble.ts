@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import { Conversation } from '../operators/conversation.js';
+import { Clock } from '../operators/update-clock.js';
+import { virtualNetwork } from '../operators/virtual-link.js';
+import { createCrypt } from '../src/crypt/crypt.js';
+import { KcpError } from '../src/errors.js';
+import { Prng } from '../src/prng.js';
+import { Digest, bytes, seededRandom, testScheduler } from './helpers.js';
+
+describe('Conversation timing in virtual time', () => {
+  it('backs off retransmissions (200, 400, 600 ms) and errors with DEAD_LINK at deadLink', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const c = new Conversation({ conv: 1, kcp: { nodelay: 0, interval: 10, nc: 1, deadLink: 4 } });
+      const times = c.datagrams$;
+      const err = new KcpError('DEAD_LINK', 'conversation 1: peer unreachable (dead link)', { conv: 1 });
+      expectObservable(times, '^ 2000ms !').toBe('a 199ms b 399ms c 599ms (d#)', { a: expect.any(Uint8Array), b: expect.any(Uint8Array), c: expect.any(Uint8Array), d: expect.any(Uint8Array) }, err);
+      cold('a').subscribe(() => c.write(bytes(100, 1))); // frame 0, after the expectation subscribed
+    });
+  });
+
+  it('stops the clock when every conversation on it is closed', () => {
+    testScheduler().run(() => {
+      const clock = new Clock();
+      const convs = [1, 2, 3].map((conv) => new Conversation({ conv, clock }));
+      expect(clock.armed).toBe(true);
+      convs.forEach((c) => c.close());
+      expect(clock.armed).toBe(false);
+      expect(clock.size).toBe(0);
+    });
+  });
+
+  it('refuses writes at the send window and signals when they may resume', () => {
+    testScheduler().run(({ flush }) => {
+      const clock = new Clock();
+      const a = new Conversation({ conv: 9, clock, kcp: { sndWnd: 4, nodelay: 1, interval: 10, nc: 1 } });
+      const b = new Conversation({ conv: 9, clock, kcp: { rcvWnd: 128, nodelay: 1, interval: 10, nc: 1 } });
+      const net = virtualNetwork(a, b, { ab: { seed: 1, delay: 20 }, ba: { seed: 2, delay: 20 } });
+      const got: number[] = [];
+      b.data$.subscribe((m) => got.push(m.length));
+      let accepted = 0;
+      let resumed = 0;
+      while (a.write(bytes(100, accepted))) accepted++;
+      expect(accepted).toBe(4);
+      a.writable$.subscribe(() => {
+        resumed++;
+        a.close();
+        b.close();
+        net.unsubscribe();
+      });
+      flush();
+      expect(resumed).toBe(1);
+      expect(got).toEqual([100, 100, 100, 100]);
+      expect(() => a.write(bytes(1))).toThrow(KcpError);
+    });
+  });
+});
+
+/** kcp-go's TestLossyConn: 16 echo round trips of 64-byte messages over a lossy 100 ms link. */
+function lossyConn(loss: number, nc: number, seed: number) {
+  const digest = new Digest();
+  let roundTrips = 0;
+  let finishedAt = -1;
+  const stats: number[] = [];
+  testScheduler().run(({ flush }) => {
+    const clock = new Clock();
+    const kcp = { nodelay: 1, interval: 10, resend: 2, nc };
+    const crypt = createCrypt('aes', bytes(32, 3), { random: seededRandom(seed) });
+    const client = new Conversation({ conv: 42, clock, kcp, crypt });
+    const server = new Conversation({ conv: 42, clock, kcp, crypt });
+    const net = virtualNetwork(client, server, { ab: { seed, loss, delay: 100 }, ba: { seed: seed + 1, loss, delay: 100 } });
+    const prng = new Prng(seed);
+    server.data$.subscribe((m) => server.write(m));
+    let expected = prng.bytes(64);
+    client.data$.subscribe((m) => {
+      digest.bytes(m).num(clock.now());
+      expect(m).toEqual(expected);
+      if (++roundTrips === 16) {
+        finishedAt = clock.now();
+        for (const c of [client, server]) for (const v of Object.values(c.stats.snapshot())) stats.push(v);
+        client.close();
+        server.close();
+        net.unsubscribe();
+        return;
+      }
+      expected = prng.bytes(64);
+      client.write(expected);
+    });
+    client.write(expected);
+    clock.scheduler.schedule(() => (client.close(), server.close(), net.unsubscribe()), 600_000); // a bound, not reached
+    flush();
+  });
+  stats.forEach((v) => digest.num(v));
+  return { roundTrips, finishedAt, digest: digest.value };
+}
+
+describe("kcp-go's TestLossyConn in virtual time", () => {
+  const cases: [string, number, number][] = [
+    ['TestLossyConn1: 10 % loss', 0.1, 1],
+    ['TestLossyConn2: 20 % loss', 0.2, 1],
+    ['TestLossyConn3: 30 % loss', 0.3, 1],
+    ['TestLossyConn4: 10 % loss, congestion control on', 0.1, 0],
+  ];
+  cases.forEach(([name, loss, nc], i) => {
+    it(`${name}: 16 round trips of 64 bytes complete, bit for bit repeatable`, () => {
+      const first = lossyConn(loss, nc, 100 + i);
+      expect(first.roundTrips).toBe(16);
+      expect(first.finishedAt).toBeGreaterThanOrEqual(16 * 200); // each round trip is at least 200 ms
+      expect(first.finishedAt).toBeLessThan(600_000);
+      expect(lossyConn(loss, nc, 100 + i)).toEqual(first);
+      expect(lossyConn(loss, nc, 200 + i).digest).not.toBe(first.digest); // the seed matters
+    });
+  });
+});
+
+describe('FEC in a lossy transfer', () => {
+  function transfer(fec: boolean) {
+    const out = { delivered: 0, retrans: 0, recovered: 0, at: 0 };
+    testScheduler().run(({ flush }) => {
+      const clock = new Clock();
+      const kcp = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 256, rcvWnd: 256 };
+      const opts = { conv: 7, clock, kcp, fec: fec ? { dataShards: 10, parityShards: 3 } : null };
+      const a = new Conversation(opts);
+      const b = new Conversation(opts);
+      const net = virtualNetwork(a, b, { ab: { seed: 5, loss: 0.2, delay: 30 }, ba: { seed: 6, loss: 0.2, delay: 30 } });
+      const data = new Prng(1).bytes(1 << 20);
+      let sent = 0;
+      const pump = () => {
+        while (sent < data.length && a.write(data.subarray(sent, Math.min(data.length, sent + 8192)))) sent += 8192;
+      };
+      a.writable$.subscribe(pump);
+      const received: Uint8Array[] = [];
+      b.data$.subscribe((m) => {
+        received.push(m);
+        out.delivered += m.length;
+        if (out.delivered >= data.length) {
+          out.at = clock.now();
+          out.retrans = a.stats.RetransSegs;
+          out.recovered = b.stats.FECRecovered;
+          expect(Buffer.concat(received).equals(Buffer.from(data))).toBe(true);
+          a.close();
+          b.close();
+          net.unsubscribe();
+        }
+      });
+      pump();
+      clock.scheduler.schedule(() => (a.close(), b.close(), net.unsubscribe()), 3_600_000);
+      flush();
+    });
+    return out;
+  }
+
+  it('1 MB at 20 % loss: with FEC 10/3 most losses are rebuilt and fewer segments are retransmitted', () => {
+    const plain = transfer(false);
+    const withFec = transfer(true);
+    expect(plain.delivered).toBe(1 << 20);
+    expect(withFec.delivered).toBe(1 << 20);
+    expect(plain.recovered).toBe(0);
+    expect(withFec.recovered).toBeGreaterThan(100);
+    expect(withFec.retrans).toBeLessThan(plain.retrans);
+  });
+});
+
+describe('one clock, many conversations', () => {
+  it('10,000 conversations share a single scheduled action and all deliver', () => {
+    let scheduled = 0;
+    testScheduler().run(({ flush }) => {
+      const base = new Clock().scheduler;
+      const counting = {
+        now: () => base.now(),
+        schedule: ((...args: Parameters<typeof base.schedule>) => {
+          scheduled++;
+          return base.schedule(...args);
+        }) as typeof base.schedule,
+      };
+      const clock = new Clock(counting);
+      let delivered = 0;
+      const pairs = 5000;
+      const subs: { close(): void }[] = [];
+      for (let i = 0; i < pairs; i++) {
+        const a = new Conversation({ conv: i, clock });
+        const b = new Conversation({ conv: i, clock });
+        const net = virtualNetwork(a, b, { ab: { seed: i, delay: 10 }, ba: { seed: i + 1e6, delay: 10 } });
+        b.data$.subscribe(() => {
+          delivered++;
+          a.close();
+          b.close();
+          net.unsubscribe();
+        });
+        a.write(bytes(64, i & 0xff));
+        subs.push(a, b);
+      }
+      expect(clock.size).toBe(2 * pairs);
+      flush();
+      expect(delivered).toBe(pairs);
+      expect(clock.size).toBe(0);
+      expect(clock.armed).toBe(false);
+    });
+    expect(scheduled).toBe(1); // every tick after the first re-arms the same action
+  });
+});

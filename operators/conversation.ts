@@ -1,0 +1,277 @@
+/**
+ * A whole KCP conversation assembled from the layer operators, transport-agnostic: datagrams in
+ * through `input`, finished datagrams out on `datagrams$`, bytes in through `write`, bytes out on
+ * `data$`. The UDP sessions of `rxkcp/io` bind one to a socket; tests bind two to a virtual link.
+ *
+ *     inbound:  input ─▶ decrypt ─▶ crcCheck ─▶ fecDecode ─▶ kcpInput ─▶ (reassemble) ─▶ data$
+ *     outbound: write ─▶ Kcp ─▶ clock/packet-clocked flush ─▶ fecEncode ─▶ crcSeal ─▶ encrypt ─▶ pace ─▶ datagrams$
+ *
+ * A user operator goes between any two layers through `layers` (see `LayerSlot`). The conversation
+ * registers with one shared `Clock`; pass the same clock to every conversation of a process.
+ * @module
+ */
+import {
+  asyncScheduler,
+  identity,
+  Observable,
+  Subject,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
+import { KcpError } from '../src/errors.js';
+import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
+import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
+import type { Sink } from '../src/sink.js';
+import { Snmp } from '../src/stats.js';
+import { fecHeaderSizePlus2, mtuLimit } from '../src/wire/constants.js';
+import { crcCheck } from './crc-check.js';
+import { crcSeal } from './crc-seal.js';
+import { decrypt } from './decrypt.js';
+import { encrypt } from './encrypt.js';
+import { fecDecode } from './fec-decode.js';
+import { fecEncode } from './fec-encode.js';
+import { kcpInput } from './kcp-input.js';
+import { pace } from './pace.js';
+import { reassemble } from './reassemble.js';
+import { Clock, type ClockEntry } from './update-clock.js';
+
+/** Places where a user operator can sit, named after the layer it follows or precedes. */
+export type LayerSlot =
+  | 'afterDecrypt'
+  | 'afterCrcCheck'
+  | 'afterFecDecode'
+  | 'beforeFecEncode'
+  | 'afterFecEncode'
+  | 'afterCrcSeal'
+  | 'afterEncrypt';
+
+export interface ConversationOptions {
+  /** Conversation id; both ends must use the same. */
+  conv: number;
+  /** Packet crypto (default: none, kcp-go's `block == nil`). */
+  crypt?: PacketCrypt;
+  /** FEC geometry to send with and expect (null: none sent; a peer's FEC is still decoded, adapting to its geometry). */
+  fec?: FecOptions | null;
+  /** Largest UDP payload (bytes, 50..1500, default 1400); the KCP mtu is this less the headers. */
+  mtu?: number;
+  /** Windows, nodelay parameters, stream mode, ackNoDelay, deadLink. */
+  kcp?: Omit<KcpOptions, 'mtu'>;
+  /** kcp-go SetWriteDelay: writes wait for the next clock tick instead of flushing at once. */
+  writeDelay?: boolean;
+  /** Bytes per second to pace sending at (kcp-go SetRateLimit); absent = unpaced. */
+  rateLimit?: number;
+  /** The shared clock (default: a new one on `scheduler`). */
+  clock?: Clock;
+  /** Used when no clock is given (default asyncScheduler). */
+  scheduler?: SchedulerLike;
+  /** Counters (default: a new Snmp). */
+  stats?: Snmp;
+  /** User operators to insert between layers. */
+  layers?: Partial<Record<LayerSlot, OperatorFunction<Uint8Array, Uint8Array>>>;
+  /** Receives OOB payloads (kcp-go type 0xF3). */
+  onOob?: (payload: Uint8Array) => void;
+}
+
+const SLOTS: readonly LayerSlot[] = ['afterDecrypt', 'afterCrcCheck', 'afterFecDecode', 'beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
+
+/** The KCP mtu for a UDP mtu and framing (spec §1.5): headers come out of the datagram budget. */
+export function kcpMtuFor(mtu: number, crypt: PacketCrypt, fec: FecOptions | null): number {
+  return mtu - cryptHeaderSizeOf(crypt) - cryptTrailerSizeOf(crypt) - (fec ? fecHeaderSizePlus2 : 0);
+}
+
+export class Conversation {
+  readonly kcp: Kcp;
+  readonly stats: Snmp;
+  readonly clock: Clock;
+  readonly crypt: PacketCrypt;
+  /** Finished datagrams to put on the wire. Hot: subscribe before the first write or input. */
+  readonly datagrams$: Observable<Uint8Array>;
+  /**
+   * Received data: one emission per message (stream mode: per chunk), each a new array. Reading is
+   * what opens the window: while nothing subscribes, data waits in the core. Errors with a
+   * `KcpError` when the conversation cannot go on; completes after `close()`.
+   */
+  readonly data$: Observable<Uint8Array>;
+  /** Emits when a write that was refused (window full) may be retried. */
+  readonly writable$: Observable<void>;
+
+  private readonly inbound = new Subject<Uint8Array>();
+  private readonly kcpOut = new Subject<Uint8Array>();
+  private readonly outbound = new Subject<Uint8Array>();
+  private readonly readable = new Subject<Kcp>();
+  private readonly drained = new Subject<void>();
+  private readonly kcpSink: Sink<Uint8Array>;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly entry: ClockEntry;
+  private readonly writeDelay: boolean;
+  private blocked = false;
+  private _closed = false;
+  private _error: KcpError | null = null;
+
+  constructor(options: ConversationOptions) {
+    const mtu = options.mtu ?? 1400;
+    if (!Number.isInteger(mtu) || mtu < 50 || mtu > mtuLimit) throw new RangeError(`conversation: mtu must be 50..${mtuLimit}, got ${mtu}`);
+    const fec = options.fec ?? null;
+    if (fec !== null) assertFecOptions(fec);
+    if (options.rateLimit !== undefined && !(options.rateLimit > 0)) {
+      throw new RangeError(`conversation: rateLimit must be > 0 bytes/s, got ${options.rateLimit}`);
+    }
+    for (const k of Object.keys(options.layers ?? {})) {
+      if (!SLOTS.includes(k as LayerSlot)) throw new RangeError(`conversation: unknown layer slot ${k}`);
+    }
+    this.crypt = options.crypt ?? createCrypt('null', new Uint8Array(0));
+    this.stats = options.stats ?? new Snmp();
+    this.clock = options.clock ?? new Clock(options.scheduler ?? asyncScheduler);
+    const scheduler = this.clock.scheduler;
+    const kcpMtu = kcpMtuFor(mtu, this.crypt, fec);
+    if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
+    this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu }, this.stats);
+    this.writeDelay = options.writeDelay ?? false;
+    this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
+    const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
+
+    this.subscriptions.push(
+      this.kcpOut
+        .pipe(
+          layer('beforeFecEncode'),
+          fecEncode(fec, this.stats, scheduler),
+          layer('afterFecEncode'),
+          crcSeal(this.crypt),
+          layer('afterCrcSeal'),
+          encrypt(this.crypt),
+          layer('afterEncrypt'),
+          options.rateLimit !== undefined ? pace({ rate: options.rateLimit, scheduler }) : identity
+        )
+        .subscribe({ next: (dg) => this.outbound.next(dg), error: (e: unknown) => this.fail(e) }),
+      this.inbound
+        .pipe(
+          decrypt(this.crypt, this.stats),
+          layer('afterDecrypt'),
+          crcCheck(this.crypt, this.stats),
+          layer('afterCrcCheck'),
+          fecDecode(fec, this.stats, options.onOob), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
+          layer('afterFecDecode'),
+          kcpInput(this.kcp, this.kcpSink, this.stats, scheduler)
+        )
+        .subscribe({
+          next: (k) => {
+            this.readable.next(k);
+            this.checkWritable();
+          },
+          error: (e: unknown) => this.fail(e),
+        })
+    );
+
+    this.datagrams$ = this.outbound.asObservable();
+    this.writable$ = this.drained.asObservable();
+    const kcp = this.kcp;
+    const stats = this.stats;
+    this.data$ = new Observable<Uint8Array>((subscriber) => {
+      const signals = new Subject<Kcp>();
+      const inner = signals.pipe(reassemble()).subscribe({
+        next: (m) => {
+          stats.BytesReceived += m.length;
+          subscriber.next(m);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
+      signals.next(kcp); // what arrived before this subscription, even after close
+      if (this._error) signals.error(this._error);
+      else if (this._closed) signals.complete();
+      const sub = this.readable.subscribe(signals);
+      return () => {
+        inner.unsubscribe();
+        sub.unsubscribe();
+      };
+    });
+    this.entry = this.clock.add({ flush: (now) => this.tick(now) });
+  }
+
+  /** True after `close()` or a fatal error. */
+  get closed(): boolean {
+    return this._closed;
+  }
+
+  /** Whether `write` would accept data now (kcp-go: WaitSnd < snd_wnd). */
+  get writable(): boolean {
+    return !this._closed && this.kcp.waitSnd() < this.kcp.sndWnd;
+  }
+
+  /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
+  input(datagram: Uint8Array): void {
+    if (!this._closed) this.inbound.next(datagram);
+  }
+
+  /**
+   * Queues bytes to send, cut into mss-sized pieces as kcp-go's WriteBuffers does. Returns false
+   * (accepting nothing) while the send queue is at the send window: wait for `writable$`.
+   * Throws a `KcpError` ('CLOSED') after close.
+   */
+  write(data: Uint8Array): boolean {
+    if (this._error) throw this._error;
+    if (this._closed) throw new KcpError('CLOSED', 'write after close', { conv: this.kcp.conv });
+    if (this.kcp.waitSnd() >= this.kcp.sndWnd) {
+      this.blocked = true;
+      return false;
+    }
+    const mss = this.kcp.mss;
+    for (let off = 0; off < data.length; off += mss) this.kcp.send(data.subarray(off, Math.min(data.length, off + mss)));
+    this.stats.BytesSent += data.length;
+    if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) this.flushNow();
+    return true;
+  }
+
+  /** Flushes at once (as kcp-go does on Write); the clock's deadline is unchanged. */
+  flushNow(): void {
+    if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink);
+  }
+
+  /** Ends the conversation: a last flush, then everything completes. Idempotent. Data received stays readable. */
+  close(): void {
+    if (this._closed) return;
+    this.flushNow();
+    this.shutdown();
+    this.readable.complete();
+    this.outbound.complete();
+  }
+
+  private tick(now: number): number {
+    const wait = this.kcp.flush(now >>> 0, this.kcpSink);
+    if (this.kcp.isDead) {
+      this.fail(new KcpError('DEAD_LINK', `conversation ${this.kcp.conv}: peer unreachable (dead link)`, { conv: this.kcp.conv }));
+      return wait;
+    }
+    this.checkWritable();
+    return wait;
+  }
+
+  private checkWritable(): void {
+    if (this.blocked && this.writable) {
+      this.blocked = false;
+      this.drained.next();
+    }
+  }
+
+  /** Ends the conversation with an error (dead link, socket failure, a layer that errored). */
+  fail(e: unknown): void {
+    if (this._closed) return;
+    const err = e instanceof KcpError ? e : new KcpError('SOCKET_ERROR', String(e), { conv: this.kcp.conv, cause: e });
+    this._error = err;
+    this.shutdown();
+    this.readable.error(err);
+    this.outbound.error(err);
+    this.drained.error(err);
+  }
+
+  private shutdown(): void {
+    this._closed = true;
+    this.clock.remove(this.entry);
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.inbound.complete();
+    this.kcpOut.complete();
+    if (!this._error) this.drained.complete();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Checks kcp-go's CRC32 and strips the nonce and CRC header.
+ *
+ * <informal> The receive-side check of kcp-go's `packetInput`, as its own pluggable layer.
+ *
+ *     decrypted: -d0-d1-d2-|
+ *     result:    -b0----b2-|     d1's CRC did not match: dropped, InCsumErrors + 1
+ *
+ * Only the CFB framing has a CRC; with AEAD or `null` crypto this passes bodies through.
+ *
+ * @param crypt The same crypto `decrypt` was given (its CRC function is used).
+ * @param stats Counters to increment.
+ * @see decrypt
+ * @see crcSeal
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../src/crypt/crypt.js';
+import { verifyCrc } from '../src/crypt/packet.js';
+import { Snmp } from '../src/stats.js';
+import { assertCrypt } from './checks.js';
+
+export function crcCheck(crypt: PacketCrypt, stats: Snmp = new Snmp()): OperatorFunction<Uint8Array, Uint8Array> {
+  assertCrypt('crcCheck', crypt);
+  return (source) =>
+    new Observable<Uint8Array>((subscriber) =>
+      source.subscribe({
+        next(dg) {
+          if (crypt.kind !== 'cfb') return subscriber.next(dg);
+          const body = verifyCrc(dg, crypt.crc32, stats);
+          if (body !== null) subscriber.next(body);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      })
+    );
+}

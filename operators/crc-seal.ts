@@ -1,0 +1,23 @@
+/**
+ * Puts kcp-go's nonce slot and CRC32 in front of each outgoing body.
+ *
+ *     bodies: -b0-b1-|
+ *     result: -s0-s1-|     s = [16-byte nonce slot][CRC32 LE of b][b], a new array
+ *
+ * Only the CFB framing has a CRC; with AEAD or `null` crypto this passes bodies through.
+ *
+ * @param crypt The same crypto `encrypt` is given.
+ * @see encrypt
+ * @see crcCheck
+ */
+import { map, type OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../src/crypt/crypt.js';
+import { addCrcHeader } from '../src/crypt/packet.js';
+import { assertCrypt } from './checks.js';
+
+export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
+  assertCrypt('crcSeal', crypt);
+  if (crypt.kind !== 'cfb') return (source) => source;
+  const crc32 = crypt.crc32;
+  return map((body) => addCrcHeader(body, crc32));
+}

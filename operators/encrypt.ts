@@ -1,0 +1,31 @@
+/**
+ * Encrypts outgoing datagrams.
+ *
+ *     sealed: -s0-s1-|
+ *     result: -c0-c1-|
+ *
+ * CFB: fills the 16-byte nonce from `crypt.random` and encrypts the whole datagram in place (the
+ * array `crcSeal` made). AEAD: seals each body as `nonce ‖ ciphertext ‖ tag` with a fresh nonce.
+ * `null`: passes through. Inject `random` in `createCrypt` for deterministic tests.
+ *
+ * @param crypt From `createCrypt`/`createNodeCrypt`.
+ * @see crcSeal
+ * @see decrypt
+ */
+import { map, type OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../src/crypt/crypt.js';
+import { aeadSeal, encryptDatagram } from '../src/crypt/packet.js';
+import { assertCrypt } from './checks.js';
+
+export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
+  assertCrypt('encrypt', crypt);
+  if (crypt.kind === 'cfb') {
+    const { block, random } = crypt;
+    return map((dg) => (encryptDatagram(dg, block, random), dg));
+  }
+  if (crypt.kind === 'aead') {
+    const { aead, random } = crypt;
+    return map((body) => aeadSeal(body, aead, random));
+  }
+  return (source) => source;
+}

@@ -1,0 +1,72 @@
+/**
+ * Sorts bodies into KCP packets: raw KCP and FEC data shards pass on at once, parity and data
+ * shards feed a Reed-Solomon decoder that rebuilds lost data shards, OOB messages go aside.
+ *
+ * <informal> kcp-go's `kcpInput` demultiplexing plus `fecDecoder.decode`, as a stream.
+ *
+ *     bodies: -d0-d1-----p0-|
+ *     result: -k0-k1-----k2-|     k2 (a RecoveredPacket) is d2, rebuilt from p0
+ *
+ * A data shard's KCP bytes are emitted before it is decoded, as kcp-go feeds them to KCP first.
+ * Rebuilt packets are `RecoveredPacket`s, which `kcpInput` treats as kcp-go's FEC input (no
+ * remote-window update, no RTT sample). Without `options`, a decoder is made on the first FEC
+ * body and adapts to the peer's geometry (a receiver never needs FEC configured). Garbage is
+ * dropped and counted (`InErrs`, `FECErrs`); the stream never errors on it. State is per
+ * subscription.
+ *
+ * @param options Expected geometry, or null to adapt to the peer.
+ * @param stats Counters to increment (FEC*, OOBPackets, InErrs).
+ * @param onOob Receives the payload of each OOB message (kcp-go ≥ 5.6.60 type 0xF3).
+ * @see fecEncode
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import { FecDecoder } from '../src/fec/fec-decoder.js';
+import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
+import { classify, decodeOOB } from '../src/fec/fec-packet.js';
+import { Snmp } from '../src/stats.js';
+import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
+
+export function fecDecode(
+  options: FecOptions | null = null,
+  stats: Snmp = new Snmp(),
+  onOob?: (payload: Uint8Array) => void
+): OperatorFunction<Uint8Array, Uint8Array> {
+  if (options !== null) assertFecOptions(options);
+  return (source) =>
+    new Observable<Uint8Array>((subscriber) => {
+      let decoder: FecDecoder | null = null;
+      const subscription = source.subscribe({
+        next(body) {
+          switch (classify(body)) {
+            case 'kcp':
+              subscriber.next(body);
+              return;
+            case 'oob': {
+              stats.OOBPackets++;
+              const payload = decodeOOB(body);
+              if (payload !== null) onOob?.(payload);
+              return;
+            }
+            case 'data':
+              if (body.length < fecHeaderSizePlus2) {
+                stats.InErrs++;
+                return;
+              }
+              subscriber.next(body.subarray(fecHeaderSizePlus2)); // to KCP first, then kept for decoding
+              decoder ??= new FecDecoder(options, stats);
+              decoder.decode(body, subscriber);
+              return;
+            case 'parity':
+              decoder ??= new FecDecoder(options, stats);
+              decoder.decode(body, subscriber);
+          }
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        subscription.unsubscribe();
+        decoder = null; // drop buffered shards
+      };
+    });
+}

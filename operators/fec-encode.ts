@@ -1,0 +1,39 @@
+/**
+ * Wraps outgoing KCP datagrams as FEC data shards and adds parity after every group.
+ *
+ * <informal> kcp-go's `fecEncoder.encode` as a stream: one datagram in, one or 1 + parity out.
+ *
+ *     kcp:    -k0-k1-k2------|
+ *     result: -d0-d1-(d2p0p1)-|     with 3 data + 2 parity
+ *
+ * Parity is skipped (seqids still advance) when the last two datagrams of a group were ≥ 500 ms
+ * apart, by the scheduler's clock. With `options` null this passes datagrams through (no FEC).
+ * State is per subscription.
+ *
+ * @param options Shard counts; checked here, so a bad geometry throws when the pipe is built.
+ * @param stats Counters to increment.
+ * @param scheduler Source of time for the latency rule (default asyncScheduler).
+ * @see fecDecode
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { FecEncoder } from '../src/fec/fec-encoder.js';
+import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
+import { Snmp } from '../src/stats.js';
+
+export function fecEncode(
+  options: FecOptions | null,
+  stats: Snmp = new Snmp(),
+  scheduler: SchedulerLike = asyncScheduler
+): OperatorFunction<Uint8Array, Uint8Array> {
+  if (options === null) return (source) => source;
+  assertFecOptions(options);
+  return (source) =>
+    new Observable<Uint8Array>((subscriber) => {
+      const encoder = new FecEncoder(options, stats);
+      return source.subscribe({
+        next: (kcp) => encoder.encode(kcp, scheduler.now() >>> 0, subscriber),
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      });
+    });
+}

@@ -1,0 +1,46 @@
+/**
+ * Feeds KCP packets into a conversation's `Kcp` core and signals when it may have data to read.
+ *
+ * <informal> kcp-go's `KCP.Input` in the session's receive path.
+ *
+ *     packets: -k0-k1-x-|
+ *     result:  -K--K----|     K is the Kcp (read it with `reassemble`); x was refused: KCPInErrors + 1
+ *
+ * `RecoveredPacket`s (from `fecDecode`) go in as kcp-go's FEC input. Flushes the input triggers
+ * (ACKs, fast retransmits) are written to `output` at once, as kcp-go's packet clocking does.
+ * Counts InPkts/InBytes for every packet and KCPInErrors for each refused one; never errors on
+ * wire data.
+ *
+ * @param kcp The conversation's core, shared with its outbound side.
+ * @param output Where immediate flushes go: the conversation's outbound KCP stream.
+ * @param stats Counters to increment.
+ * @param scheduler Source of time (default asyncScheduler).
+ * @see reassemble
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { RecoveredPacket } from '../src/fec/fec-decoder.js';
+import type { Kcp } from '../src/kcp/kcp.js';
+import type { Sink } from '../src/sink.js';
+import { Snmp } from '../src/stats.js';
+
+export function kcpInput(
+  kcp: Kcp,
+  output: Sink<Uint8Array>,
+  stats: Snmp = new Snmp(),
+  scheduler: SchedulerLike = asyncScheduler
+): OperatorFunction<Uint8Array, Kcp> {
+  return (source) =>
+    new Observable<Kcp>((subscriber) =>
+      source.subscribe({
+        next(packet) {
+          stats.InPkts++;
+          stats.InBytes += packet.length;
+          const r = kcp.input(packet, scheduler.now() >>> 0, output, !(packet instanceof RecoveredPacket));
+          if (r !== 0) stats.KCPInErrors++;
+          else subscriber.next(kcp);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      })
+    );
+}

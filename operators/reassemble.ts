@@ -1,0 +1,29 @@
+/**
+ * Reads whatever a `Kcp` has ready each time it is signalled.
+ *
+ *     signals: -K----K-|
+ *     result:  -m0---(m1m2)-|
+ *
+ * One emission per complete message (in stream mode: per chunk, in order). Each is a new array,
+ * the subscriber's to keep. Reading is what reopens the receive window: while nothing subscribes,
+ * data waits in the core and the peer is told to slow down, so back-pressure comes for free.
+ *
+ * @param kcp Read from this core (default: the one each signal carries).
+ * @see kcpInput
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { Kcp } from '../src/kcp/kcp.js';
+
+export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array> {
+  return (source) =>
+    new Observable<Uint8Array>((subscriber) =>
+      source.subscribe({
+        next(signal) {
+          const k = kcp ?? signal;
+          for (let m = k.recv(); m !== null && !subscriber.closed; m = k.recv()) subscriber.next(m);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => subscriber.complete(),
+      })
+    );
+}

@@ -1,0 +1,170 @@
+/**
+ * One clock for any number of KCP conversations: a single scheduled action and a min-heap of
+ * per-conversation deadlines, so a tick costs O(due · log n) and a process with 10,000 sessions
+ * holds one timer, not 10,000 (kcp-go's timed scheduler, spec §5.7). Each target's `flush` says
+ * when it wants to run again, as kcp-go's `update` re-schedules itself with flush's result.
+ *
+ * All time comes from `scheduler.now()`; under `TestScheduler.run` the clock is virtual.
+ * @module
+ */
+import { asyncScheduler, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+
+/** Something the clock drives: flushes at `now` (ms) and returns ms until it wants to run again. */
+export interface ClockTarget {
+  flush(now: number): number;
+}
+
+/** A target's place in the clock; pass it back to `kick`, `at` or `remove`. */
+export interface ClockEntry {
+  readonly target: ClockTarget;
+  /** When it is due (scheduler ms). */
+  readonly due: number;
+}
+
+interface Slot extends ClockEntry {
+  due: number;
+  index: number; // position in the heap, -1 once removed
+}
+
+export class Clock {
+  private readonly heap: Slot[] = [];
+  private action: Subscription | null = null;
+  private armedFor = Infinity;
+  private ticking = false;
+  /** How many times the single action has run (for tests and stats). */
+  ticks = 0;
+
+  constructor(readonly scheduler: SchedulerLike = asyncScheduler) {}
+
+  /** The scheduler's time in ms (not wrapped). KCP cores take it `>>> 0`. */
+  now(): number {
+    return this.scheduler.now();
+  }
+
+  /** Number of targets registered. */
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Whether an action is scheduled (false once every target is removed). */
+  get armed(): boolean {
+    return this.action !== null;
+  }
+
+  /** Registers a target, first due at `due` (default: now). */
+  add(target: ClockTarget, due = this.now()): ClockEntry {
+    const slot: Slot = { target, due, index: this.heap.length };
+    this.heap.push(slot);
+    this.up(slot.index);
+    this.arm();
+    return slot;
+  }
+
+  /** Unregisters a target; the clock stops when none are left. */
+  remove(entry: ClockEntry): void {
+    const slot = entry as Slot;
+    if (slot.index < 0) return;
+    const last = this.heap.pop()!;
+    if (last !== slot) {
+      this.heap[slot.index] = last;
+      last.index = slot.index;
+      this.down(last.index);
+      this.up(last.index);
+    }
+    slot.index = -1;
+    this.arm();
+  }
+
+  /** Moves a target's deadline (e.g. after a flush that input or a write triggered). */
+  at(entry: ClockEntry, due: number): void {
+    const slot = entry as Slot;
+    if (slot.index < 0) return;
+    slot.due = due;
+    this.down(slot.index);
+    this.up(slot.index);
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.ticking) return; // the tick re-arms when it is done
+    const first = this.heap[0];
+    if (first === undefined) {
+      this.action?.unsubscribe();
+      this.action = null;
+      this.armedFor = Infinity;
+      return;
+    }
+    if (this.action !== null && this.armedFor <= first.due) return;
+    this.action?.unsubscribe();
+    this.armedFor = first.due;
+    const self = this;
+    this.action = this.scheduler.schedule(function tick(this: SchedulerAction<unknown>) {
+      self.tick(this);
+    }, Math.max(0, first.due - this.now()));
+  }
+
+  private tick(action: SchedulerAction<unknown>): void {
+    this.ticks++;
+    this.ticking = true;
+    const now = this.now();
+    try {
+      let first = this.heap[0];
+      while (first !== undefined && first.due <= now) {
+        const wait = first.target.flush(now);
+        if (first.index >= 0) {
+          first.due = now + Math.max(1, wait);
+          this.down(first.index);
+        }
+        first = this.heap[0];
+      }
+    } finally {
+      this.ticking = false;
+    }
+    const next = this.heap[0];
+    if (next === undefined) {
+      this.action = null;
+      this.armedFor = Infinity;
+      return;
+    }
+    // re-arm the same action, as rxjs's own timers do
+    this.armedFor = next.due;
+    this.action = action.schedule(undefined, Math.max(0, next.due - now));
+  }
+
+  private less(i: number, j: number): boolean {
+    return this.heap[i]!.due < this.heap[j]!.due;
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    const a = h[i]!;
+    const b = h[j]!;
+    h[i] = b;
+    h[j] = a;
+    a.index = j;
+    b.index = i;
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(i, p)) return;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  private down(i: number): void {
+    const n = this.heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.less(l, m)) m = l;
+      if (r < n && this.less(r, m)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+}

@@ -12,6 +12,7 @@
 //	sink   --listen HOST:PORT        every accepted session discards what it reads, counting bytes
 //	send   --connect HOST:PORT --bytes N   writes N pattern bytes, reads the echo back, verifies it
 //	oneway --connect HOST:PORT --bytes N   writes N pattern bytes to a sink, waits until all are acked
+//	pattern --offset I --bytes N           writes pattern bytes [I, I+N) to stdout (cross-checks pattern.ts)
 //
 // Session options use kcptun's flag names and meanings (--crypt, --key, --datashard, --parityshard,
 // --mode, --nodelay, --interval, --resend, --nc, --mtu, --sndwnd, --rcvwnd, --acknodelay), so a
@@ -109,6 +110,7 @@ type options struct {
 	listen       string
 	connect      string
 	bytes        int64
+	offset       int64
 	msg          int
 	conv         int64
 	expect       int64
@@ -128,6 +130,11 @@ var modePresets = map[string][4]int{
 
 func newFlagSet(mode string, o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("kcppeer "+mode, flag.ExitOnError)
+	if mode == "pattern" {
+		fs.Int64Var(&o.offset, "offset", 0, "stream offset of the first byte")
+		fs.Int64Var(&o.bytes, "bytes", 256, "number of bytes to write")
+		return fs
+	}
 	// Defaults follow kcptun (server side where client and server differ), except --stream,
 	// which kcptun always turns on and kcp-go leaves off: here it is off unless asked for.
 	fs.StringVar(&o.crypt, "crypt", "aes", "aes, aes-128, aes-192, salsa20, blowfish, twofish, cast5, 3des, tea, xtea, xor, sm4, none, null (null/off = no BlockCrypt at all: no nonce/CRC header)")
@@ -738,6 +745,7 @@ func runTransfer(mode string, o *options) {
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: kcppeer echo|sink   [--listen HOST:PORT] [session flags]
        kcppeer send|oneway --connect HOST:PORT [--bytes N] [--msg SIZE] [--json] [session flags]
+       kcppeer pattern [--offset I] [--bytes N]
 run "kcppeer <mode> -h" for every flag`)
 	os.Exit(2)
 }
@@ -748,7 +756,7 @@ func main() {
 	}
 	mode := os.Args[1]
 	switch mode {
-	case "echo", "sink", "send", "oneway":
+	case "echo", "sink", "send", "oneway", "pattern":
 	default:
 		usage()
 	}
@@ -760,12 +768,20 @@ func main() {
 	if fs.NArg() > 0 {
 		fail("unexpected argument %q", fs.Arg(0))
 	}
-	if err := o.validate(mode); err != nil {
+	if err := o.validate(mode); mode != "pattern" && err != nil {
 		fail("%v", err)
 	}
-	if mode == "echo" || mode == "sink" {
+	switch mode {
+	case "pattern":
+		if o.offset < 0 || o.bytes < 0 {
+			fail("--offset and --bytes must be >= 0")
+		}
+		buf := make([]byte, o.bytes)
+		fillPattern(buf, uint64(o.offset))
+		os.Stdout.Write(buf)
+	case "echo", "sink":
 		runListener(mode, o)
-	} else {
+	default:
 		runTransfer(mode, o)
 	}
 }

@@ -13,6 +13,7 @@
 import {
   asyncScheduler,
   identity,
+  merge,
   Observable,
   Subject,
   type OperatorFunction,
@@ -22,6 +23,7 @@ import {
 import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
+import { encodeOOB } from '../src/fec/fec-packet.js';
 import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
@@ -98,7 +100,11 @@ export class Conversation {
   readonly writable$: Observable<void>;
 
   private readonly inbound = new Subject<Uint8Array>();
+  private readonly inboundBodies = new Subject<Uint8Array>();
   private readonly kcpOut = new Subject<Uint8Array>();
+  /** OOB bodies: they skip KCP and FEC encoding, then share crcSeal/encrypt/pace. */
+  private readonly oobOut = new Subject<Uint8Array>();
+  private readonly fec: FecOptions | null;
   private readonly outbound = new Subject<Uint8Array>();
   private readonly readable = new Subject<Kcp>();
   private readonly drained = new Subject<void>();
@@ -122,6 +128,7 @@ export class Conversation {
       if (!SLOTS.includes(k as LayerSlot)) throw new RangeError(`conversation: unknown layer slot ${k}`);
     }
     this.crypt = options.crypt ?? createCrypt('null', new Uint8Array(0));
+    this.fec = fec;
     this.stats = options.stats ?? new Snmp();
     this.clock = options.clock ?? new Clock(options.scheduler ?? asyncScheduler);
     const scheduler = this.clock.scheduler;
@@ -133,10 +140,8 @@ export class Conversation {
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
 
     this.subscriptions.push(
-      this.kcpOut
+      merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode(fec, this.stats, scheduler)), this.oobOut)
         .pipe(
-          layer('beforeFecEncode'),
-          fecEncode(fec, this.stats, scheduler),
           layer('afterFecEncode'),
           crcSeal(this.crypt),
           layer('afterCrcSeal'),
@@ -145,11 +150,11 @@ export class Conversation {
           options.rateLimit !== undefined ? pace({ rate: options.rateLimit, scheduler }) : identity
         )
         .subscribe({ next: (dg) => this.outbound.next(dg), error: (e: unknown) => this.fail(e) }),
-      this.inbound
+      merge(
+        this.inbound.pipe(decrypt(this.crypt, this.stats), layer('afterDecrypt'), crcCheck(this.crypt, this.stats)),
+        this.inboundBodies
+      )
         .pipe(
-          decrypt(this.crypt, this.stats),
-          layer('afterDecrypt'),
-          crcCheck(this.crypt, this.stats),
           layer('afterCrcCheck'),
           fecDecode(fec, this.stats, options.onOob), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
           layer('afterFecDecode'),
@@ -203,6 +208,23 @@ export class Conversation {
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
   input(datagram: Uint8Array): void {
     if (!this._closed) this.inbound.next(datagram);
+  }
+
+  /**
+   * Feeds a body already decrypted and checked (what a listener does: kcp-go decrypts before it
+   * demultiplexes, with one cipher for all sessions). Enters after `crcCheck`.
+   */
+  inputBody(body: Uint8Array): void {
+    if (!this._closed) this.inboundBodies.next(body);
+  }
+
+  /** Sends an OOB message (kcp-go type 0xF3): unreliable, unordered, needs FEC configured. */
+  sendOob(payload: Uint8Array): void {
+    if (this._error) throw this._error;
+    if (this._closed) throw new KcpError('CLOSED', 'sendOob after close', { conv: this.kcp.conv });
+    if (!this.fec) throw new RangeError('conversation: OOB requires FEC to be enabled');
+    if (4 + payload.length > this.kcp.mtu) throw new RangeError(`conversation: OOB payload too large (max ${this.kcp.mtu - 4})`);
+    this.oobOut.next(encodeOOB(payload, this.kcp.conv));
   }
 
   /**
@@ -271,7 +293,9 @@ export class Conversation {
     this.clock.remove(this.entry);
     for (const s of this.subscriptions) s.unsubscribe();
     this.inbound.complete();
+    this.inboundBodies.complete();
     this.kcpOut.complete();
+    this.oobOut.complete();
     if (!this._error) this.drained.complete();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The per-datagram steps of the crypto layers, pure and allocation-light, so the operators stay
- * thin. Outbound: `crcSeal` (nonce slot + CRC + body) then `encryptDatagram` (nonce, cipher), or
- * `aeadSeal`. Inbound: `decryptDatagram` then `crcCheck`, or `aeadOpen`. Bad wire data returns
+ * thin. Outbound: `addCrcHeader` (nonce slot + CRC + body) then `encryptDatagram` (nonce, cipher), or
+ * `aeadSeal`. Inbound: `decryptDatagram` then `verifyCrc`, or `aeadOpen`. Bad wire data returns
  * null and is counted (spec §2.9); nothing here throws on it.
  * @module
  */
@@ -11,10 +11,10 @@ import { cryptHeaderSize, nonceSize } from '../wire/constants.js';
 import type { Crc32 } from '../wire/crc32.js';
 import type { AeadCrypt } from './aead.js';
 import type { BlockCrypt } from './block-crypt.js';
-import type { RandomSource } from './crypt.js';
+import type { PacketCrypt, RandomSource } from './crypt.js';
 
 /** A new datagram `[16-byte nonce slot][CRC32 LE of body][body]`; the nonce is filled by `encryptDatagram`. */
-export function crcSeal(body: Uint8Array, crc32: Crc32): Uint8Array {
+export function addCrcHeader(body: Uint8Array, crc32: Crc32): Uint8Array {
   const out = new Uint8Array(cryptHeaderSize + body.length);
   out.set(body, cryptHeaderSize);
   writeU32(out, nonceSize, crc32(body));
@@ -38,7 +38,7 @@ export function decryptDatagram(datagram: Uint8Array, block: BlockCrypt): boolea
  * The body of a decrypted datagram if its CRC matches, else null: `InCsumErrors` counts a
  * mismatch, a datagram shorter than the header is dropped uncounted (as kcp-go).
  */
-export function crcCheck(datagram: Uint8Array, crc32: Crc32, stats: Snmp): Uint8Array | null {
+export function verifyCrc(datagram: Uint8Array, crc32: Crc32, stats: Snmp): Uint8Array | null {
   if (datagram.length < cryptHeaderSize) return null;
   const body = datagram.subarray(cryptHeaderSize);
   if (crc32(body) !== readU32(datagram, nonceSize)) {
@@ -63,3 +63,13 @@ export function aeadOpen(datagram: Uint8Array, aead: AeadCrypt, stats: Snmp): Ui
   return body;
 }
 
+
+/**
+ * Decrypts and checks a datagram with any framing, as kcp-go's `packetInput` does before it looks
+ * at the body: the body, or null (counted as the steps above say). CFB works in place.
+ */
+export function openDatagram(crypt: PacketCrypt, datagram: Uint8Array, stats: Snmp): Uint8Array | null {
+  if (crypt.kind === 'null') return datagram;
+  if (crypt.kind === 'aead') return aeadOpen(datagram, crypt.aead, stats);
+  return decryptDatagram(datagram, crypt.block) ? verifyCrc(datagram, crypt.crc32, stats) : null;
+}

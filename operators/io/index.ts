@@ -1,0 +1,6 @@
+// rxkcp/io: sessions over UDP (listen, dial), the Node Duplex adapter and the UDP edge.
+export * from './udp.js';
+export * from './session.js';
+export * from './listener.js';
+export * from './dial.js';
+export * from './stream.js';

@@ -1,0 +1,216 @@
+/**
+ * A KCP session over UDP: a `Conversation` bound to one remote address, with kcp-go's session
+ * options by their kcptun names, an idle timeout kcp-go lacks, and SNMP counters per session and
+ * for the whole process.
+ * @module
+ */
+import { asyncScheduler, interval, map, Subject, type Observable, type SchedulerLike } from 'rxjs';
+import type { CryptName, PacketCrypt, RandomSource } from '../../src/crypt/crypt.js';
+import { KcpError } from '../../src/errors.js';
+import { createNodeCrypt, nodeCryptFromPassword } from '../../src/node/crypt.js';
+import { Snmp, type SnmpField } from '../../src/stats.js';
+import { Conversation } from '../conversation.js';
+import { Clock, type ClockEntry } from '../update-clock.js';
+
+export interface SessionOptions {
+  /** kcptun `--crypt` name (default 'null' without key or password, else 'aes'). */
+  crypt?: CryptName;
+  /** kcptun `--key`: derived with PBKDF2-HMAC-SHA1(key, "kcp-go", 4096, 32) and sliced per cipher. */
+  password?: string;
+  /** A raw key of the cipher's length instead of a password. */
+  key?: Uint8Array;
+  /** kcptun `--datashard` / `--parityshard`; FEC is on when both are > 0. */
+  dataShards?: number;
+  parityShards?: number;
+  /** Largest UDP payload (default 1400, at most 1500). */
+  mtu?: number;
+  sndWnd?: number;
+  rcvWnd?: number;
+  nodelay?: number;
+  interval?: number;
+  resend?: number;
+  nc?: number;
+  /** kcp-go SetStreamMode. */
+  stream?: boolean;
+  /** kcp-go SetWriteDelay. */
+  writeDelay?: boolean;
+  /** kcp-go SetACKNoDelay. */
+  ackNoDelay?: boolean;
+  /** kcp-go SetRateLimit, bytes per second. */
+  rateLimit?: number;
+  /** Transmissions of a segment before the session ends with DEAD_LINK (default 20). */
+  deadLink?: number;
+  /** End a session that received nothing for this many ms (default: never, as kcp-go). */
+  idleTimeout?: number;
+  /** Receives OOB messages (off unless given: kcp-go 5.6.1 peers misread them). */
+  onOob?: (payload: Uint8Array, session: Session) => void;
+  /** Nonce source, for tests. */
+  random?: RandomSource;
+  /** The clock every session shares (default: one per listener or dialer scheduler). */
+  clock?: Clock;
+  scheduler?: SchedulerLike;
+}
+
+/** The crypto a set of session options asks for, on Node's fast paths. */
+export function resolveCrypt(o: SessionOptions): PacketCrypt {
+  const name: CryptName = o.crypt ?? (o.password !== undefined || o.key !== undefined ? 'aes' : 'null');
+  const options = o.random ? { random: o.random } : {};
+  if (name === 'null') return createNodeCrypt('null', new Uint8Array(0));
+  if (o.key !== undefined) return createNodeCrypt(name, o.key, options);
+  if (o.password !== undefined) return nodeCryptFromPassword(name, o.password, options);
+  if (name === 'none') return createNodeCrypt('none', new Uint8Array(0), options);
+  throw new TypeError(`session: crypt ${name} needs a password or a key`);
+}
+
+
+/** Counters of sessions that have ended, so the process aggregate keeps them. */
+const retired = new Snmp();
+const live = new Set<Session>();
+
+/** Process-wide SNMP: every live session plus every ended one (kcp-go's `DefaultSnmp`). */
+export function aggregateStats(): Snmp {
+  const total = new Snmp().add(retired);
+  for (const s of live) total.add(s.stats);
+  return total;
+}
+
+export class Session {
+  readonly conversation: Conversation;
+  readonly stats: Snmp;
+  /** The local UDP port (dialled sessions; a listener's sessions share its port). */
+  localPort = 0;
+  private readonly ended = new Subject<void>();
+  private idleEntry: ClockEntry | null = null;
+  private lastInput: number;
+
+  constructor(
+    readonly conv: number,
+    readonly remote: { address: string; port: number },
+    send: (datagram: Uint8Array) => void,
+    crypt: PacketCrypt,
+    options: SessionOptions,
+    readonly clock: Clock,
+    /** 'active' for dialled sessions, 'passive' for accepted ones (ActiveOpens / PassiveOpens). */
+    readonly side: 'active' | 'passive'
+  ) {
+    const fec = (options.dataShards ?? 0) > 0 && (options.parityShards ?? 0) > 0 ? { dataShards: options.dataShards!, parityShards: options.parityShards! } : null;
+    this.stats = new Snmp();
+    this.conversation = new Conversation({
+      conv,
+      crypt,
+      fec,
+      clock,
+      mtu: options.mtu,
+      kcp: {
+        sndWnd: options.sndWnd,
+        rcvWnd: options.rcvWnd,
+        nodelay: options.nodelay,
+        interval: options.interval,
+        resend: options.resend,
+        nc: options.nc,
+        stream: options.stream,
+        ackNoDelay: options.ackNoDelay,
+        deadLink: options.deadLink,
+      },
+      writeDelay: options.writeDelay,
+      rateLimit: options.rateLimit,
+      stats: this.stats,
+      onOob: options.onOob ? (p) => options.onOob!(p, this) : undefined,
+    });
+    if (side === 'active') this.stats.ActiveOpens++;
+    else this.stats.PassiveOpens++;
+    this.stats.CurrEstab = 1;
+    this.stats.MaxConn = 1;
+    live.add(this);
+    this.lastInput = clock.now();
+    this.conversation.datagrams$.subscribe({ next: send, error: () => this.end(), complete: () => this.end() });
+    const idle = options.idleTimeout;
+    if (idle !== undefined) {
+      if (!(idle > 0)) throw new RangeError(`session: idleTimeout must be > 0 ms, got ${idle}`);
+      this.idleEntry = clock.add(
+        {
+          flush: (now) => {
+            const quiet = now - this.lastInput;
+            if (quiet < idle) return idle - quiet;
+            this.stats.IdleTimeouts++;
+            this.fail(new KcpError('IDLE_TIMEOUT', `session ${conv}: nothing received for ${idle} ms`, { conv }));
+            return idle;
+          },
+        },
+        this.lastInput + idle
+      );
+    }
+  }
+
+  /** Received data (see `Conversation.data$`). */
+  get data$(): Observable<Uint8Array> {
+    return this.conversation.data$;
+  }
+
+  /** Emits when a refused write may be retried. */
+  get writable$(): Observable<void> {
+    return this.conversation.writable$;
+  }
+
+  get writable(): boolean {
+    return this.conversation.writable;
+  }
+
+  get closed(): boolean {
+    return this.conversation.closed;
+  }
+
+  /** Emits once when the session ends, for whatever reason. */
+  get ended$(): Observable<void> {
+    return this.ended.asObservable();
+  }
+
+  /** Queues bytes (false while the send window is full: wait for `writable$`). */
+  write(data: Uint8Array): boolean {
+    return this.conversation.write(data);
+  }
+
+  /** kcp-go SendOOB (FEC must be on; never to kcp-go 5.6.1 peers). */
+  sendOob(payload: Uint8Array): void {
+    this.conversation.sendOob(payload);
+  }
+
+  /** A sample of the counters every `period` ms. */
+  stats$(period = 1000, scheduler: SchedulerLike = this.clock.scheduler ?? asyncScheduler): Observable<Record<SnmpField, number>> {
+    return interval(period, scheduler).pipe(map(() => this.stats.snapshot()));
+  }
+
+  /** Feeds one raw datagram from the remote. */
+  input(datagram: Uint8Array): void {
+    this.lastInput = this.clock.now();
+    this.conversation.input(datagram);
+  }
+
+  /** Feeds a body a listener already decrypted and checked. */
+  inputBody(body: Uint8Array): void {
+    this.lastInput = this.clock.now();
+    this.conversation.inputBody(body);
+  }
+
+  /** Ends the session (idempotent); data already received stays readable. Nothing is sent to the peer. */
+  close(): void {
+    this.conversation.close();
+    this.end();
+  }
+
+  /** Ends the session with an error on its streams. */
+  fail(e: KcpError): void {
+    this.conversation.fail(e);
+    this.end();
+  }
+
+  private end(): void {
+    if (!live.has(this)) return;
+    live.delete(this);
+    if (this.idleEntry) this.clock.remove(this.idleEntry);
+    this.stats.CurrEstab = 0;
+    retired.add(this.stats);
+    this.ended.next();
+    this.ended.complete();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The UDP edge: a `dgram` socket as an observable of datagrams, a sender that counts what it
+ * writes, and host:port parsing for IPv4, IPv6 (`[::1]:4000`) and names.
+ * @module
+ */
+import type { Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { Observable } from 'rxjs';
+import type { Snmp } from '../../src/stats.js';
+
+/** One datagram at the socket edge. `data` is the receiver's to keep and modify. */
+export interface Datagram {
+  data: Uint8Array;
+  address: string;
+  port: number;
+}
+
+/** Parses `host:port`, `[v6]:port` or a bare `port`. Throws TypeError on anything else. */
+export function parseHostPort(s: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
+  let host = defaultHost;
+  let port: string;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(s);
+  if (v6) [, host, port] = v6 as unknown as [string, string, string];
+  else if (/^\d+$/.test(s)) port = s;
+  else {
+    const i = s.lastIndexOf(':');
+    if (i <= 0 || s.indexOf(':') !== i) throw new TypeError(`address: expected HOST:PORT or [IPv6]:PORT, got ${s}`);
+    host = s.slice(0, i);
+    port = s.slice(i + 1);
+  }
+  const p = Number(port!);
+  if (!Number.isInteger(p) || p < 0 || p > 65535) throw new TypeError(`address: bad port in ${s}`);
+  return { host, port: p };
+}
+
+/** `udp6` for IPv6 literals, else `udp4`. */
+export function socketTypeFor(host: string): 'udp4' | 'udp6' {
+  return isIP(host) === 6 ? 'udp6' : 'udp4';
+}
+
+/** Formats an address as kcp-go keys sessions: `host:port`, IPv6 in brackets. */
+export function addressKey(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * Datagrams received on `socket`. Errors when the socket does; completes when it closes. Several
+ * subscribers share the socket's events (each gets every datagram).
+ */
+export function udpDatagrams(socket: Socket): Observable<Datagram> {
+  return new Observable<Datagram>((subscriber) => {
+    const onMessage = (msg: Buffer, rinfo: { address: string; port: number }) =>
+      subscriber.next({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.length), address: rinfo.address, port: rinfo.port });
+    const onError = (e: Error) => subscriber.error(e);
+    const onClose = () => subscriber.complete();
+    socket.on('message', onMessage);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    return () => {
+      socket.off('message', onMessage);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+  });
+}
+
+/** Sends one datagram, counting OutPkts/OutBytes once the socket has written it. */
+export function sendDatagram(socket: Socket, data: Uint8Array, port: number, address: string, stats: Snmp, onError?: (e: Error) => void): void {
+  socket.send(data, port, address, (err) => {
+    if (err) onError?.(err);
+    else {
+      stats.OutPkts++;
+      stats.OutBytes += data.length;
+    }
+  });
+}

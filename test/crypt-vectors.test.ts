@@ -12,7 +12,7 @@ import {
   type CryptName,
   type PacketCrypt,
 } from '../src/crypt/crypt.js';
-import { aeadOpen, aeadSeal, crcCheck, crcSeal, decryptDatagram, encryptDatagram } from '../src/crypt/packet.js';
+import { aeadOpen, aeadSeal, verifyCrc, addCrcHeader, decryptDatagram, encryptDatagram } from '../src/crypt/packet.js';
 import { xorTable } from '../src/crypt/stream-crypts.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import { nodeCrc32 } from '../src/node/crc32.js';
@@ -105,7 +105,7 @@ describe.each(backends)('$name ciphers against kcp-go', ({ make, missing }) => {
         const dg = fromHex((p as { ciphertext_hex: string }).ciphertext_hex);
         expect(decryptDatagram(dg, c.block)).toBe(true);
         expect(toHex(dg)).toBe(p.plaintext_hex);
-        expect(crcCheck(dg, c.crc32, stats)).not.toBeNull();
+        expect(verifyCrc(dg, c.crc32, stats)).not.toBeNull();
         checked++;
       }
       expect(stats.InCsumErrors).toBe(0);
@@ -125,11 +125,11 @@ describe('CFB framing', () => {
         if (c.kind !== 'cfb') throw new Error(name);
         fc.assert(
           fc.property(fc.uint8Array({ minLength: 0, maxLength: 1480 }), (body) => {
-            const dg = crcSeal(body, c.crc32);
+            const dg = addCrcHeader(body, c.crc32);
             encryptDatagram(dg, c.block, c.random);
             const stats = new Snmp();
             expect(decryptDatagram(dg, c.block)).toBe(true);
-            const got = crcCheck(dg, c.crc32, stats);
+            const got = verifyCrc(dg, c.crc32, stats);
             return got !== null && toHex(got) === toHex(body) && stats.InCsumErrors === 0;
           }),
           { numRuns: 25, seed: 7 }
@@ -144,10 +144,10 @@ describe('CFB framing', () => {
     if (right.kind !== 'cfb' || wrong.kind !== 'cfb') throw new Error('cfb expected');
     const stats = new Snmp();
     for (let i = 0; i < 200; i++) {
-      const dg = crcSeal(new Uint8Array(50 + i).fill(i), right.crc32);
+      const dg = addCrcHeader(new Uint8Array(50 + i).fill(i), right.crc32);
       encryptDatagram(dg, right.block, right.random);
       decryptDatagram(dg, wrong.block);
-      expect(crcCheck(dg, wrong.crc32, stats)).toBeNull();
+      expect(verifyCrc(dg, wrong.crc32, stats)).toBeNull();
     }
     expect(stats.InCsumErrors).toBe(200);
   });
@@ -159,7 +159,7 @@ describe('CFB framing', () => {
     for (let n = 0; n < 20; n++) {
       const dg = new Uint8Array(n);
       expect(decryptDatagram(dg, c.block)).toBe(false);
-      expect(crcCheck(dg, c.crc32, stats)).toBeNull();
+      expect(verifyCrc(dg, c.crc32, stats)).toBeNull();
     }
     expect(stats.InCsumErrors).toBe(0);
   });

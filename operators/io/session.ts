@@ -9,7 +9,7 @@ import type { CryptName, PacketCrypt, RandomSource } from '../../src/crypt/crypt
 import { KcpError } from '../../src/errors.js';
 import { createNodeCrypt, nodeCryptFromPassword } from '../../src/node/crypt.js';
 import { Snmp, type SnmpField } from '../../src/stats.js';
-import { Conversation } from '../conversation.js';
+import { Conversation, type ConversationOptions } from '../conversation.js';
 import { Clock, type ClockEntry } from '../update-clock.js';
 
 export interface SessionOptions {
@@ -44,6 +44,8 @@ export interface SessionOptions {
   idleTimeout?: number;
   /** Receives OOB messages (off unless given: kcp-go 5.6.1 peers misread them). */
   onOob?: (payload: Uint8Array, session: Session) => void;
+  /** User operators between layers (see `Conversation`), e.g. tracing or loss injection. */
+  layers?: ConversationOptions['layers'];
   /** Nonce source, for tests. */
   random?: RandomSource;
   /** The clock every session shares (default: one per listener or dialer scheduler). */
@@ -115,6 +117,7 @@ export class Session {
       writeDelay: options.writeDelay,
       rateLimit: options.rateLimit,
       stats: this.stats,
+      layers: options.layers,
       onOob: options.onOob ? (p) => options.onOob!(p, this) : undefined,
     });
     if (side === 'active') this.stats.ActiveOpens++;

@@ -12,7 +12,7 @@ import { asyncScheduler } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
 import { Clock } from '../update-clock.js';
 import { resolveCrypt, Session, type SessionOptions } from './session.js';
-import { parseHostPort, sendDatagram, socketTypeFor, udpDatagrams } from './udp.js';
+import { parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams } from './udp.js';
 
 export interface DialOptions extends SessionOptions {
   /** `HOST:PORT` or `[IPv6]:PORT` of the peer. */
@@ -45,6 +45,7 @@ export async function dial(options: DialOptions): Promise<Session> {
       resolve();
     });
   });
+  setSocketBuffers(socket, options.sockbuf);
   const conv = options.conv ?? globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
   const session = new Session(
     conv,

@@ -16,7 +16,7 @@ import { Snmp } from '../../src/stats.js';
 import { readU32 } from '../../src/wire/bytes.js';
 import { Clock } from '../update-clock.js';
 import { resolveCrypt, Session, type SessionOptions } from './session.js';
-import { addressKey, parseHostPort, sendDatagram, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
+import { addressKey, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 
 /** kcp-go's accept backlog: sessions created but not yet taken by a subscriber. */
 export const acceptBacklog = 128;
@@ -71,6 +71,7 @@ export class Listener {
         resolve();
       });
     });
+    setSocketBuffers(socket, options.sockbuf);
     return new Listener(socket, true, options);
   }
 

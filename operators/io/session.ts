@@ -40,6 +40,8 @@ export interface SessionOptions {
   rateLimit?: number;
   /** Transmissions of a segment before the session ends with DEAD_LINK (default 20). */
   deadLink?: number;
+  /** UDP socket send and receive buffer sizes in bytes (default 4 MiB, kcptun's --sockbuf). */
+  sockbuf?: number;
   /** End a session that received nothing for this many ms (default: never, as kcp-go). */
   idleTimeout?: number;
   /** Receives OOB messages (off unless given: kcp-go 5.6.1 peers misread them). */

@@ -74,3 +74,16 @@ export function sendDatagram(socket: Socket, data: Uint8Array, port: number, add
     }
   });
 }
+
+/** kcptun's default --sockbuf: a full window of 1024 segments must fit in the kernel's queue. */
+export const defaultSockbuf = 4 * 1024 * 1024;
+
+/** Sets the socket's buffers (the kernel may cap them; that is not an error). */
+export function setSocketBuffers(socket: Socket, bytes = defaultSockbuf): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+    socket.setSendBufferSize(bytes);
+  } catch {
+    // not bound yet, or refused by the platform: keep the defaults
+  }
+}

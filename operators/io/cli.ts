@@ -1,0 +1,186 @@
+/**
+ * The `rxkcp` command: an echo server, a sink, and a verifying sender, with kcptun's flag names.
+ *
+ *   rxkcp echo --listen 127.0.0.1:4000 --crypt aes --key secret
+ *   rxkcp sink --listen 127.0.0.1:4000
+ *   rxkcp send --connect 127.0.0.1:4000 --bytes 67108864 --json
+ * @module
+ */
+import { cac } from 'cac';
+import cliProgress from 'cli-progress';
+import { CFB_CRYPT_NAMES, type CryptName } from '../../src/crypt/crypt.js';
+import { KcpError } from '../../src/errors.js';
+import { dial } from './dial.js';
+import { Listener } from './listener.js';
+import { aggregateStats, type SessionOptions } from './session.js';
+import { toDuplex } from './stream.js';
+import { PatternVerifier, patternBytes } from './pattern.js';
+
+const MODES: Record<string, [number, number, number, number]> = {
+  normal: [0, 40, 2, 1],
+  fast: [0, 30, 2, 1],
+  fast2: [1, 20, 2, 1],
+  fast3: [1, 10, 2, 1],
+};
+const CRYPTS: readonly string[] = [...CFB_CRYPT_NAMES, 'null', 'aes-128-gcm', 'aes-256-gcm', 'chacha20-poly1305'];
+
+class UsageError extends Error {}
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}..${max}, got ${String(v)}`);
+  return n;
+}
+
+/** kcptun's flags to session options (kcptun's defaults: aes, FEC 10/3, mode fast, mtu 1350). */
+export function sessionOptions(f: Record<string, unknown>): SessionOptions {
+  const crypt = String(f.crypt ?? 'aes');
+  if (!CRYPTS.includes(crypt)) throw new UsageError(`--crypt must be one of ${CRYPTS.join(', ')}; got ${crypt}`);
+  const mode = String(f.mode ?? 'fast');
+  let [nodelay, interval, resend, nc] = MODES[mode] ?? [0, 0, 0, 0];
+  if (mode === 'manual') {
+    nodelay = int('nodelay', f.nodelay ?? 0, 0, 2);
+    interval = int('interval', f.interval ?? 50, 10, 5000);
+    resend = int('resend', f.resend ?? 0, 0, 100);
+    nc = int('nc', f.nc ?? 0, 0, 1);
+  } else if (!MODES[mode]) throw new UsageError(`--mode must be normal, fast, fast2, fast3 or manual; got ${mode}`);
+  return {
+    crypt: crypt as CryptName,
+    password: String(f.key ?? "it's a secrect"),
+    dataShards: int('datashard', f.datashard ?? 10, 0, 255),
+    parityShards: int('parityshard', f.parityshard ?? 3, 0, 255),
+    mtu: int('mtu', f.mtu ?? 1350, 50, 1500),
+    sndWnd: int('sndwnd', f.sndwnd ?? 1024, 1, 65535),
+    rcvWnd: int('rcvwnd', f.rcvwnd ?? 1024, 1, 65535),
+    nodelay,
+    interval,
+    resend,
+    nc,
+    ackNoDelay: Boolean(f.acknodelay),
+    stream: Boolean(f.stream),
+  };
+}
+
+function withSessionFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
+  return c
+    .option('--crypt <name>', `cipher: ${CRYPTS.join(', ')}`, { default: 'aes' })
+    .option('--key <secret>', 'pre-shared secret (kcptun key derivation)', { default: "it's a secrect" })
+    .option('--datashard <n>', 'FEC data shards (0: no FEC)', { default: 10 })
+    .option('--parityshard <n>', 'FEC parity shards (0: no FEC)', { default: 3 })
+    .option('--mode <mode>', 'normal, fast, fast2, fast3, manual', { default: 'fast' })
+    .option('--nodelay <n>', 'manual mode')
+    .option('--interval <ms>', 'manual mode')
+    .option('--resend <n>', 'manual mode')
+    .option('--nc <n>', 'manual mode')
+    .option('--mtu <bytes>', 'largest UDP payload', { default: 1350 })
+    .option('--sndwnd <n>', 'send window', { default: 1024 })
+    .option('--rcvwnd <n>', 'receive window', { default: 1024 })
+    .option('--acknodelay', 'flush ACKs at once')
+    .option('--stream', 'stream mode');
+}
+
+async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Promise<void> {
+  const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags) });
+  const { address, port } = listener.address;
+  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}` }));
+  let received = 0;
+  listener.sessions$.subscribe((s) => {
+    if (kind === 'echo') {
+      const d = toDuplex(s);
+      d.on('error', () => {});
+      d.pipe(d);
+    } else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
+  });
+  const report = () => {
+    const st = aggregateStats().add(listener.stats);
+    const out = { final: true, mode: kind, sessions: listener.size, received: kind === 'sink' ? received : undefined, stats: st.snapshot() };
+    console.log(JSON.stringify(out));
+    if (st.InCsumErrors > 0 && st.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
+  };
+  const stop = () => {
+    report();
+    listener.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+async function send(flags: Record<string, unknown>): Promise<number> {
+  if (!flags.connect) throw new UsageError('send needs --connect HOST:PORT');
+  const bytes = int('bytes', flags.bytes ?? 4 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER);
+  const msg = int('msg', flags.msg ?? 16384, 1, 1 << 24);
+  const stallMs = int('stall-timeout', flags.stallTimeout ?? 10000, 100, 3_600_000);
+  const json = Boolean(flags.json);
+  const session = await dial({ connect: String(flags.connect), ...sessionOptions(flags) });
+  const stream = toDuplex(session);
+  const verifier = new PatternVerifier();
+  const bar = !json && process.stdout.isTTY ? new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {value}/{total} bytes | {rate} MB/s' }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(bytes, 0, { rate: '0.0' });
+  const t0 = performance.now();
+  let lastProgress = t0;
+  const result = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
+    const stall = setInterval(() => {
+      if (performance.now() - lastProgress > stallMs) {
+        const st = session.stats;
+        resolve({ ok: false, error: st.InCsumErrors > 0 ? `stalled with ${st.InCsumErrors} checksum errors: wrong --crypt or --key?` : `stalled: no progress for ${stallMs} ms: the peer is unreachable, or its --crypt/--key differ (a wrong key shows as checksum errors on the peer)` });
+      }
+    }, 250);
+    stream.on('data', (chunk: Buffer) => {
+      lastProgress = performance.now();
+      if (!verifier.push(chunk)) return resolve({ ok: false, error: verifier.error! });
+      bar?.update(Math.min(verifier.offset, bytes), { rate: (verifier.offset / 1e3 / (performance.now() - t0)).toFixed(1) });
+      if (verifier.offset >= bytes) resolve({ ok: verifier.offset === bytes, error: verifier.offset > bytes ? 'more bytes came back than were sent' : undefined });
+    });
+    stream.on('error', (e: Error) => resolve({ ok: false, error: e instanceof KcpError ? `${e.code}: ${e.message}` : e.message }));
+    (async () => {
+      for (let off = 0; off < bytes; off += msg) {
+        if (!stream.write(patternBytes(off, Math.min(msg, bytes - off)))) await new Promise((r) => stream.once('drain', r));
+      }
+    })().catch(() => {});
+    void stall;
+  }).finally(() => bar?.stop());
+  const elapsed = performance.now() - t0;
+  const out = { ok: result.ok, error: result.error, verified: Math.min(verifier.offset, bytes), bytes, elapsed_ms: Math.round(elapsed), mb_per_s: Number((verifier.offset / 1e3 / elapsed).toFixed(2)), stats: session.stats.snapshot() };
+  if (json) console.log(JSON.stringify(out));
+  else console.log(`${out.ok ? 'ok' : 'FAILED'}: ${out.verified} of ${bytes} bytes verified in ${out.elapsed_ms} ms (${out.mb_per_s} MB/s)${out.error ? ` — ${out.error}` : ''}`);
+  session.close();
+  return out.ok ? 0 : 1;
+}
+
+export async function main(argv = process.argv): Promise<number> {
+  const cli = cac('rxkcp');
+  withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
+  withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
+  withSessionFlags(
+    cli
+      .command('send', 'send N pattern bytes to an echo server and verify them')
+      .option('--connect <addr>', 'HOST:PORT of the echo server')
+      .option('--bytes <n>', 'bytes to send', { default: 4 * 1024 * 1024 })
+      .option('--msg <n>', 'bytes per write', { default: 16384 })
+      .option('--stall-timeout <ms>', 'give up after no progress this long', { default: 10000 })
+      .option('--json', 'print one JSON line')
+  );
+  cli.help();
+  try {
+    const parsed = cli.parse(argv, { run: false });
+    const name = cli.matchedCommandName;
+    if (parsed.options.help) return 0;
+    if (name === 'echo' || name === 'sink') {
+      await serve(name, parsed.options);
+      return -1; // keeps running
+    }
+    if (name === 'send') return await send(parsed.options);
+    cli.outputHelp();
+    return 2;
+  } catch (e) {
+    console.error(`rxkcp: ${(e as Error).message}`);
+    return 2;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/rxkcp') || process.argv[1]?.endsWith('cli.js')) {
+  main().then((code) => {
+    if (code >= 0) process.exit(code);
+  });
+}

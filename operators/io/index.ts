@@ -4,3 +4,4 @@ export * from './session.js';
 export * from './listener.js';
 export * from './dial.js';
 export * from './stream.js';
+export * from './pattern.js';

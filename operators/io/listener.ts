@@ -86,6 +86,11 @@ export class Listener {
     return this.sessionsByAddr.size;
   }
 
+  /** The sessions held now, in creation order. */
+  get sessions(): Session[] {
+    return [...this.sessionsByAddr.values()];
+  }
+
   /**
    * New sessions (kcp-go Accept). Up to 128 created before anyone subscribes wait here; beyond
    * that, new addresses are refused until they are taken.
@@ -139,11 +144,10 @@ export class Listener {
       return;
     }
     const socket = this.socket;
-    const stats = this.stats;
-    const session = new Session(
+    const session: Session = new Session(
       conv,
       { address: d.address, port: d.port },
-      (dg) => sendDatagram(socket, dg, d.port, d.address, stats),
+      (dg) => sendDatagram(socket, dg, d.port, d.address, session.stats),
       this.crypt,
       this.options,
       this.clock,

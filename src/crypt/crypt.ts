@@ -41,9 +41,27 @@ export type CryptName = CfbCryptName | AeadCryptName | 'null';
 /** Fills `into` with cryptographically random bytes (nonces). Injectable for deterministic tests. */
 export type RandomSource = (into: Uint8Array) => void;
 
-export const defaultRandom: RandomSource = (into) => {
-  globalThis.crypto.getRandomValues(into);
-};
+/**
+ * `crypto.getRandomValues`, drawn from a 4 KiB pool refilled in one call: a call per 16-byte
+ * nonce cost more than the CRC of the whole datagram.
+ */
+export const defaultRandom: RandomSource = (() => {
+  const pool = new Uint8Array(4096);
+  let used = pool.length;
+  return (into: Uint8Array) => {
+    if (into.length > pool.length) {
+      globalThis.crypto.getRandomValues(into);
+      return;
+    }
+    if (used + into.length > pool.length) {
+      globalThis.crypto.getRandomValues(pool);
+      used = 0;
+    }
+    into.set(pool.subarray(used, used + into.length));
+    pool.fill(0, used, used + into.length); // a nonce is never handed out twice
+    used += into.length;
+  };
+})();
 
 export interface CryptOptions {
   /** Nonce source. Default: `crypto.getRandomValues`. */

@@ -163,12 +163,19 @@ let haveGo: boolean | undefined;
 export function haveGoPeer(): boolean {
   haveGo ??=
     existsSync(join(GOPATH, 'src/github.com/xtaci/kcp-go/sess.go')) && runs('go', ['version']);
+  if (!haveGo && process.env.RXKCP_REQUIRE_GO) {
+    throw new Error('RXKCP_REQUIRE_GO is set but Go or kcp-go is missing: interop cannot be skipped here');
+  }
   return haveGo;
 }
 
 /** True when Debian's kcptun (kcptun-client, kcptun-server) is installed. */
 export function haveKcptun(): boolean {
-  return runs('kcptun-server', ['--version']) && runs('kcptun-client', ['--version']);
+  const have = runs('kcptun-server', ['--version']) && runs('kcptun-client', ['--version']);
+  if (!have && process.env.RXKCP_REQUIRE_GO) {
+    throw new Error('RXKCP_REQUIRE_GO is set but kcptun is missing: interop cannot be skipped here');
+  }
+  return have;
 }
 
 function goEnv(): NodeJS.ProcessEnv {

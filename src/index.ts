@@ -27,3 +27,4 @@ export * from './fec/fec-packet.js';
 export * from './fec/autotune.js';
 export * from './fec/fec-encoder.js';
 export * from './fec/fec-decoder.js';
+export * from './fec/rs-kernel.js';

@@ -4,9 +4,14 @@
  * inverse of its top square so the data rows are the identity. `reconstructData` rebuilds missing
  * data shards only, from any `data` present shards, as klauspost's ReconstructData does; the
  * inverse matrices it needs are cached by which shards are present.
+ *
+ * The multiply-accumulate runs in the WebAssembly SIMD kernel when the runtime has it (shards
+ * are copied into its memory and results out), else in TypeScript table loops; both give the
+ * same bytes (test/rs-kernel.test.ts).
  * @module
  */
 import { MUL, gfInv, gfMul, gfPow } from './gf256.js';
+import { simdKernel, type SimdKernel } from './rs-kernel.js';
 
 type Matrix = Uint8Array[];
 
@@ -78,10 +83,14 @@ export class ReedSolomon {
   /** The total×data encoding matrix; rows data.. are the parity coefficients. */
   readonly matrix: Matrix;
   private readonly inverses = new Map<string, Matrix>();
+  /** The SIMD kernel, or null to use the TypeScript loops. */
+  readonly kernel: SimdKernel | null;
 
+  /** @param useSimd Set false to force the TypeScript loops (tests, benchmarks). */
   constructor(
     readonly dataShards: number,
-    readonly parityShards: number
+    readonly parityShards: number,
+    useSimd = true
   ) {
     if (!Number.isInteger(dataShards) || dataShards < 1 || dataShards > 255) {
       throw new RangeError(`fec: dataShards must be 1..255, got ${dataShards}`);
@@ -95,6 +104,7 @@ export class ReedSolomon {
     const total = dataShards + parityShards;
     const v: Matrix = Array.from({ length: total }, (_, r) => Uint8Array.from({ length: dataShards }, (_, c) => gfPow(r, c)));
     this.matrix = multiply(v, invert(v.slice(0, dataShards))!);
+    this.kernel = useSimd ? simdKernel() : null;
   }
 
   /** Parity coefficient row j (0-based). */
@@ -104,6 +114,19 @@ export class ReedSolomon {
 
   /** Fills `parity[j][0..len)` from `data[c][0..len)`; every shard at least `len` long. */
   encode(data: Uint8Array[], parity: Uint8Array[], len: number): void {
+    const k = this.kernel;
+    if (k !== null && len <= 1504) {
+      const ds = this.dataShards;
+      for (let c = 0; c < ds; c++) k.heap.set(data[c]!.subarray(0, len), k.slot(c));
+      for (let j = 0; j < this.parityShards; j++) {
+        const row = this.parityRow(j);
+        const out = ds + j;
+        k.mulSet(row[0]!, 0, out, len);
+        for (let c = 1; c < ds; c++) k.mulAdd(row[c]!, c, out, len);
+        parity[j]!.set(k.heap.subarray(k.slot(out), k.slot(out) + len));
+      }
+      return;
+    }
     for (let j = 0; j < this.parityShards; j++) {
       const row = this.parityRow(j);
       const out = parity[j]!;
@@ -130,6 +153,18 @@ export class ReedSolomon {
       inv = invert(rows.map((r) => this.matrix[r]!))!; // any ds rows of this matrix are independent
       if (this.inverses.size > 1024) this.inverses.clear();
       this.inverses.set(key, inv);
+    }
+    const kern = this.kernel;
+    if (kern !== null && len <= 1504) {
+      // present rows into slots 0..ds-1, each rebuilt shard computed into slot ds
+      for (let r = 0; r < ds; r++) kern.heap.set(shards[rows[r]!]!.subarray(0, len), kern.slot(r));
+      for (const i of missing) {
+        const coef = inv[i]!;
+        kern.mulSet(coef[0]!, 0, ds, len);
+        for (let r = 1; r < ds; r++) kern.mulAdd(coef[r]!, r, ds, len);
+        shards[i] = kern.heap.slice(kern.slot(ds), kern.slot(ds) + len);
+      }
+      return missing;
     }
     for (const i of missing) {
       const out = new Uint8Array(len);

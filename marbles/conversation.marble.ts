@@ -198,3 +198,35 @@ describe('one clock, many conversations', () => {
     expect(scheduled).toBe(1); // every tick after the first re-arms the same action
   });
 });
+
+describe('zero-window probing through the operators', () => {
+  it('a reader that stops makes the writer probe 500 ms after the window closes, then back off ×1.5; reading resumes it', () => {
+    testScheduler().run(({ flush }) => {
+      const clock = new Clock();
+      const kcp = { nodelay: 1, interval: 10, resend: 2, nc: 1 };
+      const a = new Conversation({ conv: 3, clock, kcp: { ...kcp, sndWnd: 64 } });
+      const b = new Conversation({ conv: 3, clock, kcp: { ...kcp, rcvWnd: 8 } });
+      const net = virtualNetwork(a, b, { ab: { seed: 1, delay: 5 }, ba: { seed: 2, delay: 5 } });
+      const wasks: number[] = [];
+      a.datagrams$.subscribe((d) => {
+        for (let off = 0; off + 24 <= d.length; off += 24 + (d[off + 20]! | (d[off + 21]! << 8))) if (d[off + 4] === 83) wasks.push(clock.now());
+      });
+      for (let i = 0; i < 20; i++) a.write(bytes(100, i)); // nobody reads b: its 8-segment window fills
+      const got: number[] = [];
+      clock.scheduler.schedule(() => {
+        b.data$.subscribe((m) => {
+          got.push(m[0]!);
+          if (got.length === 20) (a.close(), b.close(), net.unsubscribe());
+        });
+      }, 4000);
+      flush();
+      const gaps = wasks.slice(1).map((t, i) => t - wasks[i]!);
+      expect(wasks[0]).toBeGreaterThanOrEqual(500);
+      gaps.slice(0, 2).forEach((g, i) => {
+        expect(g).toBeGreaterThanOrEqual([750, 1125][i]!);
+        expect(g).toBeLessThan([750, 1125][i]! + 20);
+      });
+      expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    });
+  });
+});

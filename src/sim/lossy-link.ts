@@ -95,8 +95,9 @@ export class LossyLink<T extends { length: number } = Uint8Array> {
     }
     let start = now;
     if (this.bandwidth > 0) {
-      start = Math.max(now, this.busyUntil);
-      this.busyUntil = start + Math.ceil((item.length * 1000) / this.bandwidth);
+      // queued behind what is being transmitted; arrives once its own last byte is on the wire
+      start = Math.max(now, this.busyUntil) + Math.ceil((item.length * 1000) / this.bandwidth);
+      this.busyUntil = start;
     }
     this.schedule(item, start);
     if (this.duplicate > 0 && this.prng.chance(this.duplicate)) {

@@ -194,5 +194,26 @@ describe('sessions over loopback UDP', () => {
     }
     expect(Buffer.concat(chunks).equals(Buffer.from(data))).toBe(true);
   });
-});
 
+  it('sends and receives OOB messages beside the stream when FEC is on, and refuses them without FEC', async () => {
+    const got: number[] = [];
+    const fec = { dataShards: 10, parityShards: 3 };
+    const l = await echoServer({ listen: '127.0.0.1:0', crypt: 'aes', password: 'oob', ...fec, ...fast, onOob: (p, s) => (got.push(p.length), s.sendOob(p)) });
+    const back: number[] = [];
+    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'oob', ...fec, ...fast, onOob: (p) => back.push(p.length) });
+    cleanup.push(() => c.close());
+    const data = new Prng(2).bytes(200_000);
+    const echoed = echoThrough(c, data);
+    const max = c.conversation.kcp.mtu - 4;
+    const sizes = [0, 1, 100, max];
+    for (const n of sizes) c.sendOob(new Uint8Array(n).fill(n & 0xff));
+    expect(() => c.sendOob(new Uint8Array(max + 1))).toThrow(RangeError);
+    expect(Buffer.from(await echoed).equals(Buffer.from(data))).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.sort((a, b) => a - b)).toEqual(sizes);
+    expect(back.sort((a, b) => a - b)).toEqual(sizes);
+    const plain = await dial({ connect: `127.0.0.1:${l.address.port}`, ...fast });
+    cleanup.push(() => plain.close());
+    expect(() => plain.sendOob(new Uint8Array(1))).toThrow(/requires FEC/);
+  });
+});

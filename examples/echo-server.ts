@@ -1,0 +1,24 @@
+/**
+ * An rxkcp echo server: every session echoes what it receives, with back-pressure through Node
+ * streams. Prints each session's counters when it ends.
+ *
+ *   npx tsx examples/echo-server.ts [HOST:PORT] [password]
+ */
+import { Listener, toDuplex } from 'rxkcp/io';
+
+const listen = process.argv[2] ?? '127.0.0.1:4000';
+const password = process.argv[3] ?? 'rxkcp example';
+const server = await Listener.listen({ listen, crypt: 'aes', password, dataShards: 10, parityShards: 3, idleTimeout: 30_000 });
+console.log(`echo server on ${server.address.address}:${server.address.port} (aes, FEC 10/3); Ctrl-C to stop`);
+server.sessions$.subscribe((session) => {
+  const from = `${session.remote.address}:${session.remote.port}`;
+  console.log(`session ${session.conv} from ${from}`);
+  const stream = toDuplex(session);
+  stream.on('error', (e) => console.log(`session ${session.conv} ended: ${e.message}`));
+  stream.pipe(stream);
+  session.ended$.subscribe(() => console.log(`session ${session.conv}: ${session.stats.BytesReceived} bytes echoed, ${session.stats.RetransSegs} retransmitted`));
+});
+process.on('SIGINT', () => {
+  server.close();
+  process.exit(0);
+});

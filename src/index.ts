@@ -28,3 +28,7 @@ export * from './fec/autotune.js';
 export * from './fec/fec-encoder.js';
 export * from './fec/fec-decoder.js';
 export * from './fec/rs-kernel.js';
+export * from './crypt/ciphers/blowfish.js';
+export * from './crypt/ciphers/cast5.js';
+export * from './crypt/ciphers/twofish.js';
+export * from './crypt/ciphers/sm4.js';

@@ -12,7 +12,11 @@ import type { BlockCipher } from './block-cipher.js';
 import type { BlockCrypt } from './block-crypt.js';
 import { CfbCrypt } from './cfb-crypt.js';
 import { Aes } from './ciphers/aes.js';
+import { Blowfish } from './ciphers/blowfish.js';
+import { Cast5 } from './ciphers/cast5.js';
+import { Sm4 } from './ciphers/sm4.js';
 import { Tea, Xtea } from './ciphers/tea.js';
+import { Twofish } from './ciphers/twofish.js';
 import { NoneCrypt, Salsa20Crypt, SimpleXorCrypt } from './stream-crypts.js';
 
 /** Names with kcp-go's nonce + CRC32 header and a whole-datagram cipher. */
@@ -100,6 +104,10 @@ const PORTABLE_CFB: Partial<Record<CfbCryptName, (key: Uint8Array) => BlockCrypt
   'aes-128': (k) => new CfbCrypt('aes-128', new Aes(checkKey('aes-128', k, [16]))),
   'aes-192': (k) => new CfbCrypt('aes-192', new Aes(checkKey('aes-192', k, [24]))),
   tea: (k) => new CfbCrypt('tea', new Tea(checkKey('tea', k, [16]), 16)),
+  blowfish: (k) => new CfbCrypt('blowfish', new Blowfish(k)),
+  cast5: (k) => new CfbCrypt('cast5', new Cast5(checkKey('cast5', k, [16]))),
+  twofish: (k) => new CfbCrypt('twofish', new Twofish(checkKey('twofish', k, [16, 24, 32]))),
+  sm4: (k) => new CfbCrypt('sm4', new Sm4(checkKey('sm4', k, [16]))),
   xtea: (k) => new CfbCrypt('xtea', new Xtea(checkKey('xtea', k, [16]))),
   salsa20: (k) => new Salsa20Crypt(k),
   xor: (k) => new SimpleXorCrypt(k),

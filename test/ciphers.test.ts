@@ -5,6 +5,7 @@ import { Blowfish } from '../src/crypt/ciphers/blowfish.js';
 import { Cast5 } from '../src/crypt/ciphers/cast5.js';
 import { Sm4 } from '../src/crypt/ciphers/sm4.js';
 import { Tea } from '../src/crypt/ciphers/tea.js';
+import { TripleDes } from '../src/crypt/ciphers/triple-des.js';
 import { Twofish } from '../src/crypt/ciphers/twofish.js';
 import { fromHex, toHex } from '../src/wire/bytes.js';
 
@@ -17,6 +18,7 @@ const kats: [string, (k: Uint8Array) => BlockCipher, string, string, string][] =
   ['Blowfish (Schneier, all ones)', (k) => new Blowfish(k), 'ffffffffffffffff', 'ffffffffffffffff', '51866fd5b85ecb8a'],
   ['Twofish-128 (paper, zero key)', (k) => new Twofish(k), '00000000000000000000000000000000', '00000000000000000000000000000000', '9f589f5cf6122c32b6bfec2f2ae8c35a'],
   ['Twofish-256 (paper)', (k) => new Twofish(k), '0123456789abcdeffedcba987654321000112233445566778899aabbccddeeff', '00000000000000000000000000000000', '37527be0052334b89f0cfccae87cfa20'],
+  ['DES via 3DES with K1=K2=K3 (the classic worked example)', (k) => new TripleDes(k), '133457799bbcdff1133457799bbcdff1133457799bbcdff1', '0123456789abcdef', '85e813540f0ab405'],
   ['TEA with 16 rounds (x/crypto test)', (k) => new Tea(k, 16), '00000000000000000000000000000000', '0000000000000000', 'ed285da1455b33c1'],
 ];
 
@@ -38,5 +40,6 @@ describe('block ciphers against published vectors', () => {
     expect(() => new Cast5(new Uint8Array(7))).toThrow(/cast5/);
     expect(() => new Twofish(new Uint8Array(7))).toThrow(/twofish/);
     expect(() => new Sm4(new Uint8Array(7))).toThrow(/sm4/);
+    expect(() => new TripleDes(new Uint8Array(16))).toThrow(/3des/);
   });
 });

@@ -16,6 +16,7 @@ import { Blowfish } from './ciphers/blowfish.js';
 import { Cast5 } from './ciphers/cast5.js';
 import { Sm4 } from './ciphers/sm4.js';
 import { Tea, Xtea } from './ciphers/tea.js';
+import { TripleDes } from './ciphers/triple-des.js';
 import { Twofish } from './ciphers/twofish.js';
 import { NoneCrypt, Salsa20Crypt, SimpleXorCrypt } from './stream-crypts.js';
 
@@ -98,7 +99,7 @@ function checkKey(name: string, key: Uint8Array, sizes: number[]): Uint8Array {
   return key;
 }
 
-/** Portable block ciphers by name. */
+/** Portable implementations of every CFB name. */
 const PORTABLE_CFB: Partial<Record<CfbCryptName, (key: Uint8Array) => BlockCrypt>> = {
   aes: (k) => new CfbCrypt('aes', new Aes(checkKey('aes', k, [16, 24, 32]))),
   'aes-128': (k) => new CfbCrypt('aes-128', new Aes(checkKey('aes-128', k, [16]))),
@@ -108,6 +109,7 @@ const PORTABLE_CFB: Partial<Record<CfbCryptName, (key: Uint8Array) => BlockCrypt
   cast5: (k) => new CfbCrypt('cast5', new Cast5(checkKey('cast5', k, [16]))),
   twofish: (k) => new CfbCrypt('twofish', new Twofish(checkKey('twofish', k, [16, 24, 32]))),
   sm4: (k) => new CfbCrypt('sm4', new Sm4(checkKey('sm4', k, [16]))),
+  '3des': (k) => new CfbCrypt('3des', new TripleDes(checkKey('3des', k, [24]))),
   xtea: (k) => new CfbCrypt('xtea', new Xtea(checkKey('xtea', k, [16]))),
   salsa20: (k) => new Salsa20Crypt(k),
   xor: (k) => new SimpleXorCrypt(k),

@@ -93,7 +93,8 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   });
   const report = () => {
     const st = aggregateStats().add(listener.stats);
-    const out = { final: true, mode: kind, sessions: listener.size, received: kind === 'sink' ? received : undefined, stats: st.snapshot() };
+    const cpu = process.cpuUsage();
+    const out = { final: true, mode: kind, sessions: listener.size, received: kind === 'sink' ? received : undefined, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: st.snapshot() };
     console.log(JSON.stringify(out));
     if (st.InCsumErrors > 0 && st.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
   };
@@ -141,7 +142,18 @@ async function send(flags: Record<string, unknown>): Promise<number> {
     void stall;
   }).finally(() => bar?.stop());
   const elapsed = performance.now() - t0;
-  const out = { ok: result.ok, error: result.error, verified: Math.min(verifier.offset, bytes), bytes, elapsed_ms: Math.round(elapsed), mb_per_s: Number((verifier.offset / 1e3 / elapsed).toFixed(2)), stats: session.stats.snapshot() };
+  const cpu = process.cpuUsage();
+  const out = {
+    ok: result.ok,
+    error: result.error,
+    verified: Math.min(verifier.offset, bytes),
+    bytes,
+    elapsed_ms: Math.round(elapsed),
+    mb_per_s: Number((verifier.offset / 1e3 / elapsed).toFixed(2)),
+    cpu_user_s: cpu.user / 1e6,
+    cpu_sys_s: cpu.system / 1e6,
+    stats: session.stats.snapshot(),
+  };
   if (json) console.log(JSON.stringify(out));
   else console.log(`${out.ok ? 'ok' : 'FAILED'}: ${out.verified} of ${bytes} bytes verified in ${out.elapsed_ms} ms (${out.mb_per_s} MB/s)${out.error ? ` — ${out.error}` : ''}`);
   session.close();

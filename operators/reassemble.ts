@@ -4,7 +4,8 @@
  *     signals: -K----K-|
  *     result:  -m0---(m1m2)-|
  *
- * One emission per complete message (in stream mode: per chunk, in order). Each is a new array,
+ * One emission per complete message; in stream mode, one emission of everything readable at that
+ * moment (fewer, larger chunks, as kcp-go's Read fills the caller's buffer). Each is a new array,
  * the subscriber's to keep. Reading is what reopens the receive window: while nothing subscribes,
  * data waits in the core and the peer is told to slow down, so back-pressure comes for free.
  *
@@ -20,7 +21,10 @@ export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array> {
       source.subscribe({
         next(signal) {
           const k = kcp ?? signal;
-          for (let m = k.recv(); m !== null && !subscriber.closed; m = k.recv()) subscriber.next(m);
+          if (k.isStream) {
+            const all = k.recvAll();
+            if (all !== null) subscriber.next(all);
+          } else for (let m = k.recv(); m !== null && !subscriber.closed; m = k.recv()) subscriber.next(m);
         },
         error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),

@@ -166,6 +166,32 @@ export class Kcp {
   waitSnd(): number { return this.sndBuf.length + this.sndQueue.length; }
   /** Segments ready for the user (whole or partial messages). */
   get rcvQueueLength(): number { return this.rcvQueue.length; }
+  /** Stream mode: sends coalesce and message boundaries carry no meaning. */
+  get isStream(): boolean { return this.stream; }
+
+  /**
+   * Everything readable now as one array, or null (stream mode's read: kcp-go's Read hands over
+   * as much as the caller's buffer holds). Message boundaries are not kept.
+   */
+  recvAll(): Uint8Array | null {
+    const first = this.recv();
+    if (first === null) return null;
+    const second = this.recv();
+    if (second === null) return first;
+    const parts = [first, second];
+    let total = first.length + second.length;
+    for (let m = this.recv(); m !== null; m = this.recv()) {
+      parts.push(m);
+      total += m.length;
+    }
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
 
   // ---- user side --------------------------------------------------------------------------
 

@@ -77,6 +77,8 @@ function checkInt(name: string, v: unknown, lo: number, hi: number): number {
 }
 
 export class Kcp {
+  /** Scan the whole send buffer on every flush, as kcp-go does (for tests of the shortcut). */
+  static scanEveryFlush = false;
   readonly conv: number;
   private _mtu = IKCP_MTU_DEF;
   private _mss = IKCP_MTU_DEF - IKCP_OVERHEAD;
@@ -119,6 +121,15 @@ export class Kcp {
   private ackSn: number[] = [];
   private ackTs: number[] = [];
   private ackCount = 0;
+
+  /**
+   * A lower bound of every in-flight segment's resendts, valid while `haveMinResend`, and whether
+   * any segment may be due a fast or early retransmit. Together they let a flush that cannot
+   * retransmit anything skip the scan of the send buffer and send only the new segments.
+   */
+  private minResend = 0;
+  private haveMinResend = false;
+  private fastackPending = false;
 
   /** Scratch for assembling one datagram; what is emitted is a copy. */
   private buffer: Uint8Array;
@@ -439,6 +450,7 @@ export class Kcp {
       // only segments sent no later than the acked one count (kcp-go's "conserve" rule)
       if (sn !== seg.sn && itimediff(seg.ts, ts) <= 0 && seg.fastack !== FASTACK_LOCKED) {
         seg.fastack++;
+        this.fastackPending = true;
         if (seg.fastack >= threshold) reached = true;
       }
     }
@@ -594,7 +606,23 @@ export class Kcp {
     let fast = 0;
     let early = 0;
     const items = this.sndBuf.items;
-    for (let i = this.sndBuf.head, n = items.length; i < n; i++) {
+    const head = this.sndBuf.head;
+    const n = items.length;
+    // DIVERGES(kcp-go): when no segment can be due for a retransmission (every resendts is still
+    // ahead and no fast-ack counts are pending), only the unsent tail is visited; kcp-go scans
+    // the whole window on every flush. What is sent is the same.
+    let start = head;
+    const quiet = !Kcp.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0;
+    if (quiet) {
+      start = n;
+      while (start > head && items[start - 1]!.xmit === 0) start--;
+      const due = itimediff(this.minResend, now);
+      if (due < nextUpdate) nextUpdate = due;
+    }
+    let minResend = 0;
+    let haveMin = false;
+    let pending = false;
+    for (let i = start; i < n; i++) {
       const seg = items[i]!;
       if (seg.acked) continue;
       let needsend = false;
@@ -644,6 +672,19 @@ export class Kcp {
 
       const due = itimediff(seg.resendts, now);
       if (due > 0 && due < nextUpdate) nextUpdate = due;
+      if (!haveMin || itimediff(seg.resendts, minResend) < 0) {
+        minResend = seg.resendts;
+        haveMin = true;
+      }
+      if (seg.fastack > 0 && seg.fastack !== FASTACK_LOCKED) pending = true;
+    }
+    if (quiet) {
+      // the skipped segments keep the old bound; the newly sent ones can only be later
+      if (!this.haveMinResend || (haveMin && itimediff(minResend, this.minResend) < 0)) this.minResend = minResend;
+    } else {
+      this.minResend = minResend;
+      this.haveMinResend = haveMin;
+      this.fastackPending = pending;
     }
     this.emit(out);
 

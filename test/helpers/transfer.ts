@@ -14,6 +14,8 @@ export interface TransferOptions {
   conv?: number;
   /** Virtual-time limit (ms). */
   until?: number;
+  /** Sees every datagram either side writes. */
+  tap?: (from: 'a' | 'b', datagram: Uint8Array, now: number) => void;
 }
 
 export interface TransferResult {
@@ -43,6 +45,7 @@ export function transfer(o: TransferOptions): TransferResult {
   const b = new Kcp(conv, opts, receiver);
   const link = { delay: 20, ...o.link };
   const pair = new KcpPair(a, b, new LossyLink({ ...link, seed: o.seed + 1 }), new LossyLink({ ...link, seed: o.seed + 2 }));
+  pair.tap = o.tap;
   const maxSend = o.maxSend ?? 4000;
   let sent = 0;
   let delivered = 0;

@@ -158,6 +158,18 @@ describe('sessions over loopback UDP', () => {
     expect(() => s.write(new Uint8Array(1))).toThrow(KcpError);
   });
 
+  it('keeps a session whose peer port closed until the dead-link limit (ICMP refusals are counted, not fatal)', async () => {
+    const gone = createSocket('udp4');
+    await new Promise<void>((r) => gone.bind(0, '127.0.0.1', r));
+    const port = gone.address().port;
+    gone.close(); // nothing listens there now: the kernel answers with port-unreachable
+    const s = await dial({ connect: `127.0.0.1:${port}`, ...fast, deadLink: 5 });
+    s.write(new Uint8Array(100));
+    const err = await firstValueFrom(s.data$).catch((e: unknown) => e);
+    expect((err as KcpError).code).toBe('DEAD_LINK');
+    expect(s.stats.InErrs).toBeGreaterThan(0);
+  });
+
   it('close is idempotent and data already received stays readable', async () => {
     const l = await Listener.listen({ listen: '127.0.0.1:0', ...fast });
     cleanup.push(() => l.close());

@@ -1,8 +1,8 @@
 /**
  * Dials a kcp-go-compatible peer: binds an ephemeral UDP socket (on the loopback interface when
- * the peer is loopback), picks a random conv, and drops datagrams from any other source
- * (`InErrs`), as kcp-go HEAD's client read loop does (spec §5.3, §5.5). No handshake: the first
- * datagram creates the session at the peer.
+ * the peer is loopback), picks a random conv, and hears only the peer: the socket is connected,
+ * so the kernel drops datagrams from any other source (kcp-go HEAD's read loop drops them and
+ * counts InErrs; here they never arrive). No handshake: the first datagram creates the session.
  * @module
  */
 import { createSocket } from 'node:dgram';
@@ -47,17 +47,28 @@ export async function dial(options: DialOptions): Promise<Session> {
   });
   setSocketBuffers(socket, options.sockbuf);
   const conv = options.conv ?? globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
+  // a connected socket sends faster and only hears from the peer (the kernel drops other sources)
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(target.port, address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
   const session = new Session(
     conv,
     { address, port: target.port },
-    (dg) => sendDatagram(socket, dg, target.port, address, session.stats, (e) => session.fail(new KcpError('SOCKET_ERROR', `send failed: ${e.message}`, { conv, cause: e }))),
+    (dg) => sendDatagram(socket, dg, undefined, undefined, session.stats),
     crypt,
     options,
     clock,
     'active'
   );
   session.localPort = socket.address().port;
-  const sub = udpDatagrams(socket).subscribe({
+  // a connected socket hears ICMP port-unreachable as ECONNREFUSED: like kcp-go, keep going and
+  // let the dead-link limit decide (the peer may come back)
+  const refused = (e: Error) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED' && (session.stats.InErrs++, true);
+  const sub = udpDatagrams(socket, refused).subscribe({
     next: (d) => {
       if (d.port !== target.port || d.address !== address) session.stats.InErrs++;
       else session.input(d.data);

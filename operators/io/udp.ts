@@ -44,14 +44,17 @@ export function addressKey(address: string, port: number): string {
 }
 
 /**
- * Datagrams received on `socket`. Errors when the socket does; completes when it closes. Several
- * subscribers share the socket's events (each gets every datagram).
+ * Datagrams received on `socket`. Errors when the socket does (except errors `transient` accepts,
+ * which it is told about instead); completes when it closes. Several subscribers share the
+ * socket's events (each gets every datagram).
  */
-export function udpDatagrams(socket: Socket): Observable<Datagram> {
+export function udpDatagrams(socket: Socket, transient?: (e: Error) => boolean): Observable<Datagram> {
   return new Observable<Datagram>((subscriber) => {
     const onMessage = (msg: Buffer, rinfo: { address: string; port: number }) =>
       subscriber.next({ data: new Uint8Array(msg.buffer, msg.byteOffset, msg.length), address: rinfo.address, port: rinfo.port });
-    const onError = (e: Error) => subscriber.error(e);
+    const onError = (e: Error) => {
+      if (!transient?.(e)) subscriber.error(e);
+    };
     const onClose = () => subscriber.complete();
     socket.on('message', onMessage);
     socket.on('error', onError);
@@ -64,15 +67,17 @@ export function udpDatagrams(socket: Socket): Observable<Datagram> {
   });
 }
 
-/** Sends one datagram, counting OutPkts/OutBytes once the socket has written it. */
-export function sendDatagram(socket: Socket, data: Uint8Array, port: number, address: string, stats: Snmp, onError?: (e: Error) => void): void {
-  socket.send(data, port, address, (err) => {
-    if (err) onError?.(err);
-    else {
-      stats.OutPkts++;
-      stats.OutBytes += data.length;
-    }
-  });
+/**
+ * Sends one datagram and counts it in OutPkts/OutBytes. No per-datagram callback (it costs about
+ * 2 µs a send here); a send error surfaces as the socket's 'error' event. With `port` undefined
+ * the socket must be connected (half the cost of an addressed send on Linux, measured 5.3 µs
+ * against 10.6 µs).
+ */
+export function sendDatagram(socket: Socket, data: Uint8Array, port: number | undefined, address: string | undefined, stats: Snmp): void {
+  if (port === undefined) socket.send(data);
+  else socket.send(data, port, address);
+  stats.OutPkts++;
+  stats.OutBytes += data.length;
 }
 
 /** kcptun's default --sockbuf: a full window of 1024 segments must fit in the kernel's queue. */

@@ -74,6 +74,8 @@ export interface ConversationOptions {
   layers?: Partial<Record<LayerSlot, OperatorFunction<Uint8Array, Uint8Array>>>;
   /** Receives OOB payloads (kcp-go type 0xF3). */
   onOob?: (payload: Uint8Array) => void;
+  /** AEAD only: drop datagrams whose nonce was among the last this many (see `ReplayWindow`). */
+  antiReplay?: number;
 }
 
 const SLOTS: readonly LayerSlot[] = ['afterDecrypt', 'afterCrcCheck', 'afterFecDecode', 'beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
@@ -151,7 +153,7 @@ export class Conversation {
         )
         .subscribe({ next: (dg) => this.outbound.next(dg), error: (e: unknown) => this.fail(e) }),
       merge(
-        this.inbound.pipe(decrypt(this.crypt, this.stats), layer('afterDecrypt'), crcCheck(this.crypt, this.stats)),
+        this.inbound.pipe(decrypt(this.crypt, this.stats, options.antiReplay), layer('afterDecrypt'), crcCheck(this.crypt, this.stats)),
         this.inboundBodies
       )
         .pipe(

@@ -13,30 +13,36 @@
  *
  * @param crypt From `createCrypt`/`createNodeCrypt`. The datagrams must be the caller's to modify.
  * @param stats Counters to increment.
+ * @param antiReplay AEAD only: remember this many nonces and drop repeats (`ReplayDrops`); see
+ *   `ReplayWindow` for what that does and does not protect. Off by default, as in kcp-go.
  * @see crcCheck
  * @see encrypt
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
-import { aeadOpen, decryptDatagram } from '../src/crypt/packet.js';
+import { decryptDatagram, openDatagram } from '../src/crypt/packet.js';
+import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { Snmp } from '../src/stats.js';
 import { assertCrypt } from './checks.js';
 
-export function decrypt(crypt: PacketCrypt, stats: Snmp = new Snmp()): OperatorFunction<Uint8Array, Uint8Array> {
+export function decrypt(crypt: PacketCrypt, stats: Snmp = new Snmp(), antiReplay?: number): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('decrypt', crypt);
+  if (antiReplay !== undefined && crypt.kind !== 'aead') throw new RangeError('decrypt: antiReplay needs an AEAD cipher (CFB nonces are not authenticated)');
+  if (antiReplay !== undefined) new ReplayWindow(antiReplay); // checks the size now
   return (source) =>
-    new Observable<Uint8Array>((subscriber) =>
-      source.subscribe({
+    new Observable<Uint8Array>((subscriber) => {
+      const replay = antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined; // per subscription
+      return source.subscribe({
         next(dg) {
           if (crypt.kind === 'cfb') {
             if (decryptDatagram(dg, crypt.block)) subscriber.next(dg);
           } else if (crypt.kind === 'aead') {
-            const body = aeadOpen(dg, crypt.aead, stats);
+            const body = openDatagram(crypt, dg, stats, replay);
             if (body !== null) subscriber.next(body);
           } else subscriber.next(dg);
         },
         error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),
-      })
-    );
+      });
+    });
 }

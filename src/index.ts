@@ -33,3 +33,4 @@ export * from './crypt/ciphers/cast5.js';
 export * from './crypt/ciphers/twofish.js';
 export * from './crypt/ciphers/sm4.js';
 export * from './crypt/ciphers/triple-des.js';
+export * from './crypt/replay-window.js';

@@ -9,6 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { asyncScheduler, Observable, Subject, type Subscription } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { openDatagram } from '../../src/crypt/packet.js';
+import { ReplayWindow } from '../../src/crypt/replay-window.js';
 import { KcpError } from '../../src/errors.js';
 import { classify } from '../../src/fec/fec-packet.js';
 import { IKCP_OVERHEAD } from '../../src/kcp/constants.js';
@@ -40,6 +41,7 @@ export class Listener {
   private acceptors = 0;
   private readonly sub: Subscription;
   private readonly crypt: PacketCrypt;
+  private readonly replay: ReplayWindow | undefined;
   private _closed = false;
 
   private constructor(
@@ -48,6 +50,8 @@ export class Listener {
     private readonly options: ListenOptions
   ) {
     this.crypt = resolveCrypt(options);
+    if (options.antiReplay !== undefined && this.crypt.kind !== 'aead') throw new RangeError('listen: antiReplay needs an AEAD cipher');
+    this.replay = options.antiReplay !== undefined ? new ReplayWindow(options.antiReplay) : undefined;
     this.clock = options.clock ?? new Clock(options.scheduler ?? asyncScheduler);
     if (options.maxSessions !== undefined && !(Number.isInteger(options.maxSessions) && options.maxSessions > 0)) {
       throw new RangeError(`listen: maxSessions must be a positive integer, got ${options.maxSessions}`);
@@ -72,7 +76,12 @@ export class Listener {
       });
     });
     setSocketBuffers(socket, options.sockbuf);
-    return new Listener(socket, true, options);
+    try {
+      return new Listener(socket, true, options);
+    } catch (e) {
+      socket.close(); // bad options: do not leave the port bound
+      throw e;
+    }
   }
 
   /** The bound address. */
@@ -108,7 +117,7 @@ export class Listener {
   }
 
   private packetInput(d: Datagram): void {
-    const body = openDatagram(this.crypt, d.data, this.stats);
+    const body = openDatagram(this.crypt, d.data, this.stats, this.replay);
     if (body === null || body.length < 12) return;
     // the conv and sn a new session would be keyed on (spec §5.4 step 2)
     let conv = -1;

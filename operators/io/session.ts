@@ -40,6 +40,8 @@ export interface SessionOptions {
   rateLimit?: number;
   /** Transmissions of a segment before the session ends with DEAD_LINK (default 20). */
   deadLink?: number;
+  /** AEAD only: drop datagrams whose nonce was among the last this many (kcp-go has no such check). */
+  antiReplay?: number;
   /** UDP socket send and receive buffer sizes in bytes (default 4 MiB, kcptun's --sockbuf). */
   sockbuf?: number;
   /** End a session that received nothing for this many ms (default: never, as kcp-go). */
@@ -120,6 +122,7 @@ export class Session {
       rateLimit: options.rateLimit,
       stats: this.stats,
       layers: options.layers,
+      antiReplay: options.antiReplay,
       onOob: options.onOob ? (p) => options.onOob!(p, this) : undefined,
     });
     if (side === 'active') this.stats.ActiveOpens++;

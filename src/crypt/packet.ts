@@ -11,6 +11,7 @@ import { cryptHeaderSize, nonceSize } from '../wire/constants.js';
 import type { Crc32 } from '../wire/crc32.js';
 import type { AeadCrypt } from './aead.js';
 import type { BlockCrypt } from './block-crypt.js';
+import type { ReplayWindow } from './replay-window.js';
 import type { PacketCrypt, RandomSource } from './crypt.js';
 
 /** A new datagram `[16-byte nonce slot][CRC32 LE of body][body]`; the nonce is filled by `encryptDatagram`. */
@@ -68,8 +69,15 @@ export function aeadOpen(datagram: Uint8Array, aead: AeadCrypt, stats: Snmp): Ui
  * Decrypts and checks a datagram with any framing, as kcp-go's `packetInput` does before it looks
  * at the body: the body, or null (counted as the steps above say). CFB works in place.
  */
-export function openDatagram(crypt: PacketCrypt, datagram: Uint8Array, stats: Snmp): Uint8Array | null {
+export function openDatagram(crypt: PacketCrypt, datagram: Uint8Array, stats: Snmp, replay?: ReplayWindow): Uint8Array | null {
   if (crypt.kind === 'null') return datagram;
-  if (crypt.kind === 'aead') return aeadOpen(datagram, crypt.aead, stats);
+  if (crypt.kind === 'aead') {
+    const body = aeadOpen(datagram, crypt.aead, stats);
+    if (body !== null && replay !== undefined && !replay.accept(datagram.subarray(0, crypt.aead.nonceSize))) {
+      stats.ReplayDrops++;
+      return null;
+    }
+    return body;
+  }
   return decryptDatagram(datagram, crypt.block) ? verifyCrc(datagram, crypt.crc32, stats) : null;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { BlockCipher } from '../block-cipher.js';
+import { readU32BE, writeU32BE } from '../../wire/bytes.js';
 import { BLOWFISH_P, BLOWFISH_S } from './tables.js';
 
 export class Blowfish implements BlockCipher {
@@ -57,18 +58,10 @@ export class Blowfish implements BlockCipher {
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
     const lr = this.lr;
-    lr[0] = (src[so]! << 24) | (src[so + 1]! << 16) | (src[so + 2]! << 8) | src[so + 3]!;
-    lr[1] = (src[so + 4]! << 24) | (src[so + 5]! << 16) | (src[so + 6]! << 8) | src[so + 7]!;
+    lr[0] = readU32BE(src, so);
+    lr[1] = readU32BE(src, so + 4);
     this.encryptWords(lr);
-    const l = lr[0]!;
-    const r = lr[1]!;
-    dst[d] = l >>> 24;
-    dst[d + 1] = l >>> 16;
-    dst[d + 2] = l >>> 8;
-    dst[d + 3] = l;
-    dst[d + 4] = r >>> 24;
-    dst[d + 5] = r >>> 16;
-    dst[d + 6] = r >>> 8;
-    dst[d + 7] = r;
+    writeU32BE(dst, d, lr[0]!);
+    writeU32BE(dst, d + 4, lr[1]!);
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BlockCipher } from '../block-cipher.js';
+import { readU32BE, writeU32BE } from '../../wire/bytes.js';
 import { CAST5_S } from './tables.js';
 
 const S = (box: number, i: number) => CAST5_S[box * 256 + i]!;
@@ -37,7 +38,7 @@ export class Cast5 implements BlockCipher {
   constructor(key: Uint8Array) {
     if (key.length !== 16) throw new RangeError(`cast5: key must be 16 bytes, got ${key.length}`);
     const t = new Uint32Array(8);
-    for (let i = 0; i < 4; i++) t[i] = (key[4 * i]! << 24) | (key[4 * i + 1]! << 16) | (key[4 * i + 2]! << 8) | key[4 * i + 3]!;
+    for (let i = 0; i < 4; i++) t[i] = readU32BE(key, 4 * i);
     const byte = (n: number) => (t[n >> 2]! >>> (24 - 8 * (n & 3))) & 0xff;
     const k: number[] = [];
     for (let half = 0; half < 2; half++) {
@@ -57,8 +58,8 @@ export class Cast5 implements BlockCipher {
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    let l = (src[so]! << 24) | (src[so + 1]! << 16) | (src[so + 2]! << 8) | src[so + 3]!;
-    let r = (src[so + 4]! << 24) | (src[so + 5]! << 16) | (src[so + 6]! << 8) | src[so + 7]!;
+    let l = readU32BE(src, so) | 0;
+    let r = readU32BE(src, so + 4) | 0;
     const km = this.km;
     const kr = this.kr;
     for (let i = 0; i < 16; i++) {
@@ -87,13 +88,7 @@ export class Cast5 implements BlockCipher {
       l = r;
       r = next;
     }
-    dst[d] = r >>> 24;
-    dst[d + 1] = r >>> 16;
-    dst[d + 2] = r >>> 8;
-    dst[d + 3] = r;
-    dst[d + 4] = l >>> 24;
-    dst[d + 5] = l >>> 16;
-    dst[d + 6] = l >>> 8;
-    dst[d + 7] = l;
+    writeU32BE(dst, d, r);
+    writeU32BE(dst, d + 4, l);
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BlockCipher } from '../block-cipher.js';
+import { readU32BE, writeU32BE } from '../../wire/bytes.js';
 import { SM4_CK, SM4_FK, SM4_SBOX } from './tables.js';
 
 const rotl = (x: number, n: number) => (x << n) | (x >>> (32 - n));
@@ -26,7 +27,7 @@ export class Sm4 implements BlockCipher {
 
   constructor(key: Uint8Array) {
     if (key.length !== 16) throw new RangeError(`sm4: key must be 16 bytes, got ${key.length}`);
-    const k = [0, 4, 8, 12].map((o, i) => (((key[o]! << 24) | (key[o + 1]! << 16) | (key[o + 2]! << 8) | key[o + 3]!) ^ SM4_FK[i]!) | 0);
+    const k = [0, 4, 8, 12].map((o, i) => (readU32BE(key, o) ^ SM4_FK[i]!) | 0);
     for (let i = 0; i < 32; i++) {
       const t = tau(k[i + 1]! ^ k[i + 2]! ^ k[i + 3]! ^ SM4_CK[i]!);
       k.push(k[i]! ^ t ^ rotl(t, 13) ^ rotl(t, 23));
@@ -35,10 +36,10 @@ export class Sm4 implements BlockCipher {
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    let x0 = (src[so]! << 24) | (src[so + 1]! << 16) | (src[so + 2]! << 8) | src[so + 3]!;
-    let x1 = (src[so + 4]! << 24) | (src[so + 5]! << 16) | (src[so + 6]! << 8) | src[so + 7]!;
-    let x2 = (src[so + 8]! << 24) | (src[so + 9]! << 16) | (src[so + 10]! << 8) | src[so + 11]!;
-    let x3 = (src[so + 12]! << 24) | (src[so + 13]! << 16) | (src[so + 14]! << 8) | src[so + 15]!;
+    let x0 = readU32BE(src, so) | 0;
+    let x1 = readU32BE(src, so + 4) | 0;
+    let x2 = readU32BE(src, so + 8) | 0;
+    let x3 = readU32BE(src, so + 12) | 0;
     const rk = this.rk;
     for (let i = 0; i < 32; i++) {
       const a = x1 ^ x2 ^ x3 ^ rk[i]!;
@@ -50,13 +51,9 @@ export class Sm4 implements BlockCipher {
       x3 = x4;
     }
     // output is the last four words in reverse order
-    const out = [x3, x2, x1, x0];
-    for (let w = 0; w < 4; w++) {
-      const v = out[w]!;
-      dst[d + 4 * w] = v >>> 24;
-      dst[d + 4 * w + 1] = v >>> 16;
-      dst[d + 4 * w + 2] = v >>> 8;
-      dst[d + 4 * w + 3] = v;
-    }
+    writeU32BE(dst, d, x3);
+    writeU32BE(dst, d + 4, x2);
+    writeU32BE(dst, d + 8, x1);
+    writeU32BE(dst, d + 12, x0);
   }
 }

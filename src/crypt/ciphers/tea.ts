@@ -5,19 +5,10 @@
  * @module
  */
 import type { BlockCipher } from '../block-cipher.js';
+import { readU32BE, writeU32BE } from '../../wire/bytes.js';
 
 const DELTA = 0x9e3779b9;
 
-function readBE(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function writeBE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
 
 function checkKey(name: string, key: Uint8Array): void {
   if (key.length !== 16) throw new RangeError(`${name}: key must be 16 bytes, got ${key.length}`);
@@ -37,16 +28,16 @@ export class Tea implements BlockCipher {
     if (!Number.isInteger(rounds) || rounds < 2 || rounds % 2 !== 0 || rounds > 64) {
       throw new RangeError(`tea: rounds must be an even number 2..64, got ${rounds}`);
     }
-    this.k0 = readBE(key, 0);
-    this.k1 = readBE(key, 4);
-    this.k2 = readBE(key, 8);
-    this.k3 = readBE(key, 12);
+    this.k0 = readU32BE(key, 0);
+    this.k1 = readU32BE(key, 4);
+    this.k2 = readU32BE(key, 8);
+    this.k3 = readU32BE(key, 12);
     this.cycles = rounds / 2;
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    let v0 = readBE(src, so);
-    let v1 = readBE(src, so + 4);
+    let v0 = readU32BE(src, so);
+    let v1 = readU32BE(src, so + 4);
     let sum = 0;
     const { k0, k1, k2, k3 } = this;
     for (let i = 0; i < this.cycles; i++) {
@@ -54,8 +45,8 @@ export class Tea implements BlockCipher {
       v0 = (v0 + ((((v1 << 4) + k0) | 0) ^ ((v1 + sum) | 0) ^ (((v1 >>> 5) + k1) | 0))) | 0;
       v1 = (v1 + ((((v0 << 4) + k2) | 0) ^ ((v0 + sum) | 0) ^ (((v0 >>> 5) + k3) | 0))) | 0;
     }
-    writeBE(dst, d, v0);
-    writeBE(dst, d + 4, v1);
+    writeU32BE(dst, d, v0);
+    writeU32BE(dst, d + 4, v1);
   }
 }
 
@@ -66,7 +57,7 @@ export class Xtea implements BlockCipher {
 
   constructor(key: Uint8Array) {
     checkKey('xtea', key);
-    const k = [readBE(key, 0), readBE(key, 4), readBE(key, 8), readBE(key, 12)];
+    const k = [readU32BE(key, 0), readU32BE(key, 4), readU32BE(key, 8), readU32BE(key, 12)];
     let sum = 0;
     for (let i = 0; i < 64; ) {
       this.table[i++] = (sum + k[sum & 3]!) | 0;
@@ -76,14 +67,14 @@ export class Xtea implements BlockCipher {
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    let v0 = readBE(src, so) | 0;
-    let v1 = readBE(src, so + 4) | 0;
+    let v0 = readU32BE(src, so) | 0;
+    let v1 = readU32BE(src, so + 4) | 0;
     const t = this.table;
     for (let i = 0; i < 64; ) {
       v0 = (v0 + ((((v1 << 4) ^ (v1 >>> 5)) + v1) ^ t[i++]!)) | 0;
       v1 = (v1 + ((((v0 << 4) ^ (v0 >>> 5)) + v0) ^ t[i++]!)) | 0;
     }
-    writeBE(dst, d, v0);
-    writeBE(dst, d + 4, v1);
+    writeU32BE(dst, d, v0);
+    writeU32BE(dst, d + 4, v1);
   }
 }

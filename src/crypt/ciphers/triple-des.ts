@@ -6,6 +6,7 @@
  * @module
  */
 import type { BlockCipher } from '../block-cipher.js';
+import { readU32BE, writeU32BE } from '../../wire/bytes.js';
 import { DES_E, DES_FP, DES_IP, DES_P, DES_PC1, DES_PC2, DES_S } from './tables.js';
 
 const SHIFTS = [1, 1, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 1];
@@ -42,8 +43,8 @@ class Des {
   private readonly t = new Uint32Array(2);
 
   constructor(key: Uint8Array, o: number) {
-    const hi = ((key[o]! << 24) | (key[o + 1]! << 16) | (key[o + 2]! << 8) | key[o + 3]!) >>> 0;
-    const lo = ((key[o + 4]! << 24) | (key[o + 5]! << 16) | (key[o + 6]! << 8) | key[o + 7]!) >>> 0;
+    const hi = readU32BE(key, o);
+    const lo = readU32BE(key, o + 4);
     // PC-1 into two 28-bit halves C and D
     let c = 0;
     let d = 0;
@@ -105,17 +106,12 @@ export class TripleDes implements BlockCipher {
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
     const io = this.io;
-    io[0] = (src[so]! << 24) | (src[so + 1]! << 16) | (src[so + 2]! << 8) | src[so + 3]!;
-    io[1] = (src[so + 4]! << 24) | (src[so + 5]! << 16) | (src[so + 6]! << 8) | src[so + 7]!;
+    io[0] = readU32BE(src, so);
+    io[1] = readU32BE(src, so + 4);
     this.k1.crypt(io, false); // encrypt, decrypt, encrypt (EDE)
     this.k2.crypt(io, true);
     this.k3.crypt(io, false);
-    for (let w = 0; w < 2; w++) {
-      const v = io[w]!;
-      dst[d + 4 * w] = v >>> 24;
-      dst[d + 4 * w + 1] = v >>> 16;
-      dst[d + 4 * w + 2] = v >>> 8;
-      dst[d + 4 * w + 3] = v;
-    }
+    writeU32BE(dst, d, io[0]!);
+    writeU32BE(dst, d + 4, io[1]!);
   }
 }

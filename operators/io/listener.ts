@@ -173,7 +173,10 @@ export class Listener {
     else this.pending.push(session);
   }
 
+  private socketClosed = false;
+
   private failAll(e: KcpError): void {
+    if (e.code === 'SOCKET_CLOSED') this.socketClosed = true;
     for (const s of [...this.sessionsByAddr.values()]) s.fail(e);
     this.accepted.complete();
   }
@@ -185,6 +188,6 @@ export class Listener {
     for (const s of [...this.sessionsByAddr.values()]) s.close();
     this.sub.unsubscribe();
     this.accepted.complete();
-    if (this.ownsSocket) this.socket.close();
+    if (this.ownsSocket && !this.socketClosed) this.socket.close();
   }
 }

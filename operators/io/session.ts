@@ -8,11 +8,15 @@ import { asyncScheduler, interval, map, Subject, type Observable, type Scheduler
 import type { CryptName, PacketCrypt, RandomSource } from '../../src/crypt/crypt.js';
 import { KcpError } from '../../src/errors.js';
 import { createNodeCrypt, nodeCryptFromPassword } from '../../src/node/crypt.js';
+import type { KcpOptions } from '../../src/kcp/kcp.js';
 import { Snmp, type SnmpField } from '../../src/stats.js';
 import { Conversation, type ConversationOptions } from '../conversation.js';
 import { Clock, type ClockEntry } from '../update-clock.js';
 
-export interface SessionOptions {
+/** KCP tuning a session passes straight to its core (windows, NoDelay, stream, ACK no-delay, dead link). */
+type SessionKcpOptions = Omit<KcpOptions, 'mtu' | 'startSn'>;
+
+export interface SessionOptions extends SessionKcpOptions {
   /** kcptun `--crypt` name (default 'null' without key or password, else 'aes'). */
   crypt?: CryptName;
   /** kcptun `--key`: derived with PBKDF2-HMAC-SHA1(key, "kcp-go", 4096, 32) and sliced per cipher. */
@@ -24,22 +28,10 @@ export interface SessionOptions {
   parityShards?: number;
   /** Largest UDP payload (default 1400, at most 1500). */
   mtu?: number;
-  sndWnd?: number;
-  rcvWnd?: number;
-  nodelay?: number;
-  interval?: number;
-  resend?: number;
-  nc?: number;
-  /** kcp-go SetStreamMode. */
-  stream?: boolean;
   /** kcp-go SetWriteDelay. */
   writeDelay?: boolean;
-  /** kcp-go SetACKNoDelay. */
-  ackNoDelay?: boolean;
   /** kcp-go SetRateLimit, bytes per second. */
   rateLimit?: number;
-  /** Transmissions of a segment before the session ends with DEAD_LINK (default 20). */
-  deadLink?: number;
   /** AEAD only: drop datagrams whose nonce was among the last this many (kcp-go has no such check). */
   antiReplay?: number;
   /** UDP socket send and receive buffer sizes in bytes (default 4 MiB, kcptun's --sockbuf). */
@@ -117,7 +109,7 @@ export class Session {
         stream: options.stream,
         ackNoDelay: options.ackNoDelay,
         deadLink: options.deadLink,
-      },
+      } satisfies SessionKcpOptions,
       writeDelay: options.writeDelay,
       rateLimit: options.rateLimit,
       stats: this.stats,

@@ -207,6 +207,11 @@ export class Conversation {
     return !this._closed && this.kcp.waitSnd() < this.kcp.sndWnd;
   }
 
+  /** Segments queued or in flight and not yet acknowledged (kcp-go `WaitSnd`); 0 once all are acknowledged. */
+  waitSnd(): number {
+    return this.kcp.waitSnd();
+  }
+
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
   input(datagram: Uint8Array): void {
     if (!this._closed) this.inbound.next(datagram);

@@ -113,6 +113,7 @@ async function send(flags: Record<string, unknown>): Promise<number> {
   const msg = int('msg', flags.msg ?? 16384, 1, 1 << 24);
   const stallMs = int('stall-timeout', flags.stallTimeout ?? 10000, 100, 3_600_000);
   const json = Boolean(flags.json);
+  const oneway = flags.oneway ? { acked: 0 } : null;
   const session = await dial({ connect: String(flags.connect), ...sessionOptions(flags) });
   const stream = toDuplex(session);
   const verifier = new PatternVerifier();
@@ -137,7 +138,18 @@ async function send(flags: Record<string, unknown>): Promise<number> {
     (async () => {
       for (let off = 0; off < bytes; off += msg) {
         if (!stream.write(patternBytes(off, Math.min(msg, bytes - off)))) await new Promise((r) => stream.once('drain', r));
+        if (oneway) (lastProgress = performance.now(), bar?.update(off + msg > bytes ? bytes : off + msg, { rate: ((off + msg) / 1e3 / (performance.now() - t0)).toFixed(1) }));
       }
+      if (!oneway) return;
+      // one-way: done when the peer has acknowledged every segment (as kcp-go's benchmark waits)
+      let left = stream.writableLength + session.waitSnd();
+      while (left > 0 && !session.closed) {
+        await new Promise((r) => setTimeout(r, 1));
+        const now = stream.writableLength + session.waitSnd();
+        if (now < left) lastProgress = performance.now();
+        left = now;
+      }
+      if (left === 0) (oneway.acked = bytes, resolve({ ok: true }));
     })().catch(() => {});
     void stall;
   }).finally(() => bar?.stop());
@@ -146,16 +158,17 @@ async function send(flags: Record<string, unknown>): Promise<number> {
   const out = {
     ok: result.ok,
     error: result.error,
-    verified: Math.min(verifier.offset, bytes),
+    verified: oneway ? undefined : Math.min(verifier.offset, bytes),
+    acknowledged: oneway ? oneway.acked : undefined,
     bytes,
     elapsed_ms: Math.round(elapsed),
-    mb_per_s: Number((verifier.offset / 1e3 / elapsed).toFixed(2)),
+    mb_per_s: Number(((oneway ? oneway.acked : verifier.offset) / 1e3 / elapsed).toFixed(2)),
     cpu_user_s: cpu.user / 1e6,
     cpu_sys_s: cpu.system / 1e6,
     stats: session.stats.snapshot(),
   };
   if (json) console.log(JSON.stringify(out));
-  else console.log(`${out.ok ? 'ok' : 'FAILED'}: ${out.verified} of ${bytes} bytes verified in ${out.elapsed_ms} ms (${out.mb_per_s} MB/s)${out.error ? ` — ${out.error}` : ''}`);
+  else console.log(`${out.ok ? 'ok' : 'FAILED'}: ${oneway ? `${out.acknowledged} of ${bytes} bytes acknowledged` : `${out.verified} of ${bytes} bytes verified`} in ${out.elapsed_ms} ms (${out.mb_per_s} MB/s)${out.error ? ` — ${out.error}` : ''}`);
   session.close();
   return out.ok ? 0 : 1;
 }
@@ -166,11 +179,12 @@ export async function main(argv = process.argv): Promise<number> {
   withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
   withSessionFlags(
     cli
-      .command('send', 'send N pattern bytes to an echo server and verify them')
+      .command('send', 'send N pattern bytes to an echo server and verify them (--oneway: to a sink, until all are acknowledged)')
       .option('--connect <addr>', 'HOST:PORT of the echo server')
       .option('--bytes <n>', 'bytes to send', { default: 4 * 1024 * 1024 })
       .option('--msg <n>', 'bytes per write', { default: 16384 })
       .option('--stall-timeout <ms>', 'give up after no progress this long', { default: 10000 })
+      .option('--oneway', 'do not wait for an echo: done when the peer has acknowledged every byte')
       .option('--json', 'print one JSON line')
   );
   cli.help();

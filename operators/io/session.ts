@@ -160,6 +160,11 @@ export class Session {
     return this.conversation.closed;
   }
 
+  /** Segments queued or in flight and not yet acknowledged (kcp-go `WaitSnd`). */
+  waitSnd(): number {
+    return this.conversation.waitSnd();
+  }
+
   /** Emits once when the session ends, for whatever reason. */
   get ended$(): Observable<void> {
     return this.ended.asObservable();

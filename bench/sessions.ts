@@ -1,6 +1,7 @@
 /**
  * `npm run bench:sessions`: many sessions against one rxkcp echo server in another process.
- * 1. Memory: server RSS with 1 session, then with 1,000 idle ones; bytes per idle session.
+ * 1. Memory: server RSS with 1 session, then with 1,000 idle ones; bytes per idle session; then the
+ *    same 1,000 sessions streaming (each writing 4 KiB every 250 ms, 16 MB/s echoed in all).
  * 2. Load: BENCH_SESSIONS (default 5000, then 10000) client sessions, each sending a 64-byte message
  *    every 500 ms and timing its echo, for BENCH_SECONDS (default 20) after a 5 s warm-up.
  *    Reports server CPU % (of one core), p50/p99 echo latency and server RSS, as JSON lines.
@@ -62,7 +63,27 @@ async function openSessions(port: number, n: number): Promise<Session[]> {
   emit({ name: 'server RSS with 1 session', value: rss1 / 2 ** 20, unit: 'MiB' });
   emit({ name: 'server RSS with 1,000 idle sessions', value: rss1000 / 2 ** 20, unit: 'MiB' });
   emit({ name: 'server bytes per idle session', value: (rss1000 - rss1) / 999, unit: 'bytes' });
-  for (const s of [...one, ...more]) s.close();
+  // the same sessions streaming: 4 KiB from each every 250 ms, echoed; RSS sampled over 10 s
+  const all = [...one, ...more];
+  let echoed = 0;
+  for (const s of all) s.data$.subscribe({ next: (m) => (echoed += m.length), error: () => {} });
+  let k = 0;
+  const chunk = new Uint8Array(4096);
+  const streaming = setInterval(() => {
+    for (let j = 0; j < 40; j++) {
+      const s = all[k++ % all.length]!;
+      if (!s.closed) s.write(chunk);
+    }
+  }, 10);
+  await sleep(3000);
+  const cpu0 = procStats(child.pid!).cpu;
+  const e0 = echoed;
+  const rssStreaming: number[] = [];
+  for (let i = 0; i < 10; i++) (await sleep(1000), rssStreaming.push(procStats(child.pid!).rss));
+  const cpu1 = procStats(child.pid!).cpu;
+  clearInterval(streaming);
+  emit({ name: 'server RSS with 1,000 sessions streaming (max over 10 s)', value: Math.max(...rssStreaming) / 2 ** 20, unit: 'MiB', note: `echoed ${((echoed - e0) / 10 / 1e6).toFixed(1)} MB/s in all, server CPU ${((cpu1 - cpu0) * 10).toFixed(0)} % of one core` });
+  for (const s of all) s.close();
   child.kill('SIGTERM');
   await sleep(300);
 }

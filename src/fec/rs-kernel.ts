@@ -8,6 +8,7 @@
  * @module
  */
 import { MUL } from './gf256.js';
+import { instantiateKernel } from '../wasm.js';
 import { rsKernelBase64 } from './rs-kernel-bytes.js';
 
 /** Bytes per shard slot: 1500 rounded up to the 16-byte vector width. */
@@ -51,35 +52,12 @@ export class SimdKernel {
   }
 }
 
-function decodeBase64(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** The part of the WebAssembly JS API used here (not in the ES2022 lib typings). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-
 let kernel: SimdKernel | null | undefined;
 
 /** The process's SIMD kernel, or null where WebAssembly SIMD is not available. */
 export function simdKernel(): SimdKernel | null {
   if (kernel !== undefined) return kernel;
-  kernel = null;
-  try {
-    const bytes = decodeBase64(rsKernelBase64);
-    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    if (wasm !== undefined && wasm.validate(bytes)) {
-      const instance = new wasm.Instance(new wasm.Module(bytes), {});
-      kernel = new SimdKernel(instance.exports as unknown as Exports);
-    }
-  } catch {
-    kernel = null; // no SIMD (or no WebAssembly): the TypeScript loops take over
-  }
+  const exports = instantiateKernel<Exports>(rsKernelBase64);
+  kernel = exports === null ? null : new SimdKernel(exports); // null: no SIMD here, the TypeScript loops take over
   return kernel;
 }

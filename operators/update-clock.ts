@@ -9,7 +9,10 @@
  */
 import { asyncScheduler, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 
-/** Something the clock drives: flushes at `now` (ms) and returns ms until it wants to run again. */
+/**
+ * Something the clock drives: flushes at `now` (ms) and returns ms until it wants to run again,
+ * or Infinity to sleep until `at` moves its deadline.
+ */
 export interface ClockTarget {
   flush(now: number): number;
 }
@@ -24,12 +27,14 @@ export interface ClockEntry {
 interface Slot extends ClockEntry {
   due: number;
   index: number; // position in the heap, -1 once removed
+  seq: number; // registration order: targets due at the same time run in it
 }
 
 export class Clock {
   private readonly heap: Slot[] = [];
   private action: Subscription | null = null;
   private armedFor = Infinity;
+  private registered = 0;
   private ticking = false;
   /** How many times the single action has run (for tests and stats). */
   ticks = 0;
@@ -53,7 +58,7 @@ export class Clock {
 
   /** Registers a target, first due at `due` (default: now). */
   add(target: ClockTarget, due = this.now()): ClockEntry {
-    const slot: Slot = { target, due, index: this.heap.length };
+    const slot: Slot = { target, due, index: this.heap.length, seq: this.registered++ };
     this.heap.push(slot);
     this.up(slot.index);
     this.arm();
@@ -95,6 +100,13 @@ export class Clock {
       return;
     }
     if (this.action !== null && this.armedFor <= first.due) return;
+    if (first.due === Infinity) {
+      // every target sleeps until something wakes it with `at`
+      this.action?.unsubscribe();
+      this.action = null;
+      this.armedFor = Infinity;
+      return;
+    }
     this.action?.unsubscribe();
     this.armedFor = first.due;
     const self = this;
@@ -121,7 +133,7 @@ export class Clock {
       this.ticking = false;
     }
     const next = this.heap[0];
-    if (next === undefined) {
+    if (next === undefined || next.due === Infinity) {
       this.action = null;
       this.armedFor = Infinity;
       return;
@@ -132,7 +144,9 @@ export class Clock {
   }
 
   private less(i: number, j: number): boolean {
-    return this.heap[i]!.due < this.heap[j]!.due;
+    const a = this.heap[i]!;
+    const b = this.heap[j]!;
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
   }
 
   private swap(i: number, j: number): void {

@@ -175,6 +175,15 @@ export class Kcp {
   get isDead(): boolean { return this.state !== 0; }
   /** Segments queued plus in flight (kcp-go WaitSnd). */
   waitSnd(): number { return this.sndBuf.length + this.sndQueue.length; }
+  /**
+   * Whether a flush has nothing to do until an input, a send or a read changes that: no ACK or
+   * window probe queued, nothing queued or in flight, the peer's window open (no probe timer), and
+   * nothing received waiting to be read. A driver may stop flushing such a KCP until one of those
+   * happens (rxkcp's conversations sleep on their clock); flushing it sends nothing.
+   */
+  get idle(): boolean {
+    return this.ackCount === 0 && this.probe === 0 && this.sndBuf.length === 0 && this.sndQueue.length === 0 && this._rmtWnd !== 0 && this.rcvQueue.length === 0 && this.rcvBuf.size === 0;
+  }
   /** Segments ready for the user (whole or partial messages). */
   get rcvQueueLength(): number { return this.rcvQueue.length; }
   /** Stream mode: sends coalesce and message boundaries carry no meaning. */
@@ -612,6 +621,7 @@ export class Kcp {
     // ahead and no fast-ack counts are pending), only the unsent tail is visited; kcp-go scans
     // the whole window on every flush. What is sent is the same.
     let start = head;
+    if (n === head) this.haveMinResend = false; // nothing in flight: no bound to keep (kcp-go then returns interval)
     const quiet = !Kcp.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0;
     if (quiet) {
       start = n;

@@ -230,3 +230,47 @@ describe('zero-window probing through the operators', () => {
     });
   });
 });
+
+describe('idle conversations sleep', () => {
+  // bursts with idle gaps between them, both directions, over a lossy, reordering link
+  function run(sleep: boolean): { wire: string[]; ticks: number; delivered: number } {
+    const wire: string[] = [];
+    let ticks = 0;
+    let delivered = 0;
+    Conversation.sleepWhenIdle = sleep;
+    try {
+      testScheduler().run(({ cold, flush }) => {
+        const clock = new Clock();
+        const opts = { clock, kcp: { nodelay: 1, interval: 20, resend: 2, nc: 1, sndWnd: 64, rcvWnd: 64 } };
+        const a = new Conversation({ conv: 5, ...opts });
+        const b = new Conversation({ conv: 5, ...opts });
+        const digest = (side: string) => (d: Uint8Array) => wire.push(`${clock.now()} ${side} ${new Digest().bytes(d).value}`);
+        a.datagrams$.subscribe(digest('a'));
+        b.datagrams$.subscribe(digest('b'));
+        const net = virtualNetwork(a, b, { ab: { seed: 3, loss: 0.1, delay: 15, jitter: 10, reorder: 0.1 }, ba: { seed: 4, loss: 0.1, delay: 15, jitter: 10 } });
+        b.data$.subscribe((m) => ((delivered += m.length), b.write(m.subarray(0, 100)))); // b answers each message
+        a.data$.subscribe((m) => (delivered += m.length));
+        const prng = new Prng(11);
+        cold('a 700ms b 2999ms c 10ms d 9999ms e').subscribe(() => a.write(prng.bytes(3000)));
+        cold('5s |').subscribe({ complete: () => b.write(prng.bytes(500)) });
+        cold('30s |').subscribe({ complete: () => (a.close(), b.close(), net.unsubscribe()) });
+        flush();
+        ticks = clock.ticks;
+      });
+    } finally {
+      Conversation.sleepWhenIdle = true;
+    }
+    return { wire, ticks, delivered };
+  }
+
+  it('send the same datagrams at the same virtual times as conversations that tick every interval, with far fewer ticks', () => {
+    const ticking = run(false);
+    const sleeping = run(true);
+    expect(ticking.delivered).toBeGreaterThan(12_000);
+    expect(sleeping.delivered).toBe(ticking.delivered);
+    expect(sleeping.wire.length).toBeGreaterThan(50);
+    expect(sleeping.wire).toEqual(ticking.wire);
+    expect(sleeping.ticks).toBeLessThan(ticking.ticks / 3);
+    console.log(`idle sleep: ${sleeping.wire.length} datagrams identical; clock ticks ${ticking.ticks} → ${sleeping.ticks}`);
+  });
+});

@@ -16,6 +16,7 @@ import {
   merge,
   Observable,
   Subject,
+  tap,
   type OperatorFunction,
   type SchedulerLike,
   type Subscription,
@@ -160,6 +161,7 @@ export class Conversation {
           layer('afterCrcCheck'),
           fecDecode(fec, this.stats, options.onOob), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
           layer('afterFecDecode'),
+          tap(() => this.wake()),
           kcpInput(this.kcp, this.kcpSink, this.stats, scheduler)
         )
         .subscribe({
@@ -249,6 +251,7 @@ export class Conversation {
     const mss = this.kcp.mss;
     for (let off = 0; off < data.length; off += mss) this.kcp.send(data.subarray(off, Math.min(data.length, off + mss)));
     this.stats.BytesSent += data.length;
+    this.wake();
     if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) this.flushNow();
     return true;
   }
@@ -267,6 +270,15 @@ export class Conversation {
     this.outbound.complete();
   }
 
+  /**
+   * Idle conversations leave the clock until input or a write (default). False keeps every
+   * conversation ticking each interval as kcp-go's sessions do; tests compare the two.
+   */
+  static sleepWhenIdle = true;
+
+  /** Clock time the conversation went to sleep (idle KCP), or -1 while it ticks. */
+  private sleepingSince = -1;
+
   private tick(now: number): number {
     const wait = this.kcp.flush(now >>> 0, this.kcpSink);
     if (this.kcp.isDead) {
@@ -274,7 +286,26 @@ export class Conversation {
       return wait;
     }
     this.checkWritable();
+    if (Conversation.sleepWhenIdle && this.kcp.idle && !this._closed) {
+      // nothing to flush until input or a write: stop ticking (an idle flush sends nothing)
+      this.sleepingSince = now;
+      return Infinity;
+    }
     return wait;
+  }
+
+  /**
+   * Puts a sleeping conversation back on the clock at the tick it would have had had it kept
+   * ticking every interval, so what goes on the wire and when is what an always-ticking
+   * conversation (kcp-go's) would send.
+   */
+  private wake(): void {
+    const since = this.sleepingSince;
+    if (since < 0 || this._closed) return;
+    this.sleepingSince = -1;
+    const interval = this.kcp.interval;
+    const now = this.clock.now();
+    this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
   }
 
   private checkWritable(): void {

@@ -8,6 +8,14 @@ export interface BlockCrypt {
   readonly name: string;
   encrypt(dst: Uint8Array, src: Uint8Array): void;
   decrypt(dst: Uint8Array, src: Uint8Array): void;
+  /**
+   * Optional: encrypts, in place, a new datagram whose first 16 bytes are a fresh random nonce,
+   * free to put different bytes on the wire than `encrypt` would. A CFB receiver uses the first
+   * ciphertext block only as the IV of the rest, so any unpredictable first block is as good as
+   * another: what `decrypt` must restore is every byte after the nonce. `encryptDatagram` prefers
+   * it; `encrypt` stays the exact kcp-go transform that the vectors check.
+   */
+  encryptFresh?(datagram: Uint8Array): void;
 }
 
 /**

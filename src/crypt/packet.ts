@@ -25,7 +25,8 @@ export function addCrcHeader(body: Uint8Array, crc32: Crc32): Uint8Array {
 /** Fills the nonce with random bytes and encrypts the whole datagram in place. */
 export function encryptDatagram(datagram: Uint8Array, block: BlockCrypt, random: RandomSource): void {
   random(datagram.subarray(0, nonceSize));
-  block.encrypt(datagram, datagram);
+  if (block.encryptFresh !== undefined) block.encryptFresh(datagram);
+  else block.encrypt(datagram, datagram);
 }
 
 /** Decrypts in place; returns false (and leaves it) if shorter than the 20-byte header. */

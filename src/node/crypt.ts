@@ -8,7 +8,7 @@
  * node:crypto cannot write into a caller's buffer, so each call copies its result once.
  * @module
  */
-import { createCipheriv, createDecipheriv, getCiphers, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, getCiphers, type Cipher, type CipherGCMTypes, type Decipher } from 'node:crypto';
 import { AEAD_KEY_SIZES, type AeadCrypt } from '../crypt/aead.js';
 import { initialVector, type BlockCrypt } from '../crypt/block-crypt.js';
 import {
@@ -21,25 +21,64 @@ import {
   type CryptOptions,
   type PacketCrypt,
 } from '../crypt/crypt.js';
+import { mtuLimit } from '../wire/constants.js';
 import { nodeCrc32 } from './crc32.js';
 
+/**
+ * OpenSSL CFB. `encrypt` is kcp-go's transform exactly (a cipher object per datagram, fixed IV).
+ * The datagram path avoids that object per datagram (about 1.7 µs and most of this path's garbage
+ * per 1400-byte datagram): one encrypting and one decrypting stream live as long as the crypt,
+ * and every datagram is fed through them padded to a whole block, so each starts on a block
+ * boundary. Decrypting first feeds the fixed IV as a ciphertext block, which sets the CFB register
+ * to it whatever came before: the result is exactly kcp-go's. Encrypting (`encryptFresh`) feeds
+ * the random nonce block as it is: the first ciphertext block is then nonce ⊕ E(previous
+ * register), as unpredictable as kcp-go's nonce ⊕ E(IV), and the rest is CFB under it — what a
+ * kcp-go receiver decrypts, as it only ever uses the first block as the IV of the rest.
+ */
 class NodeCfbCrypt implements BlockCrypt {
   private readonly iv: Uint8Array;
+  private readonly encStream: Cipher;
+  private readonly decStream: Decipher;
+  /** [IV][datagram][padding]: one update call per datagram. */
+  private readonly scratch: Buffer;
   constructor(
     readonly name: string,
     private readonly algorithm: string,
     private readonly key: Uint8Array,
-    blockSize: number
+    private readonly blockSize: number
   ) {
     this.iv = initialVector.slice(0, blockSize);
+    this.encStream = createCipheriv(algorithm, key, this.iv);
+    this.decStream = createDecipheriv(algorithm, key, this.iv);
+    this.scratch = Buffer.alloc(blockSize + mtuLimit + blockSize);
+    this.scratch.set(this.iv);
   }
 
   encrypt(dst: Uint8Array, src: Uint8Array): void {
     dst.set(createCipheriv(this.algorithm, this.key, this.iv).update(src));
   }
 
+  encryptFresh(datagram: Uint8Array): void {
+    const n = datagram.length;
+    if (n > mtuLimit) return this.encrypt(datagram, datagram);
+    const padded = n + ((this.blockSize - (n % this.blockSize)) % this.blockSize);
+    const bs = this.blockSize;
+    this.scratch.set(datagram, bs);
+    const out = this.encStream.update(this.scratch.subarray(bs, bs + padded));
+    datagram.set(out.subarray(0, n));
+  }
+
   decrypt(dst: Uint8Array, src: Uint8Array): void {
-    dst.set(createDecipheriv(this.algorithm, this.key, this.iv).update(src));
+    const n = src.length;
+    if (n > mtuLimit) {
+      dst.set(createDecipheriv(this.algorithm, this.key, this.iv).update(src));
+      return;
+    }
+    const bs = this.blockSize;
+    const padded = n + ((bs - (n % bs)) % bs);
+    this.scratch.set(src, bs);
+    const out = this.decStream.update(this.scratch.subarray(0, bs + padded));
+    dst.set(out.subarray(bs, bs + n));
   }
 }
 

@@ -6,6 +6,8 @@
  *    every 500 ms and timing its echo, for BENCH_SECONDS (default 20) after a 5 s warm-up.
  *    Reports server CPU % (of one core), p50/p99 echo latency and server RSS, as JSON lines.
  * No crypto or FEC (the per-session cost is the subject); kcptun mode normal (interval 40 ms).
+ * SERVER_NODE_FLAGS passes flags to the server's node (for example `--cpu-prof --cpu-prof-dir=DIR`);
+ * BENCH_SKIP_MEMORY=1 skips part 1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,7 +21,8 @@ const sessionOpts = { nodelay: 0, interval: 40, resend: 2, nc: 1, sockbuf: 256 *
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startServer(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [cli, 'echo', '--listen', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeFlags = process.env.SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []; // e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'echo', '--listen', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -51,7 +54,7 @@ async function openSessions(port: number, n: number): Promise<Session[]> {
 }
 
 // 1. memory per idle session
-{
+if (!process.env.BENCH_SKIP_MEMORY) {
   const { child, port } = await startServer();
   await sleep(300);
   const one = await openSessions(port, 1);

@@ -126,15 +126,22 @@ for (const n of counts) {
   await sleep(5000);
   measuring = true;
   const before = procStats(child.pid!);
+  const clientBefore = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const after = procStats(child.pid!);
+  const clientCpu = process.cpuUsage(clientBefore);
   const elapsed = (performance.now() - t0) / 1000;
   measuring = false;
   clearInterval(timer);
   latencies.sort((a, b) => a - b);
   const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  emit({ name: `${n} sessions at 2 msg/s: server CPU`, value: ((after.cpu - before.cpu) / elapsed) * 100, unit: '% of one core' });
+  emit({
+    name: `${n} sessions at 2 msg/s: server CPU`,
+    value: ((after.cpu - before.cpu) / elapsed) * 100,
+    unit: '% of one core',
+    note: `the client process (${n} dialled sessions, a socket each) used ${(((clientCpu.user + clientCpu.system) / 1e6 / elapsed) * 100).toFixed(0)} % of the other core`,
+  });
   emit({ name: `${n} sessions at 2 msg/s: echo latency p50`, value: p(0.5), unit: 'ms' });
   emit({ name: `${n} sessions at 2 msg/s: echo latency p99`, value: p(0.99), unit: 'ms' });
   emit({ name: `${n} sessions at 2 msg/s: echoes measured`, value: latencies.length, unit: 'messages', note: `expected about ${Math.round(2 * n * seconds)}; ${lost} sends found the previous echo still missing` });

@@ -66,10 +66,21 @@ export function nsPerOp(fn: () => void, opts: { rounds?: number; roundMs?: numbe
 }
 
 const KCP_GO_DIR = '/usr/share/gocode/src/github.com/xtaci/kcp-go';
+const TESTIFY_DIR = '/usr/share/gocode/src/github.com/stretchr/testify';
+let warned = false;
 
-/** True when Debian's kcp-go source and a Go toolchain are installed. */
+/**
+ * True when Debian's kcp-go source, the testify package its benchmark files import, and a Go
+ * toolchain are installed (`apt-get install golang-go golang-github-xtaci-kcp-dev
+ * golang-github-stretchr-testify-dev`). Says once on stderr what is missing.
+ */
 export function haveGo(): boolean {
-  if (!existsSync(KCP_GO_DIR)) return false;
+  const missing = [KCP_GO_DIR, TESTIFY_DIR].filter((d) => !existsSync(d));
+  if (missing.length > 0) {
+    if (!warned) console.error(`kcp-go's benchmarks need ${missing.join(' and ')} (Debian: golang-github-xtaci-kcp-dev, golang-github-stretchr-testify-dev): measuring rxkcp alone`);
+    warned = true;
+    return false;
+  }
   try {
     execFileSync('go', ['version'], { stdio: 'ignore' });
     return true;

@@ -165,14 +165,15 @@ async function profileRxkcp(c: (typeof configs)[number]): Promise<{ client: Side
   return { client: side(client.lines.find((l) => 'ok' in l), client.profile), server: side(srv.lines.find((l) => l.final), srv.profile), mbps: result.mb_per_s };
 }
 
-async function goPerDatagram(c: (typeof configs)[number]): Promise<{ client: number; server: number; mbps: number } | null> {
+async function goPerDatagram(c: (typeof configs)[number]): Promise<{ client: number; server: number; mbps: number; datagrams: [number, number] } | null> {
   if (!haveGoPeer()) return null;
   const goFlags = { mode: 'fast3', mtu: 1400, sndwnd: 1024, rcvwnd: 1024, stream: true, key: 'bench', crypt: c.crypt, datashard: c.ds, parityshard: c.ps } as const;
   const server = await startGoPeer('echo', goFlags);
   const r = await runGoSend({ ...goFlags, connect: server.addr, bytes }, { timeoutMs: 600_000 });
   const f = await server.stop();
   const per = (cpu: number, st: Record<string, number>) => (cpu * 1e6) / (st.InPkts! + st.OutPkts!);
-  return { client: per(r.cpu_user_s + r.cpu_sys_s, r.stats), server: per(f.cpu_user_s + f.cpu_sys_s, f.stats), mbps: r.mb_per_s };
+  const count = (st: Record<string, number>) => st.InPkts! + st.OutPkts!;
+  return { client: per(r.cpu_user_s + r.cpu_sys_s, r.stats), server: per(f.cpu_user_s + f.cpu_sys_s, f.stats), mbps: r.mb_per_s, datagrams: [count(r.stats), count(f.stats)] };
 }
 
 if (haveGoPeer()) await buildGoPeer();
@@ -197,5 +198,5 @@ for (const c of configs) {
   emit({ name: `profile ${c.name} process cpu client`, value: cpuC, unit: 'µs/datagram', ...(go ? { go: go.client, ratio: go.client / cpuC } : {}) });
   emit({ name: `profile ${c.name} process cpu server`, value: cpuS, unit: 'µs/datagram', ...(go ? { go: go.server, ratio: go.server / cpuS } : {}) });
   if (go) console.log(`| ${'kcp-go process CPU'.padEnd(24)} | ${go.client.toFixed(2).padStart(6)} | ${go.server.toFixed(2).padStart(6)} |`);
-  console.log(`datagrams handled (in + out): client ${rx.client.datagrams}, server ${rx.server.datagrams}`);
+  console.log(`datagrams handled (in + out): client ${rx.client.datagrams}, server ${rx.server.datagrams}${go ? `; kcp-go ${go.datagrams[0]}, ${go.datagrams[1]}` : ''}`);
 }

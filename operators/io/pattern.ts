@@ -53,8 +53,14 @@ export function patternBytes(offset: number, length: number): Uint8Array {
  */
 export function findPatternMismatch(data: Uint8Array, offset: number): number {
   checkOffset(offset);
-  for (let k = 0; k < data.length; k++) {
-    if (data[k] !== patternByte(offset + k)) return k;
+  let k = 0;
+  while (k < data.length) {
+    const i = offset + k;
+    // as in fillPattern: one division per 256-byte block, not per byte
+    const high = (Math.floor(i / 256) + Math.floor(i / 65536) + Math.floor(i / 16777216)) & 0xff;
+    let low = i % 256;
+    const end = Math.min(data.length, k + 256 - low);
+    for (; k < end; k++, low++) if (data[k] !== ((low * 7 + high) & 0xff)) return k;
   }
   return -1;
 }

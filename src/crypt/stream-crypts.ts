@@ -38,7 +38,7 @@ function salsa20Kernel(): typeof kernel {
 /**
  * Salsa20/20 over bytes 8..end, with the datagram's first 8 (random, in clear) bytes as nonce.
  * The key is any length, zero-padded or cut to 32 bytes, as kcp-go does. Runs in the WebAssembly
- * kernel (salsa20-kernel.wat) where there is one; noble's Salsa20 otherwise, and for inputs longer
+ * SIMD kernel (salsa20-kernel.wat) where there is one; noble's Salsa20 otherwise, and for inputs longer
  * than the kernel's memory.
  */
 export class Salsa20Crypt implements BlockCrypt {

@@ -1,9 +1,10 @@
 import { createSocket } from 'node:dgram';
-import { firstValueFrom, toArray } from 'rxjs';
+import { firstValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
 import { aggregateStats, type Session } from '../operators/io/session.js';
+import { echo } from '../operators/io/echo.js';
 import { toDuplex } from '../operators/io/stream.js';
 import { parseHostPort } from '../operators/io/udp.js';
 
@@ -75,6 +76,28 @@ describe('sessions over loopback UDP', () => {
       expect(s.stats.InCsumErrors).toBe(0);
       expect(s.stats.OutPkts).toBeGreaterThan(0);
       expect(l.size).toBe(1);
+    });
+  }
+
+  for (const stream of [false, true]) {
+    it(`echo(): a server whose send window (16) fills echoes 2 MB byte-exact (${stream ? 'stream' : 'message'} mode)`, async () => {
+      const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'salsa20', password: 'e', ...fast, sndWnd: 16, stream });
+      cleanup.push(() => l.close());
+      const echoing: Subscription[] = [];
+      l.sessions$.subscribe((srv) => echoing.push(echo(srv)));
+      const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'salsa20', password: 'e', ...fast, stream });
+      cleanup.push(() => s.close());
+      const data = new Prng(12).bytes(2 << 20);
+      const got = await echoThrough(s, data, 1000);
+      expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+      expect(l.sessions[0]!.stats.RingBufferSndQueue).toBeLessThanOrEqual(16);
+      // unsubscribing stops the echo
+      echoing[0]!.unsubscribe();
+      let more = 0;
+      s.data$.subscribe({ next: (m) => (more += m.length), error: () => {} });
+      s.write(new Uint8Array(100));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(more).toBe(0);
     });
   }
 

@@ -11,6 +11,7 @@ import cliProgress from 'cli-progress';
 import { CFB_CRYPT_NAMES, type CryptName } from '../../src/crypt/crypt.js';
 import { KcpError } from '../../src/errors.js';
 import { dial } from './dial.js';
+import { echo } from './echo.js';
 import { Listener } from './listener.js';
 import { aggregateStats, type SessionOptions } from './session.js';
 import { toDuplex } from './stream.js';
@@ -85,11 +86,8 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}` }));
   let received = 0;
   listener.sessions$.subscribe((s) => {
-    if (kind === 'echo') {
-      const d = toDuplex(s);
-      d.on('error', () => {});
-      d.pipe(d);
-    } else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
+    if (kind === 'echo') echo(s);
+    else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
   });
   const report = () => {
     const st = aggregateStats().add(listener.stats);

@@ -5,3 +5,4 @@ export * from './listener.js';
 export * from './dial.js';
 export * from './stream.js';
 export * from './pattern.js';
+export * from './echo.js';

@@ -177,25 +177,19 @@ export class Conversation {
     this.writable$ = this.drained.asObservable();
     const kcp = this.kcp;
     const stats = this.stats;
-    this.data$ = new Observable<Uint8Array>((subscriber) => {
-      const signals = new Subject<Kcp>();
-      const inner = signals.pipe(reassemble()).subscribe({
-        next: (m) => {
-          stats.BytesReceived += m.length;
-          subscriber.next(m);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
-      signals.next(kcp); // what arrived before this subscription, even after close
-      if (this._error) signals.error(this._error);
-      else if (this._closed) signals.complete();
-      const sub = this.readable.subscribe(signals);
-      return () => {
-        inner.unsubscribe();
-        sub.unsubscribe();
-      };
+    // each subscriber reads through its own reassemble(), fed first with what arrived before it
+    // subscribed (even after close), then after every input
+    const signals = new Observable<Kcp>((s) => {
+      s.next(kcp);
+      if (this._error) s.error(this._error);
+      else if (this._closed) s.complete();
+      else return this.readable.subscribe(s);
+      return undefined;
     });
+    this.data$ = signals.pipe(
+      reassemble(),
+      tap((m) => (stats.BytesReceived += m.length))
+    );
     this.entry = this.clock.add({ flush: (now) => this.tick(now) });
   }
 

@@ -138,6 +138,8 @@ export class Conversation {
     const kcpMtu = kcpMtuFor(mtu, this.crypt, fec);
     if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
     this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu }, this.stats);
+    this.kcp.clock = () => scheduler.now();
+    this.kcp.deferFlush = true; // see soon(): replies go out once the datagrams at hand are taken
     this.writeDelay = options.writeDelay ?? false;
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
@@ -167,7 +169,9 @@ export class Conversation {
         .subscribe({
           next: (k) => {
             this.readable.next(k);
-            this.checkWritable();
+            // the packet-clocked flush and the writable signal wait for the clock's next action,
+            // after every datagram already received has been taken in
+            if (this.kcp.flushPending || (this.blocked && this.writable)) this.clock.soon(this.entry);
           },
           error: (e: unknown) => this.fail(e),
         })
@@ -190,7 +194,7 @@ export class Conversation {
       reassemble(),
       tap((m) => (stats.BytesReceived += m.length))
     );
-    this.entry = this.clock.add({ flush: (now) => this.tick(now) });
+    this.entry = this.clock.add({ flush: (now) => this.tick(now), soon: (now) => this.soon(now) });
   }
 
   /** True after `close()` or a fatal error. */
@@ -246,7 +250,9 @@ export class Conversation {
     for (let off = 0; off < data.length; off += mss) this.kcp.send(data.subarray(off, Math.min(data.length, off + mss)));
     this.stats.BytesSent += data.length;
     this.wake();
-    if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) this.flushNow();
+    if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) {
+      if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink, false, true);
+    }
     return true;
   }
 
@@ -273,7 +279,17 @@ export class Conversation {
   /** Clock time the conversation went to sleep (idle KCP), or -1 while it ticks. */
   private sleepingSince = -1;
 
+  private soon(now: number): void {
+    if (this._closed) return;
+    if (this.kcp.flushPending) {
+      this.kcp.flushPending = false;
+      this.kcp.flush(now >>> 0, this.kcpSink);
+    }
+    this.checkWritable();
+  }
+
   private tick(now: number): number {
+    this.kcp.flushPending = false; // a full flush covers it
     const wait = this.kcp.flush(now >>> 0, this.kcpSink);
     if (this.kcp.isDead) {
       this.fail(new KcpError('DEAD_LINK', `conversation ${this.kcp.conv}: peer unreachable (dead link)`, { conv: this.kcp.conv }));

@@ -15,6 +15,8 @@ import { asyncScheduler, Subscription, type SchedulerAction, type SchedulerLike 
  */
 export interface ClockTarget {
   flush(now: number): number;
+  /** Called once for each `soon` request, in the clock's next action, before the due flushes. */
+  soon?(now: number): void;
 }
 
 /** A target's place in the clock; pass it back to `kick`, `at` or `remove`. */
@@ -28,6 +30,7 @@ interface Slot extends ClockEntry {
   due: number;
   index: number; // position in the heap, -1 once removed
   seq: number; // registration order: targets due at the same time run in it
+  queued: boolean; // in the soon list
 }
 
 export class Clock {
@@ -35,6 +38,7 @@ export class Clock {
   private action: Subscription | null = null;
   private armedFor = Infinity;
   private registered = 0;
+  private soonList: Slot[] = [];
   private ticking = false;
   /** How many times the single action has run (for tests and stats). */
   ticks = 0;
@@ -58,7 +62,7 @@ export class Clock {
 
   /** Registers a target, first due at `due` (default: now). */
   add(target: ClockTarget, due = this.now()): ClockEntry {
-    const slot: Slot = { target, due, index: this.heap.length, seq: this.registered++ };
+    const slot: Slot = { target, due, index: this.heap.length, seq: this.registered++, queued: false };
     this.heap.push(slot);
     this.up(slot.index);
     this.arm();
@@ -76,7 +80,7 @@ export class Clock {
       this.down(last.index);
       this.up(last.index);
     }
-    slot.index = -1;
+    slot.index = -1; // a pending soon() is skipped
     this.arm();
   }
 
@@ -90,29 +94,41 @@ export class Clock {
     this.arm();
   }
 
+  /**
+   * Asks for `target.soon(now)` in the clock's next action, scheduled at once: work a target wants
+   * done after what is being handled now (for example, every datagram a socket has ready) and
+   * before its next flush. Idempotent until it runs.
+   */
+  soon(entry: ClockEntry): void {
+    const slot = entry as Slot;
+    if (slot.index < 0 || slot.queued) return;
+    slot.queued = true;
+    this.soonList.push(slot);
+    this.arm();
+  }
+
+  /** When the action should run next: now if something is queued for `soon`, else the first deadline. */
+  private wanted(): number {
+    return this.soonList.length > 0 ? this.now() : (this.heap[0]?.due ?? Infinity);
+  }
+
   private arm(): void {
     if (this.ticking) return; // the tick re-arms when it is done
-    const first = this.heap[0];
-    if (first === undefined) {
+    const due = this.wanted();
+    if (due === Infinity) {
+      // no targets, or every target sleeps until something wakes it with `at`
       this.action?.unsubscribe();
       this.action = null;
       this.armedFor = Infinity;
       return;
     }
-    if (this.action !== null && this.armedFor <= first.due) return;
-    if (first.due === Infinity) {
-      // every target sleeps until something wakes it with `at`
-      this.action?.unsubscribe();
-      this.action = null;
-      this.armedFor = Infinity;
-      return;
-    }
+    if (this.action !== null && this.armedFor <= due) return;
     this.action?.unsubscribe();
-    this.armedFor = first.due;
+    this.armedFor = due;
     const self = this;
     this.action = this.scheduler.schedule(function tick(this: SchedulerAction<unknown>) {
       self.tick(this);
-    }, Math.max(0, first.due - this.now()));
+    }, Math.max(0, due - this.now()));
   }
 
   private tick(action: SchedulerAction<unknown>): void {
@@ -120,6 +136,14 @@ export class Clock {
     this.ticking = true;
     const now = this.now();
     try {
+      if (this.soonList.length > 0) {
+        const list = this.soonList;
+        this.soonList = [];
+        for (const slot of list) {
+          slot.queued = false;
+          if (slot.index >= 0) slot.target.soon?.(now);
+        }
+      }
       let first = this.heap[0];
       while (first !== undefined && first.due <= now) {
         const wait = first.target.flush(now);
@@ -132,15 +156,15 @@ export class Clock {
     } finally {
       this.ticking = false;
     }
-    const next = this.heap[0];
-    if (next === undefined || next.due === Infinity) {
+    const next = this.wanted();
+    if (next === Infinity) {
       this.action = null;
       this.armedFor = Infinity;
       return;
     }
     // re-arm the same action, as rxjs's own timers do
-    this.armedFor = next.due;
-    this.action = action.schedule(undefined, Math.max(0, next.due - now));
+    this.armedFor = next;
+    this.action = action.schedule(undefined, Math.max(0, next - now));
   }
 
   private less(i: number, j: number): boolean {

@@ -161,6 +161,8 @@ async function send(flags: Record<string, unknown>): Promise<number> {
     bytes,
     elapsed_ms: Math.round(elapsed),
     mb_per_s: Number(((oneway ? oneway.acked : verifier.offset) / 1e3 / elapsed).toFixed(2)),
+    srtt_ms: session.conversation.kcp.rxSrtt,
+    rto_ms: session.conversation.kcp.rxRto,
     cpu_user_s: cpu.user / 1e6,
     cpu_sys_s: cpu.system / 1e6,
     stats: session.stats.snapshot(),

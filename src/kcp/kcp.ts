@@ -109,6 +109,20 @@ export class Kcp {
   private fastresend = 0;
   private nocwnd = 0;
   private stream = false;
+  /**
+   * Optional time source (uint32 ms) read again after each datagram a flush emits, for sinks that
+   * send synchronously and take real time to do it. Without one, a flush uses its `now` throughout
+   * (kcp-go's behaviour, and what virtual time gives anyway).
+   */
+  clock: (() => number) | undefined = undefined;
+  /**
+   * With `deferFlush`, an input that would flush new segments at once (packet clocking) sets
+   * `flushPending` instead, and the owner flushes when it has taken every datagram it has ready:
+   * a single-threaded owner then never sends in reply to one ACK while later ACKs wait unread.
+   */
+  deferFlush = false;
+  flushPending = false;
+  private emitted = 0;
   /** Flush queued ACKs right after every input that produced some (kcp-go SetACKNoDelay). */
   ackNoDelay = false;
 
@@ -400,7 +414,10 @@ export class Kcp {
     }
 
     // packet clocking: answer at once instead of waiting for the timer
-    if (flushSegments) this.flush(now, out, false);
+    if (flushSegments) {
+      if (this.deferFlush) this.flushPending = true;
+      else this.flush(now, out, false);
+    }
     else if (this.ackCount >= Math.floor(this._mtu / IKCP_OVERHEAD)) this.flush(now, out, true);
     else if (this.ackNoDelay && this.ackCount > 0) this.flush(now, out, true);
     return 0;
@@ -522,6 +539,7 @@ export class Kcp {
     if (this.bufLen === 0) return;
     const dg = this.buffer.slice(0, this.bufLen);
     this.bufLen = 0;
+    this.emitted++;
     out.next(dg);
   }
 
@@ -530,7 +548,7 @@ export class Kcp {
    * PUSH segments, packed up to the mtu. With `ackOnly`, queues still move into the send buffer but
    * nothing is (re)transmitted. Returns how many ms until it wants to run again.
    */
-  flush(now: number, out: Sink<Uint8Array>, ackOnly = false): number {
+  flush(now: number, out: Sink<Uint8Array>, ackOnly = false, newOnly = false): number {
     now = now >>> 0;
     const stats = this.stats;
     const conv = this.conv;
@@ -622,7 +640,9 @@ export class Kcp {
     // the whole window on every flush. What is sent is the same.
     let start = head;
     if (n === head) this.haveMinResend = false; // nothing in flight: no bound to keep (kcp-go then returns interval)
-    const quiet = !Kcp.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0;
+    const quiet =
+      (!Kcp.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0) ||
+      (newOnly && this.haveMinResend);
     if (quiet) {
       start = n;
       while (start > head && items[start - 1]!.xmit === 0) start--;
@@ -632,9 +652,18 @@ export class Kcp {
     let minResend = 0;
     let haveMin = false;
     let pending = false;
+    const clock = this.clock;
+    let seen = this.emitted;
     for (let i = start; i < n; i++) {
       const seg = items[i]!;
       if (seg.acked) continue;
+      if (clock !== undefined && this.emitted !== seen) {
+        // DIVERGES(kcp-go): a datagram just went out through a synchronous sink, which took real
+        // time; later segments are stamped with the time they actually leave, so their RTO starts
+        // then and the peer's echo of ts measures the path, not this flush's length
+        seen = this.emitted;
+        now = clock() >>> 0;
+      }
       let needsend = false;
       if (seg.xmit === 0) {
         needsend = true;

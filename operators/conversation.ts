@@ -251,6 +251,8 @@ export class Conversation {
     this.stats.BytesSent += data.length;
     this.wake();
     if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) {
+      // DIVERGES(kcp-go): a write sends its new segments at once, as kcp-go's does, but leaves
+      // retransmissions to the clock, where they are decided after the ACKs at hand are read
       if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink, false, true);
     }
     return true;

@@ -27,18 +27,29 @@ export function patternByte(i: number): number {
   );
 }
 
+/**
+ * Walks stream offsets `[offset, offset + length)` one 256-byte pattern block at a time (within a
+ * block only the i*7 term changes): `visit(k, end, low, high)` covers indexes k..end-1 of the
+ * range, whose bytes are `(low * 7 + high) & 0xff` with `low` counting up from the given value.
+ * A visit returning false stops the walk.
+ */
+function eachBlock(offset: number, length: number, visit: (k: number, end: number, low: number, high: number) => boolean | void): void {
+  checkOffset(offset);
+  for (let k = 0; k < length; ) {
+    const i = offset + k;
+    const high = (Math.floor(i / 256) + Math.floor(i / 65536) + Math.floor(i / 16777216)) & 0xff;
+    const low = i % 256;
+    const end = Math.min(length, k + 256 - low);
+    if (visit(k, end, low, high) === false) return;
+    k = end;
+  }
+}
+
 /** Fills `out` with the pattern bytes for stream offsets `[offset, offset + out.length)`. */
 export function fillPattern(out: Uint8Array, offset: number): Uint8Array {
-  checkOffset(offset);
-  let k = 0;
-  while (k < out.length) {
-    const i = offset + k;
-    // Within one 256-byte block only the i*7 term changes.
-    const high = (Math.floor(i / 256) + Math.floor(i / 65536) + Math.floor(i / 16777216)) & 0xff;
-    let low = i % 256;
-    const end = Math.min(out.length, k + 256 - low);
+  eachBlock(offset, out.length, (k, end, low, high) => {
     for (; k < end; k++, low++) out[k] = (low * 7 + high) & 0xff;
-  }
+  });
   return out;
 }
 
@@ -52,17 +63,13 @@ export function patternBytes(offset: number, length: number): Uint8Array {
  * or -1 when all of `data` matches.
  */
 export function findPatternMismatch(data: Uint8Array, offset: number): number {
-  checkOffset(offset);
-  let k = 0;
-  while (k < data.length) {
-    const i = offset + k;
-    // as in fillPattern: one division per 256-byte block, not per byte
-    const high = (Math.floor(i / 256) + Math.floor(i / 65536) + Math.floor(i / 16777216)) & 0xff;
-    let low = i % 256;
-    const end = Math.min(data.length, k + 256 - low);
-    for (; k < end; k++, low++) if (data[k] !== ((low * 7 + high) & 0xff)) return k;
-  }
-  return -1;
+  let at = -1;
+  eachBlock(offset, data.length, (k, end, low, high) => {
+    for (; k < end; k++, low++) {
+      if (data[k] !== ((low * 7 + high) & 0xff)) return ((at = k), false);
+    }
+  });
+  return at;
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
- * `npm run bench:sessions`: many sessions against one rxkcp echo server in another process.
- * 1. Memory: server RSS with 1 session, then with 1,000 idle ones; bytes per idle session; then the
- *    same 1,000 sessions streaming (each writing 4 KiB every 250 ms, 16 MB/s echoed in all).
+ * `npm run bench:sessions`: many sessions against one echo server in another process, an rxkcp
+ * one and, where Go is installed, a kcp-go one (the interop peer) under the same client load.
+ * 1. Memory: server RSS with 1 session, then with 1,000 idle ones; bytes per idle session; then
+ *    the same 1,000 sessions streaming (each writing 4 KiB every 250 ms, 16 MB/s echoed in all).
  * 2. Load: BENCH_SESSIONS (default 5000, then 10000) client sessions, each sending a 64-byte message
  *    every 500 ms and timing its echo, for BENCH_SECONDS (default 20) after a 5 s warm-up.
- *    Reports server CPU % (of one core), p50/p99 echo latency and server RSS, as JSON lines.
+ *    Reports server CPU % (of one core), p50/p99 echo latency and server RSS, as JSON lines; the
+ *    kcp-go rows carry the CPU ratio (kcp-go's CPU / ours: above 1 means rxkcp used less).
  * No crypto or FEC (the per-session cost is the subject); kcptun mode normal (interval 40 ms).
  * SERVER_NODE_FLAGS passes flags to the server's node (for example `--cpu-prof --cpu-prof-dir=DIR`);
  * BENCH_SKIP_MEMORY=1 skips part 1.
@@ -13,7 +15,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dial, type Session } from '../operators/io/index.js';
-import { emit, median } from './lib.js';
+import { buildGoPeer, haveGoPeer, startGoPeer } from '../test/interop/go-peer.js';
+import { emit } from './lib.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const flags = ['--crypt', 'null', '--datashard', '0', '--parityshard', '0', '--mode', 'normal'];
@@ -53,19 +56,34 @@ async function openSessions(port: number, n: number): Promise<Session[]> {
   return out;
 }
 
-// 1. memory per idle session
-if (!process.env.BENCH_SKIP_MEMORY) {
-  const { child, port } = await startServer();
+const seconds = Number(process.env.BENCH_SECONDS ?? 20);
+const counts = (process.env.BENCH_SESSIONS ?? '5000,10000').split(',').map(Number);
+const servers: ('rxkcp' | 'kcp-go')[] = haveGoPeer() ? ['rxkcp', 'kcp-go'] : ['rxkcp'];
+if (haveGoPeer()) await buildGoPeer();
+
+/** An echo server of either kind with the same settings: its pid, port and a stop(). */
+async function echoServer(kind: 'rxkcp' | 'kcp-go'): Promise<{ pid: number; port: number; stop(): void }> {
+  if (kind === 'rxkcp') {
+    const { child, port } = await startServer();
+    return { pid: child.pid!, port, stop: () => child.kill('SIGTERM') };
+  }
+  const go = await startGoPeer('echo', { crypt: 'null', datashard: 0, parityshard: 0, mode: 'normal' });
+  return { pid: go.process.pid!, port: go.port, stop: () => void go.stop() };
+}
+
+// 1. memory per idle session, and with the same sessions streaming (rxkcp, then kcp-go)
+for (const kind of process.env.BENCH_SKIP_MEMORY ? [] : servers) {
+  const server = await echoServer(kind);
   await sleep(300);
-  const one = await openSessions(port, 1);
+  const one = await openSessions(server.port, 1);
   await sleep(500);
-  const rss1 = procStats(child.pid!).rss;
-  const more = await openSessions(port, 999);
+  const rss1 = procStats(server.pid).rss;
+  const more = await openSessions(server.port, 999);
   await sleep(2000);
-  const rss1000 = procStats(child.pid!).rss;
-  emit({ name: 'server RSS with 1 session', value: rss1 / 2 ** 20, unit: 'MiB' });
-  emit({ name: 'server RSS with 1,000 idle sessions', value: rss1000 / 2 ** 20, unit: 'MiB' });
-  emit({ name: 'server bytes per idle session', value: (rss1000 - rss1) / 999, unit: 'bytes' });
+  const rss1000 = procStats(server.pid).rss;
+  emit({ name: `${kind} server RSS with 1 session`, value: rss1 / 2 ** 20, unit: 'MiB' });
+  emit({ name: `${kind} server RSS with 1,000 idle sessions`, value: rss1000 / 2 ** 20, unit: 'MiB' });
+  emit({ name: `${kind} server bytes per idle session`, value: (rss1000 - rss1) / 999, unit: 'bytes' });
   // the same sessions streaming: 4 KiB from each every 250 ms, echoed; RSS sampled over 10 s
   const all = [...one, ...more];
   let echoed = 0;
@@ -79,76 +97,80 @@ if (!process.env.BENCH_SKIP_MEMORY) {
     }
   }, 10);
   await sleep(3000);
-  const cpu0 = procStats(child.pid!).cpu;
+  const cpu0 = procStats(server.pid).cpu;
   const e0 = echoed;
   const rssStreaming: number[] = [];
-  for (let i = 0; i < 10; i++) (await sleep(1000), rssStreaming.push(procStats(child.pid!).rss));
-  const cpu1 = procStats(child.pid!).cpu;
+  for (let i = 0; i < 10; i++) (await sleep(1000), rssStreaming.push(procStats(server.pid).rss));
+  const cpu1 = procStats(server.pid).cpu;
   clearInterval(streaming);
-  emit({ name: 'server RSS with 1,000 sessions streaming (max over 10 s)', value: Math.max(...rssStreaming) / 2 ** 20, unit: 'MiB', note: `echoed ${((echoed - e0) / 10 / 1e6).toFixed(1)} MB/s in all, server CPU ${((cpu1 - cpu0) * 10).toFixed(0)} % of one core` });
+  emit({ name: `${kind} server RSS with 1,000 sessions streaming (max over 10 s)`, value: Math.max(...rssStreaming) / 2 ** 20, unit: 'MiB', note: `echoed ${((echoed - e0) / 10 / 1e6).toFixed(1)} MB/s in all, server CPU ${((cpu1 - cpu0) * 10).toFixed(0)} % of one core` });
   for (const s of all) s.close();
-  child.kill('SIGTERM');
-  await sleep(300);
+  server.stop();
+  await sleep(500);
 }
 
 // 2. many sessions at 2 messages per second
-const seconds = Number(process.env.BENCH_SECONDS ?? 20);
-const counts = (process.env.BENCH_SESSIONS ?? '5000,10000').split(',').map(Number);
+const cpuBy = new Map<string, number>();
 for (const n of counts) {
-  const { child, port } = await startServer();
-  const sessions = await openSessions(port, n);
-  const latencies: number[] = [];
-  let measuring = false;
-  let lost = 0;
-  const sentAt = new Map<Session, number>();
-  for (const s of sessions) {
-    s.data$.subscribe({
-      next: (m) => {
-        const t = sentAt.get(s);
-        if (t !== undefined && m.length >= 64 && measuring) latencies.push(performance.now() - t);
-        if (m.length >= 64) sentAt.delete(s);
-      },
-      error: () => {},
-    });
-  }
-  // spread the sends evenly over each 500 ms
-  const perTick = Math.ceil(n / 50);
-  let next = 0;
-  const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++) {
-      const s = sessions[next]!;
-      next = (next + 1) % n;
-      if (sentAt.has(s)) lost++;
-      sentAt.set(s, performance.now());
-      if (!s.closed) s.write(new Uint8Array(64));
+  for (const kind of servers) {
+    const server = await echoServer(kind);
+    const sessions = await openSessions(server.port, n);
+    const latencies: number[] = [];
+    let measuring = false;
+    let lost = 0;
+    const sentAt = new Map<Session, number>();
+    for (const s of sessions) {
+      s.data$.subscribe({
+        next: (m) => {
+          const t = sentAt.get(s);
+          if (t !== undefined && m.length >= 64 && measuring) latencies.push(performance.now() - t);
+          if (m.length >= 64) sentAt.delete(s);
+        },
+        error: () => {},
+      });
     }
-  }, 10);
-  await sleep(5000);
-  measuring = true;
-  const before = procStats(child.pid!);
-  const clientBefore = process.cpuUsage();
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  const after = procStats(child.pid!);
-  const clientCpu = process.cpuUsage(clientBefore);
-  const elapsed = (performance.now() - t0) / 1000;
-  measuring = false;
-  clearInterval(timer);
-  latencies.sort((a, b) => a - b);
-  const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  emit({
-    name: `${n} sessions at 2 msg/s: server CPU`,
-    value: ((after.cpu - before.cpu) / elapsed) * 100,
-    unit: '% of one core',
-    note: `the client process (${n} dialled sessions, a socket each) used ${(((clientCpu.user + clientCpu.system) / 1e6 / elapsed) * 100).toFixed(0)} % of the other core`,
-  });
-  emit({ name: `${n} sessions at 2 msg/s: echo latency p50`, value: p(0.5), unit: 'ms' });
-  emit({ name: `${n} sessions at 2 msg/s: echo latency p99`, value: p(0.99), unit: 'ms' });
-  emit({ name: `${n} sessions at 2 msg/s: echoes measured`, value: latencies.length, unit: 'messages', note: `expected about ${Math.round(2 * n * seconds)}; ${lost} sends found the previous echo still missing` });
-  emit({ name: `${n} sessions at 2 msg/s: server RSS`, value: after.rss / 2 ** 20, unit: 'MiB' });
-  void median;
-  for (const s of sessions) s.close();
-  child.kill('SIGTERM');
-  await sleep(500);
+    // spread the sends evenly over each 500 ms
+    const perTick = Math.ceil(n / 50);
+    let next = 0;
+    const timer = setInterval(() => {
+      for (let k = 0; k < perTick; k++) {
+        const s = sessions[next]!;
+        next = (next + 1) % n;
+        if (sentAt.has(s)) lost++;
+        sentAt.set(s, performance.now());
+        if (!s.closed) s.write(new Uint8Array(64));
+      }
+    }, 10);
+    await sleep(5000);
+    measuring = true;
+    const before = procStats(server.pid);
+    const clientBefore = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const after = procStats(server.pid);
+    const clientCpu = process.cpuUsage(clientBefore);
+    const elapsed = (performance.now() - t0) / 1000;
+    measuring = false;
+    clearInterval(timer);
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    const cpu = ((after.cpu - before.cpu) / elapsed) * 100;
+    cpuBy.set(`${kind} ${n}`, cpu);
+    const goCpu = kind === 'rxkcp' ? undefined : cpu;
+    emit({
+      name: `${n} sessions at 2 msg/s, ${kind} server: server CPU`,
+      value: cpu,
+      unit: '% of one core',
+      ...(goCpu !== undefined && cpuBy.has(`rxkcp ${n}`) ? { go: goCpu, ratio: goCpu / cpuBy.get(`rxkcp ${n}`)! } : {}),
+      note: `the client process (${n} rxkcp sessions, a socket each) used ${(((clientCpu.user + clientCpu.system) / 1e6 / elapsed) * 100).toFixed(0)} % of the other core`,
+    });
+    emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echo latency p50`, value: p(0.5), unit: 'ms' });
+    emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echo latency p99`, value: p(0.99), unit: 'ms' });
+    emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echoes measured`, value: latencies.length, unit: 'messages', note: `expected about ${Math.round(2 * n * seconds)}; ${lost} sends found the previous echo still missing` });
+    emit({ name: `${n} sessions at 2 msg/s, ${kind} server: server RSS`, value: after.rss / 2 ** 20, unit: 'MiB' });
+    for (const s of sessions) s.close();
+    server.stop();
+    await sleep(500);
+  }
 }
 process.exit(0);

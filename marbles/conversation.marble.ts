@@ -274,3 +274,27 @@ describe('idle conversations sleep', () => {
     console.log(`idle sleep: ${sleeping.wire.length} datagrams identical; clock ticks ${ticking.ticks} → ${sleeping.ticks}`);
   });
 });
+
+describe('Clock.soon', () => {
+  it('runs each requested target once in the next action, at the same virtual time, before due flushes; not after remove', () => {
+    testScheduler().run(({ cold, flush }) => {
+      const clock = new Clock();
+      const log: string[] = [];
+      const target = (name: string) => ({
+        flush: (now: number) => (log.push(`${now} flush ${name}`), 100),
+        soon: (now: number) => void log.push(`${now} soon ${name}`),
+      });
+      const a = clock.add(target('a'), 50);
+      const b = clock.add(target('b'), 50);
+      const c = clock.add(target('c'), 50);
+      clock.soon(a);
+      clock.soon(a); // idempotent until it runs
+      clock.soon(c);
+      clock.remove(c); // removed before it ran: skipped
+      cold('200ms |').subscribe({ complete: () => (clock.remove(a), clock.remove(b)) });
+      flush();
+      expect(log).toEqual(['0 soon a', '50 flush a', '50 flush b', '150 flush a', '150 flush b']);
+      expect(clock.armed).toBe(false);
+    });
+  });
+});

@@ -286,6 +286,7 @@ export class Conversation {
     if (this.kcp.flushPending) {
       this.kcp.flushPending = false;
       this.kcp.flush(now >>> 0, this.kcpSink);
+      if (this.failIfDead()) return;
     }
     this.checkWritable();
   }
@@ -293,10 +294,7 @@ export class Conversation {
   private tick(now: number): number {
     this.kcp.flushPending = false; // a full flush covers it
     const wait = this.kcp.flush(now >>> 0, this.kcpSink);
-    if (this.kcp.isDead) {
-      this.fail(new KcpError('DEAD_LINK', `conversation ${this.kcp.conv}: peer unreachable (dead link)`, { conv: this.kcp.conv }));
-      return wait;
-    }
+    if (this.failIfDead()) return wait;
     this.checkWritable();
     if (Conversation.sleepWhenIdle && this.kcp.idle && !this._closed) {
       // nothing to flush until input or a write: stop ticking (an idle flush sends nothing)
@@ -318,6 +316,13 @@ export class Conversation {
     const interval = this.kcp.interval;
     const now = this.clock.now();
     this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
+  }
+
+  /** Ends the conversation with DEAD_LINK once a segment has been sent `deadLink` times. */
+  private failIfDead(): boolean {
+    if (!this.kcp.isDead) return false;
+    this.fail(new KcpError('DEAD_LINK', `conversation ${this.kcp.conv}: peer unreachable (dead link)`, { conv: this.kcp.conv }));
+    return true;
   }
 
   private checkWritable(): void {

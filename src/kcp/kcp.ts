@@ -546,7 +546,9 @@ export class Kcp {
   /**
    * Writes what is due to `out` (kcp-go flush): ACKs, window probes, then new and retransmitted
    * PUSH segments, packed up to the mtu. With `ackOnly`, queues still move into the send buffer but
-   * nothing is (re)transmitted. Returns how many ms until it wants to run again.
+   * nothing is (re)transmitted. With `newOnly`, only segments never sent go out: retransmissions
+   * wait for the next full flush (rxkcp's writes use it). Returns how many ms until it wants to
+   * run again.
    */
   flush(now: number, out: Sink<Uint8Array>, ackOnly = false, newOnly = false): number {
     now = now >>> 0;

@@ -62,13 +62,13 @@ const servers: ('rxkcp' | 'kcp-go')[] = haveGoPeer() ? ['rxkcp', 'kcp-go'] : ['r
 if (haveGoPeer()) await buildGoPeer();
 
 /** An echo server of either kind with the same settings: its pid, port and a stop(). */
-async function echoServer(kind: 'rxkcp' | 'kcp-go'): Promise<{ pid: number; port: number; stop(): void }> {
+async function echoServer(kind: 'rxkcp' | 'kcp-go'): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
   if (kind === 'rxkcp') {
     const { child, port } = await startServer();
-    return { pid: child.pid!, port, stop: () => child.kill('SIGTERM') };
+    return { pid: child.pid!, port, stop: () => new Promise((r) => (child.once('close', () => r()), child.kill('SIGTERM'))) };
   }
   const go = await startGoPeer('echo', { crypt: 'null', datashard: 0, parityshard: 0, mode: 'normal' });
-  return { pid: go.process.pid!, port: go.port, stop: () => void go.stop() };
+  return { pid: go.process.pid!, port: go.port, stop: () => go.stop(30_000).then(() => undefined, () => void go.process.kill('SIGKILL')) };
 }
 
 // 1. memory per idle session, and with the same sessions streaming (rxkcp, then kcp-go)
@@ -105,8 +105,7 @@ for (const kind of process.env.BENCH_SKIP_MEMORY ? [] : servers) {
   clearInterval(streaming);
   emit({ name: `${kind} server RSS with 1,000 sessions streaming (max over 10 s)`, value: Math.max(...rssStreaming) / 2 ** 20, unit: 'MiB', note: `echoed ${((echoed - e0) / 10 / 1e6).toFixed(1)} MB/s in all, server CPU ${((cpu1 - cpu0) * 10).toFixed(0)} % of one core` });
   for (const s of all) s.close();
-  server.stop();
-  await sleep(500);
+  await server.stop();
 }
 
 // 2. many sessions at 2 messages per second
@@ -169,8 +168,7 @@ for (const n of counts) {
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echoes measured`, value: latencies.length, unit: 'messages', note: `expected about ${Math.round(2 * n * seconds)}; ${lost} sends found the previous echo still missing` });
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: server RSS`, value: after.rss / 2 ** 20, unit: 'MiB' });
     for (const s of sessions) s.close();
-    server.stop();
-    await sleep(500);
+    await server.stop();
   }
 }
 process.exit(0);

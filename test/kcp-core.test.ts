@@ -196,6 +196,52 @@ describe('retransmission', () => {
   });
 });
 
+describe('scheduling knobs for a single-threaded owner', () => {
+  it('newOnly sends segments never sent and leaves an overdue retransmission to the next full flush', () => {
+    const stats = new Snmp();
+    const k = new Kcp(CONV, { nodelay: 1, interval: 10, resend: 0, nc: 1 }, stats);
+    k.send(new Uint8Array(10));
+    k.flush(0, nullSink); // sn 0 out, RTO 200
+    k.flush(10, nullSink); // a full flush: nothing due yet, the resend bound is kept
+    k.send(new Uint8Array(10));
+    const out = new CollectSink<Uint8Array>();
+    k.flush(500, out, false, true); // sn 0 is overdue, sn 1 is new
+    expect(segmentsOf(out.take()).map((s) => s.header.sn)).toEqual([1]);
+    expect(stats.LostSegs).toBe(0);
+    k.flush(501, out);
+    expect(segmentsOf(out.take()).map((s) => s.header.sn)).toEqual([0]);
+    expect(stats.LostSegs).toBe(1);
+  });
+
+  it('deferFlush: an ACK that releases queued segments sets flushPending instead of sending', () => {
+    const k = new Kcp(CONV, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 2 });
+    k.deferFlush = true;
+    for (let i = 0; i < 4; i++) k.send(new Uint8Array(10));
+    k.flush(0, nullSink); // sn 0, 1 out; 2, 3 wait for the window
+    const out = new CollectSink<Uint8Array>();
+    k.input(ack(0, 0, 1), 5, out);
+    expect(k.flushPending).toBe(true);
+    expect(segmentsOf(out.take()).filter((s) => s.header.cmd === IKCP_CMD_PUSH)).toEqual([]);
+    k.deferFlush = false;
+    k.input(ack(1, 0, 2), 6, out); // without it, packet clocking sends at once
+    expect(segmentsOf(out.take()).filter((s) => s.header.cmd === IKCP_CMD_PUSH).map((s) => s.header.sn)).toEqual([2, 3]);
+  });
+
+  it('with a clock, segments after an emitted datagram carry the time they leave; without one, the flush time', () => {
+    for (const withClock of [false, true]) {
+      const k = new Kcp(CONV, { nodelay: 1, interval: 10, nc: 1, sndWnd: 64, mtu: 200 });
+      let t = 1000;
+      if (withClock) k.clock = () => (t += 3); // each read: 3 ms later
+      for (let i = 0; i < 6; i++) k.send(new Uint8Array(150)); // one segment per datagram
+      const out = new CollectSink<Uint8Array>();
+      k.input(encodeSegment({ conv: CONV, cmd: IKCP_CMD_WINS, frg: 0, wnd: 64, ts: 0, sn: 0, una: 0 }), 0, nullSink);
+      k.flush(1000, out);
+      const ts = out.take().map((d) => segmentsOf([d])[0]!.header.ts);
+      expect(ts, `clock ${withClock}`).toEqual(withClock ? [1000, 1003, 1006, 1009, 1012, 1015] : [1000, 1000, 1000, 1000, 1000, 1000]);
+    }
+  });
+});
+
 describe('congestion window (nc = 0)', () => {
   it('grows by slow start then congestion avoidance, and falls to 1 on a timeout', () => {
     const k = new Kcp(CONV, { nodelay: 0, interval: 10, nc: 0, sndWnd: 128 });

@@ -659,13 +659,6 @@ export class Kcp {
     for (let i = start; i < n; i++) {
       const seg = items[i]!;
       if (seg.acked) continue;
-      if (clock !== undefined && this.emitted !== seen) {
-        // DIVERGES(kcp-go): a datagram just went out through a synchronous sink, which took real
-        // time; later segments are stamped with the time they actually leave, so their RTO starts
-        // then and the peer's echo of ts measures the path, not this flush's length
-        seen = this.emitted;
-        now = clock() >>> 0;
-      }
       let needsend = false;
       if (seg.xmit === 0) {
         needsend = true;
@@ -694,12 +687,20 @@ export class Kcp {
       }
 
       if (needsend) {
+        const len = seg.len;
+        this.makeSpace(IKCP_OVERHEAD + len, out);
+        if (clock !== undefined && this.emitted !== seen) {
+          // DIVERGES(kcp-go): a datagram just went out through a synchronous sink, which took real
+          // time; this segment is stamped with the time it actually leaves, so its RTO starts
+          // then and the peer's echo of ts measures the path, not this flush's length
+          seen = this.emitted;
+          now = clock() >>> 0;
+          seg.resendts = (now + seg.rto) >>> 0;
+        }
         seg.xmit++;
         seg.ts = now;
         seg.wnd = wnd;
         seg.una = una;
-        const len = seg.len;
-        this.makeSpace(IKCP_OVERHEAD + len, out);
         const b = this.buffer;
         let p = encodeHeader(b, this.bufLen, conv, IKCP_CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len);
         if (len > 0) {

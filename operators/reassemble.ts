@@ -22,9 +22,18 @@ export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array> {
         next(signal) {
           const k = kcp ?? signal;
           if (k.isStream) {
+            if (subscriber.closed) return;
             const all = k.recvAll();
             if (all !== null) subscriber.next(all);
-          } else for (let m = k.recv(); m !== null && !subscriber.closed; m = k.recv()) subscriber.next(m);
+            return;
+          }
+          // a message is taken out of the core only for a subscriber that is still open: one that
+          // closes inside its own next (a reader pausing) leaves the rest for the next reader
+          while (!subscriber.closed) {
+            const m = k.recv();
+            if (m === null) return;
+            subscriber.next(m);
+          }
         },
         error: (e: unknown) => subscriber.error(e),
         complete: () => subscriber.complete(),

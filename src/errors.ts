@@ -9,6 +9,7 @@ export type KcpErrorCode =
   | 'IDLE_TIMEOUT' // nothing received for idleTimeout ms
   | 'SOCKET_CLOSED' // the UDP socket under the session closed
   | 'SOCKET_ERROR' // the UDP socket reported an error
+  | 'UNREACHABLE' // an ICMP error said the peer cannot be reached (a dialled session with failFast)
   | 'CLOSED' // the session was closed locally and the operation needs an open session
   | 'RESET'; // a listener replaced the session on a conv reset (sn 0 with another conv)
 

@@ -3,6 +3,12 @@
  * the peer is loopback), picks a random conv, and hears only the peer: the socket is connected,
  * so the kernel drops datagrams from any other source (kcp-go HEAD's read loop drops them and
  * counts InErrs; here they never arrive). No handshake: the first datagram creates the session.
+ *
+ * A connected socket also hears the ICMP errors that quote it (port or host unreachable,
+ * administratively prohibited, ...), which kcp-go's unconnected socket never sees. They are not
+ * authenticated: anyone who sees or guesses the 4-tuple can forge one. So by default each is
+ * counted in InErrs and the session goes on, leaving the dead-link rule to decide, as kcp-go
+ * would; `failFast` ends the session at the first one instead.
  * @module
  */
 import { createSocket } from 'node:dgram';
@@ -12,7 +18,7 @@ import { asyncScheduler } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
 import { Clock } from '../update-clock.js';
 import { resolveCrypt, Session, type SessionOptions } from './session.js';
-import { parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams } from './udp.js';
+import { addressKey, icmpReported, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams } from './udp.js';
 
 export interface DialOptions extends SessionOptions {
   /** `HOST:PORT` or `[IPv6]:PORT` of the peer. */
@@ -21,6 +27,15 @@ export interface DialOptions extends SessionOptions {
   conv?: number;
   /** Local port to bind (default: an ephemeral one). */
   localPort?: number;
+  /**
+   * End the session at the first ICMP error about the peer (port, host or network unreachable,
+   * administratively prohibited, ...: see `ICMP_ERRNO_CODES`), with a `KcpError` of code
+   * `UNREACHABLE` whose `cause` is the socket error. Default false: such errors are counted in
+   * InErrs and the session goes on until the dead-link rule (or `idleTimeout`) ends it, because
+   * ICMP is unauthenticated (one forged message would otherwise end a transfer) and a peer that
+   * is restarting comes back. Other socket errors end the session either way (`SOCKET_ERROR`).
+   */
+  failFast?: boolean;
 }
 
 let sharedClock: Clock | null = null;
@@ -55,20 +70,31 @@ export async function dial(options: DialOptions): Promise<Session> {
       resolve();
     });
   });
+  const failFast = options.failFast === true;
+  // an ICMP error reaches whichever comes first, the next receive or the next send: both count
+  const unreachable = (e: Error): boolean => {
+    if (!icmpReported(e)) return false;
+    if (session.closed) return true;
+    session.stats.InErrs++;
+    if (failFast) {
+      const remote = addressKey(address, target.port);
+      session.fail(new KcpError('UNREACHABLE', `${remote} unreachable: ${e.message}`, { conv, remote, cause: e }));
+    }
+    return true;
+  };
+  // other send errors (ENOBUFS, ...) stay dropped, as a lost datagram: KCP resends it
+  const sent = (e: Error | null): void => void (e !== null && unreachable(e));
   const session = new Session(
     conv,
     { address, port: target.port },
-    (dg) => sendDatagram(socket, dg, undefined, undefined, session.stats),
+    (dg) => sendDatagram(socket, dg, undefined, undefined, session.stats, sent),
     crypt,
     options,
     clock,
     'active'
   );
   session.localPort = socket.address().port;
-  // a connected socket hears ICMP port-unreachable as ECONNREFUSED: like kcp-go, keep going and
-  // let the dead-link limit decide (the peer may come back)
-  const refused = (e: Error) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED' && (session.stats.InErrs++, true);
-  const sub = udpDatagrams(socket, refused).subscribe({
+  const sub = udpDatagrams(socket, unreachable).subscribe({
     next: (d) => {
       if (d.port !== target.port || d.address !== address) session.stats.InErrs++;
       else session.input(d.data);

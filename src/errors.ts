@@ -11,7 +11,10 @@ export type KcpErrorCode =
   | 'SOCKET_ERROR' // the UDP socket reported an error
   | 'UNREACHABLE' // an ICMP error said the peer cannot be reached (a dialled session with failFast)
   | 'CLOSED' // the session was closed locally and the operation needs an open session
-  | 'RESET'; // a listener replaced the session on a conv reset (sn 0 with another conv)
+  | 'RESET' // a listener replaced the session on a conv reset (sn 0 with another conv)
+  | 'SMUX_PROTOCOL' // an smux frame the mux cannot take (wrong version, unknown command, bad UPD)
+  | 'SMUX_GOAWAY' // an smux session ran out of stream ids
+  | 'SNAPPY_CORRUPT'; // a snappy stream or block that does not decode (bad chunk, length or checksum)
 
 /** Details attached to a `KcpError`. */
 export interface KcpErrorInfo {

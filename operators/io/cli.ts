@@ -4,6 +4,7 @@
  *   rxkcp echo --listen 127.0.0.1:4000 --crypt aes --key secret
  *   rxkcp sink --listen 127.0.0.1:4000
  *   rxkcp send --connect 127.0.0.1:4000 --bytes 67108864 --json
+ *   rxkcp relay --listen 127.0.0.1:4001 --connect 127.0.0.1:4000 --loss 0.02 --seed 7
  * @module
  */
 import { cac } from 'cac';
@@ -16,6 +17,7 @@ import { Listener } from './listener.js';
 import { aggregateStats, type SessionOptions } from './session.js';
 import { toDuplex } from './stream.js';
 import { PatternVerifier, patternBytes } from './pattern.js';
+import { relay, type Impairment, type RelayDirectionStats, type RelayOptions } from './relay.js';
 
 const MODES: Record<string, [number, number, number, number]> = {
   normal: [0, 40, 2, 1],
@@ -173,6 +175,74 @@ async function send(flags: Record<string, unknown>): Promise<number> {
   return out.ok ? 0 : 1;
 }
 
+/** The relay's flags to options; ranges are checked by relay() itself. */
+export function relayOptions(f: Record<string, unknown>): RelayOptions {
+  if (!f.connect) throw new UsageError('relay needs --connect HOST:PORT (the server)');
+  const n = (v: unknown): number | undefined => (v === undefined ? undefined : Number(v));
+  const both: Impairment = {
+    loss: n(f.loss),
+    duplicate: n(f.duplicate),
+    reorder: n(f.reorder),
+    reorderDelay: n(f.reorderDelay),
+    delay: n(f.delay),
+    jitter: n(f.jitter),
+    bandwidth: n(f.bandwidth),
+    queue: n(f.queue),
+  };
+  if (f.burstEnter !== undefined || f.burstExit !== undefined) both.burst = { enter: n(f.burstEnter)!, exit: n(f.burstExit)!, loss: n(f.burstLoss) };
+  if (f.blackholeAt !== undefined || f.blackholeFor !== undefined) both.blackhole = { at: n(f.blackholeAt ?? 0)!, duration: n(f.blackholeFor)! };
+  for (const k of Object.keys(both) as (keyof Impairment)[]) if (both[k] === undefined) delete both[k];
+  return {
+    ...both,
+    listen: String(f.listen ?? '127.0.0.1:0'),
+    connect: String(f.connect),
+    seed: n(f.seed ?? 1),
+    up: f.upLoss !== undefined ? { loss: n(f.upLoss) } : undefined,
+    down: f.downLoss !== undefined ? { loss: n(f.downLoss) } : undefined,
+  };
+}
+
+function relayTable(s: { up: RelayDirectionStats; down: RelayDirectionStats }): string {
+  const rows: [string, (d: RelayDirectionStats) => number][] = [
+    ['received', (d) => d.received],
+    ['forwarded', (d) => d.forwarded],
+    ['duplicated', (d) => d.duplicated],
+    ['reordered', (d) => d.reordered],
+    ['dropped: loss', (d) => d.dropped.loss],
+    ['dropped: burst', (d) => d.dropped.burst],
+    ['dropped: blackhole', (d) => d.dropped.blackhole],
+    ['dropped: queue', (d) => d.dropped.queue],
+    ['dropped: total', (d) => d.dropped.total],
+    ['bytes received', (d) => d.bytes],
+    ['bytes forwarded', (d) => d.forwardedBytes],
+  ];
+  const head = `${''.padEnd(20)}${'up (to server)'.padStart(16)}${'down (to clients)'.padStart(20)}`;
+  return [head, ...rows.map(([name, get]) => `${name.padEnd(20)}${String(get(s.up)).padStart(16)}${String(get(s.down)).padStart(20)}`)].join('\n');
+}
+
+async function relayCommand(flags: Record<string, unknown>): Promise<void> {
+  const options = relayOptions(flags);
+  const json = Boolean(flags.json);
+  const duration = flags.duration === undefined ? undefined : int('duration', flags.duration, 1, 2 ** 31 - 1);
+  const r = await relay(options);
+  const addr = `${r.address.address}:${r.address.port}`;
+  console.log(JSON.stringify({ ready: true, mode: 'relay', addr, connect: options.connect, seed: options.seed }));
+  const t0 = performance.now();
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    const snap = r.stats.snapshot();
+    const elapsed_ms = Math.round(performance.now() - t0);
+    if (json) console.log(JSON.stringify({ final: true, mode: 'relay', addr, connect: options.connect, seed: options.seed, elapsed_ms, stats: snap }));
+    else console.log(`rxkcp relay ${addr} → ${options.connect}, seed ${options.seed}, ${(elapsed_ms / 1000).toFixed(1)} s, ${snap.clients} client address(es)\n${relayTable(snap)}`);
+    void r.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (duration !== undefined) setTimeout(stop, duration);
+}
+
 export async function main(argv = process.argv): Promise<number> {
   const cli = cac('rxkcp');
   withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
@@ -187,6 +257,28 @@ export async function main(argv = process.argv): Promise<number> {
       .option('--oneway', 'do not wait for an echo: done when the peer has acknowledged every byte')
       .option('--json', 'print one JSON line')
   );
+  cli
+    .command('relay', 'a seeded network emulator between clients and a server: loss, bursts, duplication, reordering, delay, bandwidth, blackholes')
+    .option('--listen <addr>', 'HOST:PORT the clients send to', { default: '127.0.0.1:0' })
+    .option('--connect <addr>', 'HOST:PORT of the server')
+    .option('--loss <p>', 'independent loss probability 0..1, each direction')
+    .option('--up-loss <p>', 'loss client → server (replaces --loss there)')
+    .option('--down-loss <p>', 'loss server → client (replaces --loss there)')
+    .option('--burst-enter <p>', 'Gilbert–Elliott bursts: P(good → bad) per datagram')
+    .option('--burst-exit <p>', 'Gilbert–Elliott bursts: P(bad → good) per datagram')
+    .option('--burst-loss <p>', 'loss in the bad state (default 1)')
+    .option('--duplicate <p>', 'probability a datagram is sent twice')
+    .option('--reorder <p>', 'probability a datagram is held back so later ones overtake it')
+    .option('--reorder-delay <ms>', 'how long a reordered datagram is held (default 10)')
+    .option('--delay <ms>', 'one-way delay')
+    .option('--jitter <ms>', 'extra delay, uniform 0..ms')
+    .option('--bandwidth <bytes/s>', 'rate cap per direction')
+    .option('--queue <bytes>', 'bytes that may wait for the capped link; more are dropped (default 1 MiB)')
+    .option('--blackhole-at <ms>', 'drop everything from this long after start ...')
+    .option('--blackhole-for <ms>', '... for this long')
+    .option('--seed <n>', 'seed of every decision', { default: 1 })
+    .option('--duration <ms>', 'stop after this long (else at SIGINT/SIGTERM) and print the counters')
+    .option('--json', 'print the counters as one JSON line');
   cli.help();
   try {
     const parsed = cli.parse(argv, { run: false });
@@ -197,6 +289,10 @@ export async function main(argv = process.argv): Promise<number> {
       return -1; // keeps running
     }
     if (name === 'send') return await send(parsed.options);
+    if (name === 'relay') {
+      await relayCommand(parsed.options);
+      return -1; // keeps running
+    }
     cli.outputHelp();
     return 2;
   } catch (e) {

@@ -6,3 +6,4 @@ export * from './dial.js';
 export * from './stream.js';
 export * from './pattern.js';
 export * from './echo.js';
+export * from './relay.js';

@@ -1,0 +1,531 @@
+/**
+ * A seeded user-space network emulator: a UDP relay between clients and one server that loses,
+ * duplicates, reorders, delays, rate-limits and blackholes datagrams, each direction on its own.
+ *
+ *     client ──▶ relay.listen ──(up: impairments)──▶ upstream socket ──▶ server
+ *     client ◀── relay.listen ◀─(down: impairments)── upstream socket ◀── server
+ *
+ * It behaves like a NAT: every distinct client address gets its own upstream socket, so several
+ * clients through one relay reach the server from distinct addresses. Every decision (loss, burst
+ * state, duplication, reordering, jitter) comes from seeded generators, one set per direction and
+ * one generator per kind of decision, so the same seed and the same datagram sequence give the
+ * same decisions, and turning one impairment on does not change the decisions of another.
+ * Delays run on the scheduler handed in (default asyncScheduler); a datagram that is held is
+ * copied first, so the socket's buffer can be reused.
+ *
+ * @example
+ * const r = await relay({ connect: '127.0.0.1:4000', loss: 0.02, seed: 7 });
+ * // clients dial `127.0.0.1:${r.address.port}`; later:
+ * console.log(r.stats.snapshot());
+ * await r.close();
+ * @module
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { Prng } from '../../src/prng.js';
+import { addressKey, parseHostPort, setSocketBuffers, socketTypeFor } from './udp.js';
+
+/** What one direction of the emulated link does to the datagrams crossing it. */
+export interface Impairment {
+  /** Probability (0..1) that a datagram is lost, independently of every other. */
+  loss?: number;
+  /**
+   * Gilbert–Elliott bursts: before each datagram the link moves from the good to the bad state
+   * with probability `enter` and back with probability `exit`; in the bad state a datagram is
+   * lost with probability `loss` (default 1). Independent `loss` applies in both states.
+   */
+  burst?: { enter: number; exit: number; loss?: number };
+  /** Probability (0..1) that a datagram is sent twice. */
+  duplicate?: number;
+  /** Probability (0..1) that a datagram is held back by `reorderDelay` ms, so later ones overtake it. */
+  reorder?: number;
+  /** Extra hold of a reordered datagram, ms (default 10). */
+  reorderDelay?: number;
+  /** One-way delay, ms. */
+  delay?: number;
+  /** Extra delay, uniform in 0..jitter ms, per datagram. */
+  jitter?: number;
+  /** Bytes per second the link carries (serialised one after another); absent or 0 = unlimited. */
+  bandwidth?: number;
+  /** Bytes that may wait for the bandwidth-limited link; a datagram beyond that is dropped (default 1 MiB). */
+  queue?: number;
+  /** Drops everything from `at` ms after the relay starts, for `duration` ms. */
+  blackhole?: { at: number; duration: number };
+}
+
+export interface RelayOptions extends Impairment {
+  /** `HOST:PORT` the clients send to (default 127.0.0.1:0, an ephemeral port). */
+  listen?: string;
+  /** `HOST:PORT` of the server (an IP literal). */
+  connect: string;
+  /** Seed of every decision (default 1). */
+  seed?: number;
+  /** Client → server: fields here replace the shared ones. */
+  up?: Impairment;
+  /** Server → client: fields here replace the shared ones. */
+  down?: Impairment;
+  /** Time source for delays, bandwidth and blackholes (default asyncScheduler). */
+  scheduler?: SchedulerLike;
+}
+
+/** Datagrams dropped, by cause. */
+export interface RelayDrops {
+  /** Independent loss. */
+  loss: number;
+  /** Lost in the bad state of a Gilbert–Elliott burst. */
+  burst: number;
+  /** Inside a blackhole window (on arrival, or when a held datagram came due inside one). */
+  blackhole: number;
+  /** The bandwidth-limited queue was full. */
+  queue: number;
+  /** All of the above. */
+  total: number;
+}
+
+/** Counters of one direction. received + duplicated = forwarded + dropped.total + held. */
+export interface RelayDirectionStats {
+  /** Datagrams that reached the relay. */
+  received: number;
+  /** Datagrams sent on (duplicates included). */
+  forwarded: number;
+  dropped: RelayDrops;
+  /** Datagrams sent twice (each counts once here, twice in `forwarded`). */
+  duplicated: number;
+  /** Copies held back to be overtaken. */
+  reordered: number;
+  /** Bytes received. */
+  bytes: number;
+  /** Bytes sent on. */
+  forwardedBytes: number;
+  /** Copies waiting for their time now. */
+  held: number;
+  /** Socket errors seen while sending (counted, never thrown). */
+  errors: number;
+}
+
+export interface RelayStatsSnapshot {
+  up: RelayDirectionStats;
+  down: RelayDirectionStats;
+  clients: number;
+}
+
+/** Live counters; `snapshot()` copies them into plain JSON. */
+export interface RelayStats {
+  readonly up: RelayDirectionStats;
+  readonly down: RelayDirectionStats;
+  /** Distinct client addresses seen (one upstream socket each). */
+  readonly clients: number;
+  snapshot(): RelayStatsSnapshot;
+}
+
+export interface Relay {
+  /** Where the clients send. */
+  readonly address: { address: string; port: number };
+  readonly stats: RelayStats;
+  /** The upstream port each client address (`host:port`) is mapped to. */
+  readonly mappings: ReadonlyMap<string, number>;
+  /** Drops everything in both directions from now for `durationMs` ms. */
+  blackhole(durationMs: number): void;
+  /** Closes every socket and drops what is held. Idempotent. */
+  close(): Promise<void>;
+}
+
+const MIB = 1024 * 1024;
+
+function probability(where: string, name: string, v: unknown): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`relay: ${where}${name} must be a probability 0..1, got ${String(v)}`);
+}
+
+function nonNegative(where: string, name: string, v: unknown): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !(v >= 0 && Number.isFinite(v))) throw new RangeError(`relay: ${where}${name} must be a finite number ≥ 0, got ${String(v)}`);
+}
+
+function checkImpairment(o: Impairment, where: string): void {
+  probability(where, 'loss', o.loss);
+  probability(where, 'duplicate', o.duplicate);
+  probability(where, 'reorder', o.reorder);
+  nonNegative(where, 'reorderDelay', o.reorderDelay);
+  nonNegative(where, 'delay', o.delay);
+  nonNegative(where, 'jitter', o.jitter);
+  nonNegative(where, 'bandwidth', o.bandwidth);
+  if (o.queue !== undefined && !(typeof o.queue === 'number' && o.queue > 0 && Number.isFinite(o.queue))) {
+    throw new RangeError(`relay: ${where}queue must be a finite number of bytes > 0, got ${String(o.queue)}`);
+  }
+  if (o.burst !== undefined) {
+    if (typeof o.burst !== 'object' || o.burst === null) throw new TypeError(`relay: ${where}burst must be { enter, exit, loss? }`);
+    if (o.burst.enter === undefined || o.burst.exit === undefined) throw new RangeError(`relay: ${where}burst needs enter and exit`);
+    probability(where, 'burst.enter', o.burst.enter);
+    probability(where, 'burst.exit', o.burst.exit);
+    probability(where, 'burst.loss', o.burst.loss);
+  }
+  if (o.blackhole !== undefined) {
+    if (typeof o.blackhole !== 'object' || o.blackhole === null) throw new TypeError(`relay: ${where}blackhole must be { at, duration }`);
+    if (o.blackhole.at === undefined || o.blackhole.duration === undefined) throw new RangeError(`relay: ${where}blackhole needs at and duration`);
+    nonNegative(where, 'blackhole.at', o.blackhole.at);
+    nonNegative(where, 'blackhole.duration', o.blackhole.duration);
+  }
+}
+
+/** Validates relay options; throws RangeError/TypeError naming the bad one. */
+export function assertRelayOptions(o: RelayOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError('relay: options must be an object');
+  if (typeof o.connect !== 'string') throw new TypeError('relay: connect (HOST:PORT of the server) is required');
+  const target = parseHostPort(o.connect);
+  if (!isIP(target.host)) throw new TypeError(`relay: connect must name an IP address, got ${o.connect}`);
+  if (target.port === 0) throw new RangeError(`relay: connect needs a port other than 0, got ${o.connect}`);
+  const local = parseHostPort(o.listen ?? '127.0.0.1:0');
+  if (!isIP(local.host)) throw new TypeError(`relay: listen must name an IP address, got ${String(o.listen)}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new TypeError(`relay: seed must be an integer, got ${String(o.seed)}`);
+  checkImpairment(o, '');
+  if (o.up !== undefined) checkImpairment(o.up, 'up.');
+  if (o.down !== undefined) checkImpairment(o.down, 'down.');
+}
+
+function newDirectionStats(): RelayDirectionStats {
+  return {
+    received: 0,
+    forwarded: 0,
+    dropped: { loss: 0, burst: 0, blackhole: 0, queue: 0, total: 0 },
+    duplicated: 0,
+    reordered: 0,
+    bytes: 0,
+    forwardedBytes: 0,
+    held: 0,
+    errors: 0,
+  };
+}
+
+function copyDirectionStats(s: RelayDirectionStats): RelayDirectionStats {
+  return { ...s, dropped: { ...s.dropped } };
+}
+
+/** A seed for one kind of decision of one direction, spread so nearby seeds give unrelated streams. */
+function subSeed(seed: number, direction: number, kind: number): number {
+  let z = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(direction + 1, 0x85ebca6b) ^ Math.imul(kind + 1, 0xc2b2ae35)) >>> 0;
+  z = Math.imul(z ^ (z >>> 15), 0x2c1b3c6d);
+  return (z ^ (z >>> 12)) >>> 0;
+}
+
+interface Held {
+  due: number;
+  order: number;
+  data: Uint8Array;
+  send: (data: Uint8Array) => void;
+}
+
+/**
+ * One direction of the link: decides on each datagram as it arrives and sends it on at once or
+ * when its time comes. Holds a min-heap of copies by (due, arrival order) and keeps one scheduled
+ * action, for the earliest.
+ */
+class Direction {
+  readonly stats = newDirectionStats();
+  private readonly loss: number;
+  private readonly burst: { enter: number; exit: number; loss: number } | null;
+  private readonly duplicate: number;
+  private readonly reorder: number;
+  private readonly reorderDelay: number;
+  private readonly delay: number;
+  private readonly jitter: number;
+  private readonly bandwidth: number;
+  private readonly queue: number;
+  private readonly lossRng: Prng;
+  private readonly burstRng: Prng;
+  private readonly duplicateRng: Prng;
+  private readonly reorderRng: Prng;
+  private readonly jitterRng: Prng;
+  private bad = false;
+  /** When the bandwidth-limited link is free again (ms, fractional). */
+  private busyUntil = 0;
+  private readonly heap: Held[] = [];
+  private order = 0;
+  private timer: Subscription | null = null;
+  private armedFor = Infinity;
+  private closed = false;
+
+  constructor(
+    o: Impairment,
+    seed: number,
+    index: number,
+    private readonly scheduler: SchedulerLike,
+    /** True while a blackhole covers time `now` (ms). */
+    private readonly dark: (now: number) => boolean
+  ) {
+    this.loss = o.loss ?? 0;
+    this.burst = o.burst ? { enter: o.burst.enter, exit: o.burst.exit, loss: o.burst.loss ?? 1 } : null;
+    this.duplicate = o.duplicate ?? 0;
+    this.reorder = o.reorder ?? 0;
+    this.reorderDelay = o.reorderDelay ?? 10;
+    this.delay = o.delay ?? 0;
+    this.jitter = o.jitter ?? 0;
+    this.bandwidth = o.bandwidth ?? 0;
+    this.queue = o.queue ?? MIB;
+    this.lossRng = new Prng(subSeed(seed, index, 0));
+    this.burstRng = new Prng(subSeed(seed, index, 1));
+    this.duplicateRng = new Prng(subSeed(seed, index, 2));
+    this.reorderRng = new Prng(subSeed(seed, index, 3));
+    this.jitterRng = new Prng(subSeed(seed, index, 4));
+  }
+
+  /** A datagram arrived; `send` puts it on the wire. `data` is only valid during this call. */
+  arrive(data: Uint8Array, send: (data: Uint8Array) => void): void {
+    if (this.closed) return;
+    const s = this.stats;
+    s.received++;
+    s.bytes += data.length;
+    const now = this.scheduler.now();
+    if (this.dark(now)) return this.drop('blackhole');
+    if (this.burst) {
+      // the state moves before each datagram, then the bad state loses it (with burst.loss)
+      const r = this.burstRng.float();
+      if (this.bad ? r < this.burst.exit : r < this.burst.enter) this.bad = !this.bad;
+      if (this.bad && (this.burst.loss >= 1 || this.burstRng.chance(this.burst.loss))) return this.drop('burst');
+    }
+    if (this.loss > 0 && this.lossRng.chance(this.loss)) return this.drop('loss');
+    let start = now;
+    if (this.bandwidth > 0) {
+      const waiting = Math.max(0, this.busyUntil - now) * (this.bandwidth / 1000);
+      if (waiting + data.length > this.queue) return this.drop('queue');
+      // serialised behind what is queued: leaves once its own last byte is on the wire
+      start = Math.max(now, this.busyUntil) + (data.length * 1000) / this.bandwidth;
+      this.busyUntil = start;
+    }
+    const copies = this.duplicate > 0 && this.duplicateRng.chance(this.duplicate) ? 2 : 1;
+    if (copies === 2) s.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      let due = start + this.delay;
+      if (this.jitter > 0) due += this.jitterRng.float() * this.jitter;
+      if (this.reorder > 0 && this.reorderRng.chance(this.reorder)) {
+        due += this.reorderDelay;
+        s.reordered++;
+      }
+      // at once unless it is held, or copies already due are still waiting (they go first)
+      if (due <= now && (this.heap.length === 0 || this.heap[0]!.due > now)) this.forward(data, send);
+      else this.hold({ due, order: this.order++, data: data.slice(), send });
+    }
+  }
+
+  /** Starts nothing new and drops what is held. */
+  close(): void {
+    this.closed = true;
+    this.timer?.unsubscribe();
+    this.timer = null;
+    this.stats.held = 0;
+    this.heap.length = 0;
+  }
+
+  private drop(cause: 'loss' | 'burst' | 'blackhole' | 'queue'): void {
+    this.stats.dropped[cause]++;
+    this.stats.dropped.total++;
+  }
+
+  private forward(data: Uint8Array, send: (data: Uint8Array) => void): void {
+    this.stats.forwarded++;
+    this.stats.forwardedBytes += data.length;
+    send(data);
+  }
+
+  private hold(h: Held): void {
+    this.push(h);
+    this.stats.held = this.heap.length;
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.closed || this.heap.length === 0) return;
+    const due = this.heap[0]!.due;
+    if (this.timer !== null && this.armedFor <= due) return;
+    this.timer?.unsubscribe();
+    this.armedFor = due;
+    // whole milliseconds, rounded up: a copy never leaves before its time
+    this.timer = this.scheduler.schedule(() => this.fire(), Math.max(0, Math.ceil(due - this.scheduler.now())));
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedFor = Infinity;
+    const now = this.scheduler.now();
+    while (!this.closed && this.heap.length > 0 && this.heap[0]!.due <= now) {
+      const h = this.pop();
+      this.stats.held = this.heap.length;
+      if (this.dark(now)) this.drop('blackhole');
+      else this.forward(h.data, h.send);
+    }
+    this.arm();
+  }
+
+  private less(a: Held, b: Held): boolean {
+    return a.due < b.due || (a.due === b.due && a.order < b.order);
+  }
+
+  private push(e: Held): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): Held {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function bindSocket(socket: Socket, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A window of time (ms on the scheduler's clock) in which everything is dropped. */
+interface Window {
+  from: number;
+  until: number;
+}
+
+/**
+ * Starts a relay listening on `options.listen` and forwarding to `options.connect`. Options are
+ * checked when called (RangeError/TypeError); the promise resolves once the socket is bound.
+ */
+export function relay(options: RelayOptions): Promise<Relay> {
+  assertRelayOptions(options);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const seed = options.seed ?? 1;
+  const target = parseHostPort(options.connect);
+  const local = parseHostPort(options.listen ?? '127.0.0.1:0');
+  const { up: upOverride, down: downOverride, listen: _l, connect: _c, seed: _s, scheduler: _sc, ...shared } = options;
+  const upImpairment: Impairment = { ...shared, ...upOverride };
+  const downImpairment: Impairment = { ...shared, ...downOverride };
+  const started = scheduler.now();
+  const windowOf = (o: Impairment): Window | null => (o.blackhole ? { from: started + o.blackhole.at, until: started + o.blackhole.at + o.blackhole.duration } : null);
+  const upWindow = windowOf(upImpairment);
+  const downWindow = windowOf(downImpairment);
+  const manual: Window[] = [];
+  const inWindow = (w: Window | null, now: number) => w !== null && now >= w.from && now < w.until;
+  const darkAt = (w: Window | null) => (now: number) => {
+    if (inWindow(w, now)) return true;
+    for (let i = 0; i < manual.length; i++) if (inWindow(manual[i]!, now)) return true;
+    return false;
+  };
+  const up = new Direction(upImpairment, seed, 0, scheduler, darkAt(upWindow));
+  const down = new Direction(downImpairment, seed, 1, scheduler, darkAt(downWindow));
+
+  const type = socketTypeFor(local.host);
+  const upstreamType = socketTypeFor(target.host);
+  const loopbackTarget = target.host === '::1' || target.host.startsWith('127.');
+  const listenSocket = createSocket(type);
+  listenSocket.on('error', () => down.stats.errors++);
+  /** Client address key → its upstream socket. */
+  const nat = new Map<string, { socket: Socket; port: number; toServer: (data: Uint8Array) => void }>();
+  const mappings = new Map<string, number>();
+  let closing: Promise<void> | null = null;
+
+  const upstreamFor = (address: string, port: number): (data: Uint8Array) => void => {
+    const key = addressKey(address, port);
+    const known = nat.get(key);
+    if (known) return known.toServer;
+    const socket = createSocket(upstreamType);
+    const toServer = (data: Uint8Array) => {
+      if (!closing) socket.send(data, target.port, target.host);
+    };
+    const entry = { socket, port: 0, toServer };
+    nat.set(key, entry);
+    // sends made before the bind completes wait in the socket's own queue
+    socket.bind(0, loopbackTarget ? target.host : undefined, () => {
+      entry.port = socket.address().port;
+      mappings.set(key, entry.port);
+      setSocketBuffers(socket);
+    });
+    const toClient = (data: Uint8Array) => {
+      if (!closing) listenSocket.send(data, port, address);
+    };
+    socket.on('message', (msg: Buffer, rinfo) => {
+      // only the server's replies go back down; anything else is not part of this mapping
+      if (rinfo.port !== target.port || rinfo.address !== target.host) return;
+      down.arrive(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), toClient);
+    });
+    socket.on('error', () => up.stats.errors++);
+    return toServer;
+  };
+
+  listenSocket.on('message', (msg: Buffer, rinfo) => {
+    up.arrive(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), upstreamFor(rinfo.address, rinfo.port));
+  });
+
+  const stats: RelayStats = {
+    up: up.stats,
+    down: down.stats,
+    get clients() {
+      return nat.size;
+    },
+    snapshot: () => ({ up: copyDirectionStats(up.stats), down: copyDirectionStats(down.stats), clients: nat.size }),
+  };
+
+  const ready = bindSocket(listenSocket, local.port, local.host).catch((e: unknown) => {
+    up.close();
+    down.close();
+    listenSocket.close();
+    throw e;
+  });
+  return ready.then(() => {
+    setSocketBuffers(listenSocket);
+    const bound = listenSocket.address();
+    return {
+      address: { address: bound.address, port: bound.port },
+      stats,
+      mappings,
+      blackhole(durationMs: number) {
+        if (typeof durationMs !== 'number' || !(durationMs >= 0 && Number.isFinite(durationMs))) {
+          throw new RangeError(`relay: blackhole duration must be a finite number of ms ≥ 0, got ${String(durationMs)}`);
+        }
+        const now = scheduler.now();
+        // forget windows that are over, keep the rest
+        for (let i = manual.length - 1; i >= 0; i--) if (manual[i]!.until <= now) manual.splice(i, 1);
+        manual.push({ from: now, until: now + durationMs });
+      },
+      close() {
+        closing ??= (async () => {
+          up.close();
+          down.close();
+          const sockets = [listenSocket, ...[...nat.values()].map((e) => e.socket)];
+          await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
+            try {
+              s.close(() => resolve());
+            } catch {
+              resolve(); // already closed
+            }
+          })));
+        })();
+        return closing;
+      },
+    } satisfies Relay;
+  });
+}

@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import { asyncScheduler } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
 import { Clock } from '../update-clock.js';
-import { resolveCrypt, Session, type SessionOptions } from './session.js';
+import { resolveCryptAsync, Session, type SessionOptions } from './session.js';
 import { addressKey, icmpReported, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams } from './udp.js';
 
 export interface DialOptions extends SessionOptions {
@@ -49,7 +49,7 @@ function defaultClock(): Clock {
 export async function dial(options: DialOptions): Promise<Session> {
   const target = parseHostPort(options.connect);
   const address = isIP(target.host) ? target.host : (await lookup(target.host)).address;
-  const crypt = resolveCrypt(options);
+  const crypt = await resolveCryptAsync(options);
   const clock = options.clock ?? (options.scheduler ? new Clock(options.scheduler) : defaultClock());
   const socket = createSocket(socketTypeFor(address));
   const loopback = address === '::1' || address.startsWith('127.');

@@ -16,7 +16,7 @@ import { IKCP_OVERHEAD } from '../../src/kcp/constants.js';
 import { Snmp } from '../../src/stats.js';
 import { readU32 } from '../../src/wire/bytes.js';
 import { Clock } from '../update-clock.js';
-import { resolveCrypt, Session, type SessionOptions } from './session.js';
+import { resolveCryptAsync, Session, type SessionOptions } from './session.js';
 import { addressKey, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 
 /** kcp-go's accept backlog: sessions created but not yet taken by a subscriber. */
@@ -47,9 +47,10 @@ export class Listener {
   private constructor(
     readonly socket: Socket,
     private readonly ownsSocket: boolean,
-    private readonly options: ListenOptions
+    private readonly options: ListenOptions,
+    crypt: PacketCrypt
   ) {
-    this.crypt = resolveCrypt(options);
+    this.crypt = crypt;
     if (options.antiReplay !== undefined && this.crypt.kind !== 'aead') throw new RangeError('listen: antiReplay needs an AEAD cipher');
     this.replay = options.antiReplay !== undefined ? new ReplayWindow(options.antiReplay) : undefined;
     this.clock = options.clock ?? new Clock(options.scheduler ?? asyncScheduler);
@@ -65,7 +66,8 @@ export class Listener {
 
   /** Binds a UDP socket and starts listening. */
   static async listen(options: ListenOptions): Promise<Listener> {
-    if (options.socket) return new Listener(options.socket, false, options);
+    const crypt = await resolveCryptAsync(options); // a password's key, off the event loop
+    if (options.socket) return new Listener(options.socket, false, options, crypt);
     const { host, port } = parseHostPort(options.listen);
     const socket = createSocket({ type: socketTypeFor(host), reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
@@ -77,7 +79,7 @@ export class Listener {
     });
     setSocketBuffers(socket, options.sockbuf);
     try {
-      return new Listener(socket, true, options);
+      return new Listener(socket, true, options, crypt);
     } catch (e) {
       socket.close(); // bad options: do not leave the port bound
       throw e;

@@ -7,7 +7,7 @@
 import { asyncScheduler, interval, map, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { CryptName, PacketCrypt, RandomSource } from '../../src/crypt/crypt.js';
 import { KcpError } from '../../src/errors.js';
-import { createNodeCrypt, nodeCryptFromPassword } from '../../src/node/crypt.js';
+import { createNodeCrypt, nodeCryptFromPassword, nodeCryptFromPasswordAsync } from '../../src/node/crypt.js';
 import type { KcpOptions } from '../../src/kcp/kcp.js';
 import { Snmp, type SnmpField } from '../../src/stats.js';
 import { Conversation, type ConversationOptions } from '../conversation.js';
@@ -19,7 +19,10 @@ type SessionKcpOptions = Omit<KcpOptions, 'mtu' | 'startSn'>;
 export interface SessionOptions extends SessionKcpOptions {
   /** kcptun `--crypt` name (default 'null' without key or password, else 'aes'). */
   crypt?: CryptName;
-  /** kcptun `--key`: derived with PBKDF2-HMAC-SHA1(key, "kcp-go", 4096, 32) and sliced per cipher. */
+  /**
+   * kcptun `--key`: derived with PBKDF2-HMAC-SHA1(key, "kcp-go", 4096, 32) and sliced per cipher
+   * (off the event loop in `dial` and `Listener.listen`; not at all for 'none' and 'null').
+   */
   password?: string;
   /** A raw key of the cipher's length instead of a password. */
   key?: Uint8Array;
@@ -49,7 +52,10 @@ export interface SessionOptions extends SessionKcpOptions {
   scheduler?: SchedulerLike;
 }
 
-/** The crypto a set of session options asks for, on Node's fast paths. */
+/**
+ * The crypto a set of session options asks for, on Node's fast paths. A password's key is derived
+ * on the event loop (6-18 ms): `dial` and `Listener.listen` use `resolveCryptAsync`.
+ */
 export function resolveCrypt(o: SessionOptions): PacketCrypt {
   const name: CryptName = o.crypt ?? (o.password !== undefined || o.key !== undefined ? 'aes' : 'null');
   const options = o.random ? { random: o.random } : {};
@@ -58,6 +64,13 @@ export function resolveCrypt(o: SessionOptions): PacketCrypt {
   if (o.password !== undefined) return nodeCryptFromPassword(name, o.password, options);
   if (name === 'none') return createNodeCrypt('none', new Uint8Array(0), options);
   throw new TypeError(`session: crypt ${name} needs a password or a key`);
+}
+
+/** `resolveCrypt` deriving a password's key in node:crypto's thread pool, never on the event loop. */
+export async function resolveCryptAsync(o: SessionOptions): Promise<PacketCrypt> {
+  const name: CryptName = o.crypt ?? (o.password !== undefined || o.key !== undefined ? 'aes' : 'null');
+  if (o.password === undefined || o.key !== undefined || name === 'null') return resolveCrypt(o);
+  return nodeCryptFromPasswordAsync(name, o.password, o.random ? { random: o.random } : {});
 }
 
 

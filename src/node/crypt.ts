@@ -8,7 +8,7 @@
  * node:crypto cannot write into a caller's buffer, so each call copies its result once.
  * @module
  */
-import { createCipheriv, createDecipheriv, getCiphers, type Cipher, type CipherGCMTypes, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, getCiphers, pbkdf2, type Cipher, type CipherGCMTypes, type Decipher } from 'node:crypto';
 import { AEAD_KEY_SIZES, type AeadCrypt } from '../crypt/aead.js';
 import { initialVector, type BlockCrypt } from '../crypt/block-crypt.js';
 import {
@@ -157,7 +157,44 @@ export function createNodeCrypt(name: CryptName, key: Uint8Array, options: Crypt
   return createCrypt(name, key, { random, crc32 });
 }
 
-/** `createNodeCrypt` with kcptun's key derivation from a password. */
+/** Whether a cipher uses its key at all ('none' frames datagrams but does not encrypt; 'null' does neither). */
+function usesKey(name: CryptName): boolean {
+  return name !== 'none' && name !== 'null';
+}
+
+/** `createNodeCrypt` with kcptun's key derivation from a password (skipped for 'none' and 'null'). */
 export function nodeCryptFromPassword(name: CryptName, password: string, options: CryptOptions = {}): PacketCrypt {
+  if (!usesKey(name)) return createNodeCrypt(name, new Uint8Array(0), options);
   return createNodeCrypt(name, keySliceFor(name, deriveKey(password)), options);
+}
+
+/** Derived keys by password, most recently used last; at most `derivedKeysKept`. */
+const derivedKeys = new Map<string, Promise<Uint8Array>>();
+const derivedKeysKept = 16;
+const utf8 = new TextEncoder();
+
+/**
+ * kcptun's key derivation, PBKDF2-HMAC-SHA1(password, "kcp-go", 4096, 32) as `deriveKey` does it,
+ * in node:crypto's thread pool: the same bytes (the password is UTF-8 encoded the same way) without
+ * holding the event loop for the 6-18 ms the JavaScript derivation takes. The keys of the last
+ * 16 passwords are kept, so concurrent dials with one password derive it once. Each call returns
+ * its own copy.
+ */
+export async function deriveKeyAsync(password: string): Promise<Uint8Array> {
+  let key = derivedKeys.get(password);
+  if (key === undefined) {
+    key = new Promise<Uint8Array>((resolve, reject) =>
+      pbkdf2(utf8.encode(password), utf8.encode('kcp-go'), 4096, 32, 'sha1', (e, k) => (e ? reject(e) : resolve(new Uint8Array(k))))
+    );
+    key.catch(() => derivedKeys.delete(password));
+    if (derivedKeys.size >= derivedKeysKept) derivedKeys.delete(derivedKeys.keys().next().value!);
+  } else derivedKeys.delete(password); // moves to the most recently used end
+  derivedKeys.set(password, key);
+  return (await key).slice();
+}
+
+/** `nodeCryptFromPassword` deriving the key with `deriveKeyAsync` (off the event loop). */
+export async function nodeCryptFromPasswordAsync(name: CryptName, password: string, options: CryptOptions = {}): Promise<PacketCrypt> {
+  if (!usesKey(name)) return createNodeCrypt(name, new Uint8Array(0), options);
+  return createNodeCrypt(name, keySliceFor(name, await deriveKeyAsync(password)), options);
 }

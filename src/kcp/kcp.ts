@@ -270,38 +270,69 @@ export class Kcp {
     return 0;
   }
 
-  /** Size of the next whole message, or -1 if none is complete (kcp-go PeekSize). */
+  /**
+   * Size of the next whole message, or -1 if none is complete (kcp-go PeekSize). May drop
+   * fragments that can never form a message (see `wholeHead`).
+   */
   peekSize(): number {
-    const first = this.rcvQueue.peek();
-    if (first === undefined) return -1;
-    if (first.frg === 0) return first.len;
-    if (this.rcvQueue.length < first.frg + 1) return -1;
+    const count = this.wholeHead();
+    if (count === 0) return -1;
     let length = 0;
-    for (let i = 0; i < this.rcvQueue.length; i++) {
-      const seg = this.rcvQueue.at(i);
-      length += seg.len;
-      if (seg.frg === 0) break;
-    }
+    for (let i = 0; i < count; i++) length += this.rcvQueue.at(i).len;
     return length;
   }
 
   /** Takes the next whole message (a new array, the caller's to keep), or null (kcp-go Recv). */
   recv(): Uint8Array | null {
-    const size = this.peekSize();
-    if (size < 0) return null;
     const fastRecover = this.rcvQueue.length >= this._rcvWnd;
+    const count = this.wholeHead();
+    if (count === 0) return null;
+    const q = this.rcvQueue;
+    let size = 0;
+    for (let i = 0; i < count; i++) size += q.at(i).len;
     const out = new Uint8Array(size);
     let n = 0;
-    for (;;) {
-      const seg = this.rcvQueue.shift()!;
+    for (let i = 0; i < count; i++) {
+      const seg = q.shift()!;
       out.set(seg.data.subarray(0, seg.len), n);
       n += seg.len;
-      if (seg.frg === 0) break;
     }
     this.moveToRcvQueue();
     // the window was full and now has room: tell the peer at the next flush
-    if (fastRecover && this.rcvQueue.length < this._rcvWnd) this.probe |= IKCP_ASK_TELL;
+    if (fastRecover && q.length < this._rcvWnd) this.probe |= IKCP_ASK_TELL;
     return out;
+  }
+
+  /**
+   * How many segments the message at the head of rcv_queue has when it is whole, else 0 (the
+   * queue is empty or the last fragment has not arrived).
+   *
+   * A sender cuts a message into fragments whose frg counts down by one to 0, so only such a run
+   * is a message. kcp-go also waits for frg + 1 segments, then hands out everything up to the next
+   * frg 0, or the whole queue when none has frg 0; rxkcp never delivers a run that is not a
+   * message. A run that a later segment breaks (frg 1 followed by frg 1, frg 3 followed by 0) can
+   * never complete: it is dropped, each segment counted in KCPInErrors, and the segment that
+   * broke it starts the next message. Dropping frees room in the queue, so segments waiting in
+   * rcv_buf move up, and a peer that saw a full window is told it reopened.
+   * DIVERGES(kcp-go): kcp-go delivers such runs as messages.
+   */
+  private wholeHead(): number {
+    const q = this.rcvQueue;
+    for (;;) {
+      const first = q.peek();
+      if (first === undefined) return 0;
+      const frg = first.frg;
+      if (frg === 0) return 1;
+      let i = 1;
+      while (i <= frg && i < q.length && q.at(i).frg === frg - i) i++;
+      if (i > frg) return frg + 1;
+      if (i === q.length) return 0; // a well-formed start, waiting for the rest
+      const wasFull = q.length >= this._rcvWnd;
+      q.drop(i);
+      this.stats.KCPInErrors += i;
+      this.moveToRcvQueue();
+      if (wasFull && q.length < this._rcvWnd) this.probe |= IKCP_ASK_TELL;
+    }
   }
 
   // ---- tuning -----------------------------------------------------------------------------

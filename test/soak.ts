@@ -1,21 +1,23 @@
 /**
- * `npm run test:soak`: SOAK_MB (default 1024) MiB echoed byte-exact through real loopback UDP,
- * with 5 % loss, 1 % duplication and 5 % reordering injected on both sides (inside rxkcp's own
- * pipelines), for several cipher/FEC settings; RSS sampled every second. Bounded: a setting that
- * has not finished within SOAK_MAX_S seconds (default 900) fails. Exits non-zero on any failure.
+ * `npm run test:soak`: SOAK_MB (default 1024) MiB echoed byte-exact over real loopback UDP through
+ * the relay (a seeded network emulator between the two sockets): each way about 10 % loss (5 %
+ * independent, the rest in Gilbert–Elliott bursts), 2 % duplication, 10 % reordering, 1 ms delay
+ * plus 0–2 ms jitter; for several cipher/FEC settings; RSS sampled every second. Bounded: a
+ * setting that has not finished within SOAK_MAX_S seconds (default 900) fails. Exits non-zero on
+ * any failure. The relay's seed (SOAK_SEED, default 1) is printed with each result.
  */
-import { asyncScheduler } from 'rxjs';
 import { dial } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
+import { relay, type Impairment } from '../operators/io/relay.js';
 import type { SessionOptions } from '../operators/io/session.js';
 import { toDuplex } from '../operators/io/stream.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
-import { virtualLink } from '../operators/virtual-link.js';
 
 const MB = Number(process.env.SOAK_MB ?? 1024);
 const MAX_S = Number(process.env.SOAK_MAX_S ?? 900);
+const SEED = Number(process.env.SOAK_SEED ?? 1);
 const only = process.env.SOAK_CONFIGS?.split(',');
-const impair = (seed: number) => virtualLink<Uint8Array>({ seed, loss: 0.05, duplicate: 0.01, reorder: 0.05, delay: 1, jitter: 2, scheduler: asyncScheduler });
+const impairment: Impairment = { loss: 0.05, burst: { enter: 0.01, exit: 0.2 }, duplicate: 0.02, reorder: 0.1, reorderDelay: 5, delay: 1, jitter: 2 };
 const all: { name: string; options: SessionOptions }[] = [
   { name: 'aes + FEC 10/3', options: { crypt: 'aes' as const, password: 'soak', dataShards: 10, parityShards: 3 } },
   { name: 'salsa20', options: { crypt: 'salsa20' as const, password: 'soak' } },
@@ -27,13 +29,14 @@ const fast = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 512, rcvWnd: 
 let failed = 0;
 for (const c of configs) {
   const bytes = MB * 1024 * 1024;
-  const l = await Listener.listen({ listen: '127.0.0.1:0', ...fast, ...c.options, layers: { afterEncrypt: impair(1), afterCrcCheck: impair(2) } });
+  const l = await Listener.listen({ listen: '127.0.0.1:0', ...fast, ...c.options });
   l.sessions$.subscribe((s) => {
     const d = toDuplex(s);
     d.on('error', () => {});
     d.pipe(d);
   });
-  const s = await dial({ connect: `127.0.0.1:${l.address.port}`, ...fast, ...c.options, layers: { afterEncrypt: impair(3), afterCrcCheck: impair(4) } });
+  const link = await relay({ connect: `127.0.0.1:${l.address.port}`, seed: SEED, ...impairment });
+  const s = await dial({ connect: `127.0.0.1:${link.address.port}`, ...fast, ...c.options });
   const stream = toDuplex(s);
   const verifier = new PatternVerifier();
   const rss: number[] = [];
@@ -56,7 +59,7 @@ for (const c of configs) {
   const secs = (Date.now() - t0) / 1000;
   const mib = (v: number) => (v / 2 ** 20).toFixed(0);
   const line = {
-    name: `soak ${c.name}`,
+    name: `soak ${c.name}, relay seed ${SEED}`,
     ok: result === null,
     error: result ?? undefined,
     verified_bytes: verifier.offset,
@@ -66,10 +69,13 @@ for (const c of configs) {
     retransmitted: s.stats.RetransSegs,
     fec_recovered: l.sessions[0]?.stats.FECRecovered ?? 0,
     checksum_errors: s.stats.InCsumErrors + l.stats.InCsumErrors,
+    relay: link.stats.snapshot(),
   };
   console.log(JSON.stringify(line));
-  if (!line.ok || line.checksum_errors > 0) failed++;
+  // the relay must really have impaired both directions
+  if (!line.ok || line.checksum_errors > 0 || line.relay.up.dropped.total === 0 || line.relay.down.dropped.total === 0) failed++;
   stream.destroy();
+  await link.close();
   l.close();
 }
 console.log(`soak: ${configs.length - failed} passed, ${failed} failed`);

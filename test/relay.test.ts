@@ -286,6 +286,23 @@ describe('relay', () => {
     for (const c of clientPorts) expect(ports.has(c)).toBe(false);
   });
 
+  it('relays over IPv6 loopback', async () => {
+    const server = createSocket('udp6');
+    await new Promise<void>((r) => server.bind(0, '::1', r));
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    server.on('message', (msg, rinfo) => server.send(msg, rinfo.port, rinfo.address));
+    const r = await relay({ listen: '[::1]:0', connect: `[::1]:${server.address().port}` });
+    cleanup.push(() => r.close());
+    expect(r.address.address).toBe('::1');
+    const client = createSocket('udp6');
+    await new Promise<void>((res) => client.bind(0, '::1', res));
+    cleanup.push(() => new Promise<void>((res) => client.close(() => res())));
+    const back = record(client);
+    for (let i = 0; i < 5; i++) client.send(numbered(i), r.address.port, '::1');
+    await until('the echoes', () => back.numbers.length === 5);
+    expect(back.numbers).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('a held datagram is a copy: the sender reusing its buffer does not change it', async () => {
     const server = await udp();
     const got = record(server);

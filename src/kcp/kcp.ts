@@ -242,6 +242,9 @@ export class Kcp {
       const last = this.sndQueue.last();
       if (last !== undefined && last.len < mss) {
         const extend = Math.min(len, mss - last.len);
+        // DIVERGES(kcp-go): a send refused for needing too many segments leaves the queue as it
+        // was; kcp-go has already filled the last segment with part of it when it returns -2
+        if (Math.ceil((len - extend) / mss) > IKCP_FRG_MAX) return -2;
         if (last.data.length < last.len + extend) {
           const grown = new Uint8Array(mss);
           grown.set(last.data.subarray(0, last.len));

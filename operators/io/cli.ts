@@ -5,6 +5,7 @@
  *   rxkcp sink --listen 127.0.0.1:4000
  *   rxkcp send --connect 127.0.0.1:4000 --bytes 67108864 --json
  *   rxkcp relay --listen 127.0.0.1:4001 --connect 127.0.0.1:4000 --loss 0.02 --seed 7
+ *   rxkcp tunnel server -l :29900 -t 127.0.0.1:22 --key secret   (kcptun's flags; see tunnel-cli.ts)
  * @module
  */
 import { cac } from 'cac';
@@ -18,6 +19,7 @@ import { aggregateStats, type SessionOptions } from './session.js';
 import { toDuplex } from './stream.js';
 import { PatternVerifier, patternBytes } from './pattern.js';
 import { relay, type Impairment, type RelayDirectionStats, type RelayOptions } from './relay.js';
+import { tunnelMain } from './tunnel-cli.js';
 
 const MODES: Record<string, [number, number, number, number]> = {
   normal: [0, 40, 2, 1],
@@ -244,7 +246,10 @@ async function relayCommand(flags: Record<string, unknown>): Promise<void> {
 }
 
 export async function main(argv = process.argv): Promise<number> {
+  // kcptun's own flag syntax (-l, -mode fast3, -c config.json): parsed by tunnel-cli, not cac
+  if (argv[2] === 'tunnel') return tunnelMain(argv.slice(3));
   const cli = cac('rxkcp');
+  cli.command('tunnel <client|server>', "a kcptun-compatible TCP tunnel with kcptun's flags (rxkcp tunnel client --help)");
   withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
   withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
   withSessionFlags(

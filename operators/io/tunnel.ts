@@ -1,0 +1,357 @@
+/**
+ * A kcptun-compatible TCP tunnel: TCP connections ⇄ smux streams ⇄ snappy ⇄ KCP over UDP.
+ *
+ *   tunnelClient: accepts TCP on `listen`, opens one smux stream per connection over KCP sessions
+ *                 dialled to `remote` (`conn` of them, round robin, renewed after `autoExpire`)
+ *   tunnelServer: accepts KCP sessions on `listen`, connects each stream the peer opens to `target`
+ *
+ * Either end talks to kcptun's (Debian's 20210922: kcp-go 5.6.1, smux 1.5.16, snappy framing): KCP
+ * in stream mode without write delay, as kcptun sets it; snappy framing around smux unless
+ * `compress` is false; smux version, buffers and keepalive as configured. Half-close passes
+ * through: a TCP FIN becomes an smux FIN and the other way round (kcptun itself closes both ways
+ * on the first FIN). A stream whose target cannot be reached is closed.
+ * @module
+ */
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
+import type { KcpError } from '../../src/errors.js';
+import { Snmp } from '../../src/stats.js';
+import { Mux, type ByteDuplex, type MuxStream } from '../mux.js';
+import { compressDuplex } from '../snappy.js';
+import { dial } from './dial.js';
+import { Listener } from './listener.js';
+import { muxStreamDuplex } from './mux-stream.js';
+import type { Session, SessionOptions } from './session.js';
+import { parseHostPort } from './udp.js';
+import type { SmuxConfig, SmuxStats } from '../../src/smux/mux.js';
+
+export interface TunnelOptions {
+  /** KCP session options (crypt, password, FEC shards, mtu, windows, nodelay, ...). Stream mode is always on. */
+  session?: SessionOptions;
+  /** smux version, receive and stream buffers, keepalive (kcptun: --smuxver, --smuxbuf, --streambuf, --keepalive). */
+  smux?: SmuxConfig;
+  /** Snappy framing around smux (default true; kcptun's --nocomp turns it off). */
+  compress?: boolean;
+  /** No "stream opened/closed" lines (kcptun's --quiet). */
+  quiet?: boolean;
+  /** Where log lines go (default: nowhere). */
+  log?: (line: string) => void;
+  /** Keepalive and scavenger timing (default asyncScheduler). */
+  scheduler?: SchedulerLike;
+}
+
+export interface TunnelServerOptions extends TunnelOptions {
+  /** UDP `HOST:PORT` to listen on; `:PORT` means every interface. */
+  listen: string;
+  /** TCP `HOST:PORT` (or a Unix socket path) each stream is connected to. */
+  target: string;
+}
+
+export interface TunnelClientOptions extends TunnelOptions {
+  /** TCP `HOST:PORT` to accept connections on; `:PORT` means every interface. */
+  listen: string;
+  /** UDP `HOST:PORT` of the tunnel server. */
+  remote: string;
+  /** KCP sessions to spread connections over (default 1). */
+  conn?: number;
+  /** Seconds after which a session takes no new streams and a new one is dialled (default 0: never). */
+  autoExpire?: number;
+  /** Seconds an expired session may keep carrying its streams before it is closed (default 600). */
+  scavengeTtl?: number;
+}
+
+export interface TunnelStats {
+  /** KCP sessions open now. */
+  sessions: number;
+  /** Streams open now, and opened (or accepted) in all. */
+  streams: number;
+  streamsTotal: number;
+  /** Streams closed because the target could not be reached (server) or no stream could be opened (client). */
+  streamsFailed: number;
+  /** TCP bytes carried in each direction. */
+  tcpBytesIn: number;
+  tcpBytesOut: number;
+  /** smux counters summed over every session. */
+  smux: SmuxStats;
+  /** KCP counters of this tunnel's sessions (and its listener), kcp-go's names. */
+  snmp: Snmp;
+}
+
+export interface TunnelHandle {
+  /** The bound address (UDP for a server, TCP for a client). */
+  readonly address: { address: string; port: number };
+  stats(): TunnelStats;
+  /** Stops accepting, closes every connection, stream and session. */
+  close(): Promise<void>;
+}
+
+/** kcptun's `:PORT` (every interface) in a form `parseHostPort` and `net` take. */
+function everyInterface(addr: string): string {
+  return /^:\d+$/.test(addr) ? `0.0.0.0${addr}` : addr;
+}
+
+function emptySmuxStats(): SmuxStats {
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, framesDropped: 0, streamsOpened: 0, streamsAccepted: 0, nopsIn: 0, updsIn: 0, updsOut: 0 };
+}
+
+function addSmuxStats(into: SmuxStats, s: SmuxStats): void {
+  for (const k of Object.keys(into) as Array<keyof SmuxStats>) into[k] += s[k];
+}
+
+/** What the tunnel keeps per KCP session. */
+interface Carrier {
+  session: Session;
+  mux: Mux;
+}
+
+/** Bookkeeping shared by both ends. */
+class TunnelCore {
+  readonly carriers = new Set<Carrier>();
+  readonly retiredSnmp = new Snmp();
+  readonly retiredSmux = emptySmuxStats();
+  readonly sockets = new Set<Socket>();
+  streams = 0;
+  streamsTotal = 0;
+  streamsFailed = 0;
+  tcpBytesIn = 0;
+  tcpBytesOut = 0;
+  closing = false;
+
+  constructor(readonly options: TunnelOptions) {}
+
+  log(...parts: unknown[]): void {
+    this.options.log?.(parts.map(String).join(' '));
+  }
+
+  /** Wraps a KCP session as kcptun does: snappy unless turned off, then smux. */
+  carry(session: Session, side: 'client' | 'server', localPort: number): Carrier {
+    const transport: ByteDuplex = this.options.compress === false ? session : compressDuplex(session);
+    const mux = new Mux(transport, { ...this.options.smux, side, scheduler: this.options.scheduler });
+    const carrier: Carrier = { session, mux };
+    this.carriers.add(carrier);
+    this.log('smux version:', mux.session.config.version, 'on connection:', `:${localPort}`, '->', `${session.remote.address}:${session.remote.port}`);
+    mux.ended$.subscribe((e: KcpError | null) => {
+      if (e && !this.closing) this.log(`${e.code}: ${e.message}`);
+      this.retire(carrier);
+    });
+    session.ended$.subscribe(() => mux.close());
+    return carrier;
+  }
+
+  private retire(c: Carrier): void {
+    if (!this.carriers.delete(c)) return;
+    c.session.close();
+    this.retiredSnmp.add(c.session.stats);
+    addSmuxStats(this.retiredSmux, c.mux.stats);
+  }
+
+  /** Joins a TCP connection and an smux stream both ways; `label` names them in the log. */
+  bridge(tcp: Socket, stream: MuxStream, label: string): void {
+    this.sockets.add(tcp);
+    this.streams++;
+    this.streamsTotal++;
+    const quiet = this.options.quiet === true;
+    if (!quiet) this.log('stream opened', label);
+    const duplex = muxStreamDuplex(stream);
+    tcp.setNoDelay(true); // Go's default for TCP, so kcptun's
+    tcp.pipe(duplex);
+    duplex.pipe(tcp);
+    let open = 2;
+    const closed = () => {
+      if (--open > 0) return;
+      this.streams--;
+      if (!quiet) this.log('stream closed', label);
+    };
+    // a TCP side that fails or closes closes the stream (FIN, as smux's Close); a stream that
+    // fails (its mux ended) resets the TCP side; ends pass through the pipes both ways
+    tcp.on('error', () => duplex.destroy());
+    tcp.on('close', () => {
+      this.sockets.delete(tcp);
+      this.tcpBytesIn += tcp.bytesRead;
+      this.tcpBytesOut += tcp.bytesWritten;
+      duplex.destroy();
+      closed();
+    });
+    duplex.on('error', () => tcp.destroy());
+    duplex.on('close', closed);
+  }
+
+  snmp(extra?: Snmp): Snmp {
+    const total = new Snmp().add(this.retiredSnmp);
+    for (const c of this.carriers) total.add(c.session.stats);
+    if (extra) total.add(extra);
+    return total;
+  }
+
+  stats(extra?: Snmp): TunnelStats {
+    const smux = emptySmuxStats();
+    addSmuxStats(smux, this.retiredSmux);
+    for (const c of this.carriers) addSmuxStats(smux, c.mux.stats);
+    return {
+      sessions: this.carriers.size,
+      streams: this.streams,
+      streamsTotal: this.streamsTotal,
+      streamsFailed: this.streamsFailed,
+      tcpBytesIn: this.tcpBytesIn + [...this.sockets].reduce((n, s) => n + s.bytesRead, 0),
+      tcpBytesOut: this.tcpBytesOut + [...this.sockets].reduce((n, s) => n + s.bytesWritten, 0),
+      smux,
+      snmp: this.snmp(extra),
+    };
+  }
+
+  shutdown(): void {
+    this.closing = true;
+    for (const s of this.sockets) s.destroy();
+    for (const c of [...this.carriers]) c.mux.close();
+  }
+}
+
+function kcptunSession(o: TunnelOptions): SessionOptions {
+  return { ...o.session, stream: true, writeDelay: false };
+}
+
+/** Starts a tunnel server: KCP on `listen`, every stream connected to `target`. */
+export async function tunnelServer(options: TunnelServerOptions): Promise<TunnelHandle> {
+  const core = new TunnelCore(options);
+  const target = options.target;
+  let targetAddr: { host: string; port: number } | { path: string };
+  try {
+    targetAddr = parseHostPort(target);
+  } catch {
+    targetAddr = { path: target }; // not HOST:PORT: a Unix socket, as kcptun
+  }
+  const listener = await Listener.listen({ ...kcptunSession(options), listen: everyInterface(options.listen), scheduler: options.scheduler });
+  const sub = listener.sessions$.subscribe((session) => {
+    core.log('remote address:', `${session.remote.address}:${session.remote.port}`);
+    const { mux } = core.carry(session, 'server', listener.address.port);
+    mux.streams$.subscribe((stream) => {
+      const tcp = createConnection({ ...targetAddr, allowHalfOpen: true });
+      core.sockets.add(tcp);
+      let bridged = false;
+      tcp.once('connect', () => {
+        bridged = true;
+        core.bridge(tcp, stream, `in: ${session.remote.address}:${session.remote.port}(${stream.id}) out: ${target}`);
+      });
+      tcp.once('error', (e: Error) => {
+        if (bridged) return; // the bridge handles it
+        core.sockets.delete(tcp);
+        core.streamsFailed++;
+        core.log(e.message);
+        stream.close();
+      });
+    });
+  });
+  return {
+    get address() {
+      return listener.address;
+    },
+    stats: () => core.stats(listener.stats),
+    async close() {
+      sub.unsubscribe();
+      core.shutdown();
+      listener.close();
+    },
+  };
+}
+
+/** Starts a tunnel client: TCP on `listen`, each connection carried as a stream to `remote`. */
+export async function tunnelClient(options: TunnelClientOptions): Promise<TunnelHandle> {
+  const core = new TunnelCore(options);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const conn = options.conn ?? 1;
+  if (!Number.isInteger(conn) || conn < 1 || conn > 65535) throw new RangeError(`tunnel: conn must be 1..65535, got ${conn}`);
+  const autoExpire = options.autoExpire ?? 0;
+  const scavengeTtl = options.scavengeTtl ?? 600;
+  // kcptun dials lazily, on the first connection; the address is checked now
+  parseHostPort(options.remote);
+  const slots: Array<{ carrier: Promise<Carrier>; expiry: number } | null> = new Array(conn).fill(null);
+  const scavenging: Array<{ carrier: Carrier; deadline: number }> = [];
+  let rr = 0;
+
+  const createConn = async (): Promise<Carrier> => {
+    for (;;) {
+      try {
+        const session = await dial({ ...kcptunSession(options), connect: options.remote, scheduler: options.scheduler });
+        return core.carry(session, 'client', session.localPort);
+      } catch (e) {
+        if (core.closing) throw e;
+        core.log('re-connecting:', (e as Error).message);
+        await new Promise<void>((r) => scheduler.schedule(() => r(), 1000));
+      }
+    }
+  };
+
+  const carrierFor = async (): Promise<Carrier> => {
+    const idx = rr++ % conn;
+    const now = scheduler.now();
+    const slot = slots[idx];
+    if (slot !== null) {
+      const c = await slot.carrier;
+      const expired = autoExpire > 0 && now > slot.expiry;
+      if (!c.mux.closed && !expired) return c;
+      if (slots[idx] !== slot) return carrierFor(); // another connection renewed it meanwhile
+    }
+    const fresh = { carrier: createConn(), expiry: now + autoExpire * 1000 };
+    slots[idx] = fresh;
+    const c = await fresh.carrier;
+    if (autoExpire > 0) scavenging.push({ carrier: c, deadline: fresh.expiry + scavengeTtl * 1000 });
+    return c;
+  };
+
+  const scavenger: Subscription | null =
+    autoExpire > 0
+      ? interval(1000, scheduler).subscribe(() => {
+          const now = scheduler.now();
+          for (let i = scavenging.length - 1; i >= 0; i--) {
+            const s = scavenging[i]!;
+            if (s.carrier.mux.closed) {
+              core.log('scavenger: session normally closed:', `:${s.carrier.session.localPort}`);
+              scavenging.splice(i, 1);
+            } else if (now > s.deadline) {
+              s.carrier.mux.close();
+              core.log('scavenger: session closed due to ttl:', `:${s.carrier.session.localPort}`);
+              scavenging.splice(i, 1);
+            }
+          }
+        })
+      : null;
+
+  const server: Server = createServer({ allowHalfOpen: true }, (tcp) => {
+    tcp.on('error', () => {});
+    carrierFor().then(
+      (c) => {
+        if (core.closing) return tcp.destroy();
+        let stream: MuxStream;
+        try {
+          stream = c.mux.open();
+        } catch (e) {
+          core.streamsFailed++;
+          core.log((e as Error).message);
+          return tcp.destroy();
+        }
+        core.bridge(tcp, stream, `in: ${tcp.remoteAddress}:${tcp.remotePort} out: ${c.session.remote.address}:${c.session.remote.port}(${stream.id})`);
+      },
+      () => tcp.destroy()
+    );
+  });
+  const { host, port } = parseHostPort(everyInterface(options.listen));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host === '0.0.0.0' && /^:\d+$/.test(options.listen) ? undefined : host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    get address() {
+      const a = server.address() as AddressInfo;
+      return { address: a.address, port: a.port };
+    },
+    stats: () => core.stats(),
+    async close() {
+      scavenger?.unsubscribe();
+      core.shutdown();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

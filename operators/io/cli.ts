@@ -1,5 +1,7 @@
 /**
  * The `rxkcp` command: an echo server, a sink, and a verifying sender, with kcptun's flag names.
+ * The servers end sessions silent for 60 s and hold at most 4,096 (`--idle-timeout`,
+ * `--max-sessions`; 0 turns either off).
  *
  *   rxkcp echo --listen 127.0.0.1:4000 --crypt aes --key secret
  *   rxkcp sink --listen 127.0.0.1:4000
@@ -66,6 +68,24 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
   };
 }
 
+/**
+ * Limits of `echo` and `sink`, for a server exposed to the internet. A datagram from a new source
+ * address creates a session (UDP has no handshake) and KCP sends nothing while idle, so without
+ * them every session a flood (or a client that left without a word) creates lives as long as the
+ * process, at about 45 KiB each (2,000 flood sessions took 89 MiB here). kcptun's clients send an
+ * smux keep-alive every 10 s, so 60 s of silence means the peer is gone; 4,096 sessions bound
+ * what a flood can hold to about 200 MB and leave room for far more clients than a kcptun server
+ * has (each opens one session per --conn).
+ */
+export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096 } as const;
+
+function withServerFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
+  return c
+    .option('--idle-timeout <ms>', 'end a session that sent nothing for this long (0: never)', { default: SERVER_DEFAULTS.idleTimeoutMs })
+    .option('--max-sessions <n>', 'most sessions at once; datagrams that would open more are dropped (0: no limit)', { default: SERVER_DEFAULTS.maxSessions })
+    .option('--stats-interval <ms>', 'also print the counters as a JSON line this often (0: only on exit)', { default: 0 });
+}
+
 function withSessionFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
   return c
     .option('--crypt <name>', `cipher: ${CRYPTS.join(', ')}`, { default: 'aes' })
@@ -85,21 +105,25 @@ function withSessionFlags<T extends { option(n: string, d: string, o?: { default
 }
 
 async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Promise<void> {
-  const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags) });
+  const idleTimeout = int('idle-timeout', flags.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1);
+  const maxSessions = int('max-sessions', flags.maxSessions ?? SERVER_DEFAULTS.maxSessions, 0, 2 ** 31 - 1);
+  const statsInterval = int('stats-interval', flags.statsInterval ?? 0, 0, 2 ** 31 - 1);
+  const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined };
+  const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags), ...limits });
   const { address, port } = listener.address;
-  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}` }));
   let received = 0;
   listener.sessions$.subscribe((s) => {
     if (kind === 'echo') echo(s);
     else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
   });
-  const report = () => {
+  const report = (final = true) => {
     const st = aggregateStats().add(listener.stats);
     const cpu = process.cpuUsage();
-    const out = { final: true, mode: kind, sessions: listener.size, received: kind === 'sink' ? received : undefined, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: st.snapshot() };
+    const out = { final, mode: kind, sessions: listener.size, received: kind === 'sink' ? received : undefined, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: st.snapshot() };
     console.log(JSON.stringify(out));
-    if (st.InCsumErrors > 0 && st.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
+    if (final && st.InCsumErrors > 0 && st.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
   };
+  if (statsInterval > 0) setInterval(() => report(false), statsInterval);
   const stop = () => {
     report();
     listener.close();
@@ -107,6 +131,8 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // ready only once a signal would be handled: a SIGTERM right after it still gets the final line
+  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}`, idle_timeout_ms: idleTimeout, max_sessions: maxSessions }));
 }
 
 async function send(flags: Record<string, unknown>): Promise<number> {
@@ -250,8 +276,8 @@ export async function main(argv = process.argv): Promise<number> {
   if (argv[2] === 'tunnel') return tunnelMain(argv.slice(3));
   const cli = cac('rxkcp');
   cli.command('tunnel <client|server>', "a kcptun-compatible TCP tunnel with kcptun's flags (rxkcp tunnel client --help)");
-  withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
-  withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' }));
+  withServerFlags(withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' })));
+  withServerFlags(withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' })));
   withSessionFlags(
     cli
       .command('send', 'send N pattern bytes to an echo server and verify them (--oneway: to a sink, until all are acknowledged)')

@@ -25,7 +25,14 @@ export const acceptBacklog = 128;
 export interface ListenOptions extends SessionOptions {
   /** `HOST:PORT`, `[::1]:PORT` or a port (binds 127.0.0.1). Port 0 picks a free one. */
   listen: string;
-  /** Most sessions held at once; datagrams that would create more are dropped (SessionsRefused). */
+  /**
+   * Most sessions held at once; datagrams that would create more are dropped (SessionsRefused).
+   * Default: no limit, as kcp-go. A listener exposed to the internet needs this and `idleTimeout`
+   * both: one datagram from a new source address creates a session (with 'none' or 'null' anyone
+   * can send one; with a cipher, anyone can replay a captured one), KCP sends nothing while idle,
+   * and an idle session holds about 45 KiB. A limit without `idleTimeout` is filled by one flood
+   * for good. `rxkcp echo` and `sink` default to 4096 sessions and 60 s.
+   */
   maxSessions?: number;
   /** Use this bound socket instead of creating one (the listener then never closes it). */
   socket?: Socket;

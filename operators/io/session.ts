@@ -39,7 +39,14 @@ export interface SessionOptions extends SessionKcpOptions {
   antiReplay?: number;
   /** UDP socket send and receive buffer sizes in bytes (default 4 MiB, kcptun's --sockbuf). */
   sockbuf?: number;
-  /** End a session that received nothing for this many ms (default: never, as kcp-go). */
+  /**
+   * End a session that received nothing for this many ms (default: never, as kcp-go). There is no
+   * default because only the application knows how long it may stay silent: KCP has no keepalive
+   * of its own (kcptun's smux sends one every 10 s), and a listener's session dropped while its
+   * peer still uses it cannot resume (the peer's next datagram makes a new session, which waits
+   * for segments the old one had taken). A listener exposed to the internet should set it above
+   * its protocol's longest silence, with `maxSessions` (see there).
+   */
   idleTimeout?: number;
   /** Receives OOB messages (off unless given: kcp-go 5.6.1 peers misread them). */
   onOob?: (payload: Uint8Array, session: Session) => void;

@@ -13,6 +13,7 @@
  * @module
  */
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import type { KcpError } from '../../src/errors.js';
 import { Snmp } from '../../src/stats.js';
@@ -110,6 +111,7 @@ class TunnelCore {
   readonly retiredSnmp = new Snmp();
   readonly retiredSmux = emptySmuxStats();
   readonly sockets = new Set<Socket>();
+  private readonly duplexes = new Set<Duplex>();
   streams = 0;
   streamsTotal = 0;
   streamsFailed = 0;
@@ -153,6 +155,7 @@ class TunnelCore {
     const quiet = this.options.quiet === true;
     if (!quiet) this.log('stream opened', label);
     const duplex = muxStreamDuplex(stream);
+    this.duplexes.add(duplex);
     tcp.setNoDelay(true); // Go's default for TCP, so kcptun's
     tcp.pipe(duplex);
     duplex.pipe(tcp);
@@ -173,7 +176,10 @@ class TunnelCore {
       closed();
     });
     duplex.on('error', () => tcp.destroy());
-    duplex.on('close', closed);
+    duplex.on('close', () => {
+      this.duplexes.delete(duplex);
+      closed();
+    });
   }
 
   snmp(extra?: Snmp): Snmp {
@@ -199,8 +205,10 @@ class TunnelCore {
     };
   }
 
+  /** Closes every stream (their FINs go out with the sessions' last flush), connection and session. */
   shutdown(): void {
     this.closing = true;
+    for (const d of this.duplexes) d.destroy();
     for (const s of this.sockets) s.destroy();
     for (const c of [...this.carriers]) c.mux.close();
   }

@@ -36,6 +36,7 @@ import { encrypt } from './encrypt.js';
 import { fecDecode } from './fec-decode.js';
 import { fecEncode } from './fec-encode.js';
 import { kcpInput } from './kcp-input.js';
+import { layerError } from './layer.js';
 import { pace } from './pace.js';
 import { reassemble } from './reassemble.js';
 import { Clock, type ClockEntry } from './update-clock.js';
@@ -95,14 +96,17 @@ export class Conversation {
   readonly datagrams$: Observable<Uint8Array>;
   /**
    * Received data: one emission per message (stream mode: per chunk), each a new array. Reading is
-   * what opens the window: while nothing subscribes, data waits in the core. Errors with a
-   * `KcpError` when the conversation cannot go on; completes after `close()`.
+   * what opens the window: while nothing subscribes, data waits in the core, and unsubscribing
+   * pauses reading without losing anything. One reader at a time: a second subscriber while one is
+   * active gets a `KcpError` 'READER_BUSY' (use `share()` to fan out). Errors with a `KcpError`
+   * when the conversation cannot go on; completes after `close()`.
    */
   readonly data$: Observable<Uint8Array>;
   /** Emits when a write that was refused (window full) may be retried. */
   readonly writable$: Observable<void>;
 
   private readonly inbound = new Subject<Uint8Array>();
+  private readonly inboundDecrypted = new Subject<Uint8Array>();
   private readonly inboundBodies = new Subject<Uint8Array>();
   private readonly kcpOut = new Subject<Uint8Array>();
   /** OOB bodies: they skip KCP and FEC encoding, then share crcSeal/encrypt/pace. */
@@ -111,10 +115,19 @@ export class Conversation {
   private readonly outbound = new Subject<Uint8Array>();
   private readonly readable = new Subject<Kcp>();
   private readonly drained = new Subject<void>();
+  /** `send` calls waiting for room in the send window, in order. */
+  private readonly sendQueue: { data: Uint8Array; resolve: () => void; reject: (e: KcpError) => void }[] = [];
+  /** `drain`/`end` calls waiting for every written byte to be acknowledged. */
+  private drainers: { resolve: () => void; reject: (e: KcpError) => void }[] = [];
+  /** data$ has a reader (one at a time). */
+  private reading = false;
+  /** `end()` was called: no more writes. */
+  private ending = false;
   private readonly kcpSink: Sink<Uint8Array>;
   private readonly subscriptions: Subscription[] = [];
   private readonly entry: ClockEntry;
   private readonly writeDelay: boolean;
+  private readonly layerSlots: ReadonlySet<LayerSlot>;
   private blocked = false;
   private _closed = false;
   private _error: KcpError | null = null;
@@ -143,6 +156,7 @@ export class Conversation {
     this.writeDelay = options.writeDelay ?? false;
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
+    this.layerSlots = new Set(Object.keys(options.layers ?? {}) as LayerSlot[]);
 
     this.subscriptions.push(
       merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode(fec, this.stats, scheduler)), this.oobOut)
@@ -156,7 +170,10 @@ export class Conversation {
         )
         .subscribe({ next: (dg) => this.outbound.next(dg), error: (e: unknown) => this.fail(e) }),
       merge(
-        this.inbound.pipe(decrypt(this.crypt, this.stats, options.antiReplay), layer('afterDecrypt'), crcCheck(this.crypt, this.stats)),
+        merge(this.inbound.pipe(decrypt(this.crypt, this.stats, options.antiReplay)), this.inboundDecrypted).pipe(
+          layer('afterDecrypt'),
+          crcCheck(this.crypt, this.stats)
+        ),
         this.inboundBodies
       )
         .pipe(
@@ -171,7 +188,9 @@ export class Conversation {
             this.readable.next(k);
             // the packet-clocked flush and the writable signal wait for the clock's next action,
             // after every datagram already received has been taken in
-            if (this.kcp.flushPending || (this.blocked && this.writable)) this.clock.soon(this.entry);
+            if (this.kcp.flushPending || (this.blocked && this.writable) || (this.drainers.length > 0 && this.kcp.waitSnd() === 0)) {
+              this.clock.soon(this.entry);
+            }
           },
           error: (e: unknown) => this.fail(e),
         })
@@ -184,7 +203,14 @@ export class Conversation {
     // each subscriber reads through its own reassemble(), fed first with what arrived before it
     // subscribed (even after close), then after every input
     const signals = new Observable<Kcp>((s) => {
+      if (this.reading) {
+        s.error(new KcpError('READER_BUSY', `conversation ${kcp.conv}: data$ already has a reader (one at a time: share it with share() to fan out)`, { conv: kcp.conv }));
+        return undefined;
+      }
+      this.reading = true;
+      s.add(() => (this.reading = false));
       s.next(kcp);
+      if (s.closed) return undefined;
       if (this._error) s.error(this._error);
       else if (this._closed) s.complete();
       else return this.readable.subscribe(s);
@@ -194,7 +220,7 @@ export class Conversation {
       reassemble(),
       tap((m) => (stats.BytesReceived += m.length))
     );
-    this.entry = this.clock.add({ flush: (now) => this.tick(now), soon: (now) => this.soon(now) });
+    this.entry = this.clock.add({ flush: (now) => this.tick(now), soon: (now) => this.soon(now), fail: (e) => this.fail(layerError('flush', e)) });
   }
 
   /** True after `close()` or a fatal error. */
@@ -225,6 +251,20 @@ export class Conversation {
     if (!this._closed) this.inboundBodies.next(body);
   }
 
+  /**
+   * Feeds a datagram already decrypted (CFB: in place, nonce and CRC still in front; AEAD: the
+   * body), as `decrypt` emits it: it passes the `afterDecrypt` layer and `crcCheck`. A listener
+   * uses it for sessions with an `afterDecrypt` layer.
+   */
+  inputDecrypted(datagram: Uint8Array): void {
+    if (!this._closed) this.inboundDecrypted.next(datagram);
+  }
+
+  /** Whether a user operator sits in `slot`. */
+  hasLayer(slot: LayerSlot): boolean {
+    return this.layerSlots.has(slot);
+  }
+
   /** Sends an OOB message (kcp-go type 0xF3): unreliable, unordered, needs FEC configured. */
   sendOob(payload: Uint8Array): void {
     if (this._error) throw this._error;
@@ -236,16 +276,82 @@ export class Conversation {
 
   /**
    * Queues bytes to send, cut into mss-sized pieces as kcp-go's WriteBuffers does. Returns false
-   * (accepting nothing) while the send queue is at the send window: wait for `writable$`.
-   * Throws a `KcpError` ('CLOSED') after close.
+   * (accepting nothing) while the send queue is at the send window or earlier `send` calls still
+   * wait: then wait for `writable$`, or use `send`, which cannot drop. Throws a `KcpError`
+   * ('CLOSED') after `close()` or `end()`.
    */
   write(data: Uint8Array): boolean {
-    if (this._error) throw this._error;
-    if (this._closed) throw new KcpError('CLOSED', 'write after close', { conv: this.kcp.conv });
-    if (this.kcp.waitSnd() >= this.kcp.sndWnd) {
+    this.assertWritable('write');
+    if (this.sendQueue.length > 0 || this.kcp.waitSnd() >= this.kcp.sndWnd) {
       this.blocked = true;
       return false;
     }
+    this.accept(data);
+    return true;
+  }
+
+  /**
+   * Queues bytes to send, waiting for room in the send window when it is full: resolves once the
+   * bytes are accepted (not yet acknowledged: see `drain`), rejects with the `KcpError` that ends
+   * the conversation first. Calls are served in order, before any later `write`. Keep `data`
+   * unchanged until the promise settles.
+   */
+  send(data: Uint8Array): Promise<void> {
+    try {
+      if (this.write(data)) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => this.sendQueue.push({ data, resolve, reject }));
+  }
+
+  /**
+   * Resolves when everything written so far has been acknowledged by the peer (waitSnd is 0),
+   * rejects with the `KcpError` that ends the conversation first, or with the signal's reason.
+   * KCP has no FIN: the peer learns nothing from it; an end of stream must be said by a layer
+   * above (smux's FIN, a length prefix, ...).
+   */
+  drain(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this._error) return Promise.reject(this._error);
+    if (this.sendQueue.length === 0 && this.kcp.waitSnd() === 0) return Promise.resolve();
+    if (this._closed) return Promise.reject(this.closedError('drain'));
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const drainer = { resolve, reject };
+      this.drainers.push(drainer);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.drainers = this.drainers.filter((d) => d !== drainer);
+          reject(signal.reason);
+        },
+        { once: true }
+      );
+    });
+  }
+
+  /**
+   * No more writes: resolves once everything written has been acknowledged (see `drain`). The
+   * conversation stays open for reading until `close()`; `end()` then `close()` is the graceful
+   * end, `close()` alone discards what is unacknowledged.
+   */
+  end(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.ending = true;
+    return this.drain(options);
+  }
+
+  private assertWritable(op: string): void {
+    if (this._error) throw this._error;
+    if (this._closed) throw new KcpError('CLOSED', `${op} after close`, { conv: this.kcp.conv });
+    if (this.ending) throw new KcpError('CLOSED', `${op} after end`, { conv: this.kcp.conv });
+  }
+
+  private closedError(op: string): KcpError {
+    return new KcpError('CLOSED', `conversation ${this.kcp.conv}: closed before ${op} finished (unacknowledged data was discarded)`, { conv: this.kcp.conv });
+  }
+
+  private accept(data: Uint8Array): void {
     const mss = this.kcp.mss;
     for (let off = 0; off < data.length; off += mss) this.kcp.send(data.subarray(off, Math.min(data.length, off + mss)));
     this.stats.BytesSent += data.length;
@@ -255,7 +361,6 @@ export class Conversation {
       // retransmissions to the clock, where they are decided after the ACKs at hand are read
       if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink, false, true);
     }
-    return true;
   }
 
   /** Flushes at once (as kcp-go does on Write); the clock's deadline is unchanged. */
@@ -263,11 +368,16 @@ export class Conversation {
     if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink);
   }
 
-  /** Ends the conversation: a last flush, then everything completes. Idempotent. Data received stays readable. */
+  /**
+   * Ends the conversation at once: a last flush, then everything completes. What is not yet
+   * acknowledged is discarded (pending `send`/`drain` calls reject with 'CLOSED'): for a graceful
+   * end, `await end()` first. Idempotent. Data received stays readable.
+   */
   close(): void {
     if (this._closed) return;
     this.flushNow();
     this.shutdown();
+    this.rejectWaiting(this.closedError('the send'));
     this.readable.complete();
     this.outbound.complete();
   }
@@ -326,18 +436,39 @@ export class Conversation {
   }
 
   private checkWritable(): void {
-    if (this.blocked && this.writable) {
+    // queued sends first, in order, then the writable signal for plain writes
+    while (this.sendQueue.length > 0 && this.writable) {
+      const next = this.sendQueue.shift()!;
+      this.accept(next.data);
+      next.resolve();
+    }
+    if (this.blocked && this.writable && this.sendQueue.length === 0) {
       this.blocked = false;
       this.drained.next();
     }
+    if (this.drainers.length > 0 && this.sendQueue.length === 0 && this.kcp.waitSnd() === 0) {
+      const waiting = this.drainers;
+      this.drainers = [];
+      for (const d of waiting) d.resolve();
+    }
+  }
+
+  /** Settles what waits on the send side when the conversation ends. */
+  private rejectWaiting(err: KcpError): void {
+    const sends = this.sendQueue.splice(0);
+    const drainers = this.drainers;
+    this.drainers = [];
+    for (const s of sends) s.reject(err);
+    for (const d of drainers) d.reject(err);
   }
 
   /** Ends the conversation with an error (dead link, socket failure, a layer that errored). */
   fail(e: unknown): void {
     if (this._closed) return;
-    const err = e instanceof KcpError ? e : new KcpError('SOCKET_ERROR', String(e), { conv: this.kcp.conv, cause: e });
+    const err = e instanceof KcpError ? e : new KcpError('LAYER_ERROR', `conversation ${this.kcp.conv}: ${e instanceof Error ? e.message : String(e)}`, { conv: this.kcp.conv, cause: e });
     this._error = err;
     this.shutdown();
+    this.rejectWaiting(err);
     this.readable.error(err);
     this.outbound.error(err);
     this.drained.error(err);
@@ -348,6 +479,7 @@ export class Conversation {
     this.clock.remove(this.entry);
     for (const s of this.subscriptions) s.unsubscribe();
     this.inbound.complete();
+    this.inboundDecrypted.complete();
     this.inboundBodies.complete();
     this.kcpOut.complete();
     this.oobOut.complete();

@@ -18,19 +18,16 @@ import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { verifyCrc } from '../src/crypt/packet.js';
 import { Snmp } from '../src/stats.js';
 import { assertCrypt } from './checks.js';
+import { forward } from './layer.js';
 
 export function crcCheck(crypt: PacketCrypt, stats: Snmp = new Snmp()): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('crcCheck', crypt);
   return (source) =>
     new Observable<Uint8Array>((subscriber) =>
-      source.subscribe({
-        next(dg) {
-          if (crypt.kind !== 'cfb') return subscriber.next(dg);
-          const body = verifyCrc(dg, crypt.crc32, stats);
-          if (body !== null) subscriber.next(body);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
+      forward('crcCheck', source, subscriber, (dg) => {
+        if (crypt.kind !== 'cfb') return subscriber.next(dg);
+        const body = verifyCrc(dg, crypt.crc32, stats);
+        if (body !== null) subscriber.next(body);
       })
     );
 }

@@ -10,14 +10,15 @@
  * @see encrypt
  * @see crcCheck
  */
-import { map, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { addCrcHeader } from '../src/crypt/packet.js';
 import { assertCrypt } from './checks.js';
+import { forward } from './layer.js';
 
 export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('crcSeal', crypt);
   if (crypt.kind !== 'cfb') return (source) => source;
   const crc32 = crypt.crc32;
-  return map((body) => addCrcHeader(body, crc32));
+  return (source) => new Observable<Uint8Array>((subscriber) => forward('crcSeal', source, subscriber, (body) => subscriber.next(addCrcHeader(body, crc32))));
 }

@@ -24,6 +24,7 @@ import { decryptDatagram, openDatagram } from '../src/crypt/packet.js';
 import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { Snmp } from '../src/stats.js';
 import { assertCrypt } from './checks.js';
+import { forward } from './layer.js';
 
 export function decrypt(crypt: PacketCrypt, stats: Snmp = new Snmp(), antiReplay?: number): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('decrypt', crypt);
@@ -32,17 +33,13 @@ export function decrypt(crypt: PacketCrypt, stats: Snmp = new Snmp(), antiReplay
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
       const replay = antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined; // per subscription
-      return source.subscribe({
-        next(dg) {
-          if (crypt.kind === 'cfb') {
-            if (decryptDatagram(dg, crypt.block)) subscriber.next(dg);
-          } else if (crypt.kind === 'aead') {
-            const body = openDatagram(crypt, dg, stats, replay);
-            if (body !== null) subscriber.next(body);
-          } else subscriber.next(dg);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
+      return forward('decrypt', source, subscriber, (dg) => {
+        if (crypt.kind === 'cfb') {
+          if (decryptDatagram(dg, crypt.block)) subscriber.next(dg);
+        } else if (crypt.kind === 'aead') {
+          const body = openDatagram(crypt, dg, stats, replay);
+          if (body !== null) subscriber.next(body);
+        } else subscriber.next(dg);
       });
     });
 }

@@ -12,20 +12,27 @@
  * @see crcSeal
  * @see decrypt
  */
-import { map, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { aeadSeal, encryptDatagram } from '../src/crypt/packet.js';
 import { assertCrypt } from './checks.js';
+import { forward } from './layer.js';
 
 export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('encrypt', crypt);
   if (crypt.kind === 'cfb') {
     const { block, random } = crypt;
-    return map((dg) => (encryptDatagram(dg, block, random), dg));
+    return (source) =>
+      new Observable<Uint8Array>((subscriber) =>
+        forward('encrypt', source, subscriber, (dg) => {
+          encryptDatagram(dg, block, random);
+          subscriber.next(dg);
+        })
+      );
   }
   if (crypt.kind === 'aead') {
     const { aead, random } = crypt;
-    return map((body) => aeadSeal(body, aead, random));
+    return (source) => new Observable<Uint8Array>((subscriber) => forward('encrypt', source, subscriber, (body) => subscriber.next(aeadSeal(body, aead, random))));
   }
   return (source) => source;
 }

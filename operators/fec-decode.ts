@@ -25,6 +25,7 @@ import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
 import { classify, decodeOOB } from '../src/fec/fec-packet.js';
 import { Snmp } from '../src/stats.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
+import { forward } from './layer.js';
 
 export function fecDecode(
   options: FecOptions | null = null,
@@ -35,34 +36,31 @@ export function fecDecode(
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
       let decoder: FecDecoder | null = null;
-      const subscription = source.subscribe({
-        next(body) {
-          switch (classify(body)) {
-            case 'kcp':
-              subscriber.next(body);
-              return;
-            case 'oob': {
-              stats.OOBPackets++;
-              const payload = decodeOOB(body);
-              if (payload !== null) onOob?.(payload);
+      const subscription = forward('fecDecode', source, subscriber, (body) => {
+        switch (classify(body)) {
+          case 'kcp':
+            subscriber.next(body);
+            return;
+          case 'oob': {
+            stats.OOBPackets++;
+            const payload = decodeOOB(body);
+            if (payload !== null) onOob?.(payload);
+            return;
+          }
+          case 'data':
+            if (body.length < fecHeaderSizePlus2) {
+              stats.InErrs++;
               return;
             }
-            case 'data':
-              if (body.length < fecHeaderSizePlus2) {
-                stats.InErrs++;
-                return;
-              }
-              subscriber.next(body.subarray(fecHeaderSizePlus2)); // to KCP first, then kept for decoding
-              decoder ??= new FecDecoder(options, stats);
-              decoder.decode(body, subscriber);
-              return;
-            case 'parity':
-              decoder ??= new FecDecoder(options, stats);
-              decoder.decode(body, subscriber);
-          }
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
+            subscriber.next(body.subarray(fecHeaderSizePlus2)); // to KCP first, then kept for decoding
+            if (subscriber.closed) return;
+            decoder ??= new FecDecoder(options, stats);
+            decoder.decode(body, subscriber);
+            return;
+          case 'parity':
+            decoder ??= new FecDecoder(options, stats);
+            decoder.decode(body, subscriber);
+        }
       });
       return () => {
         subscription.unsubscribe();

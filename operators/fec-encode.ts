@@ -19,6 +19,7 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { FecEncoder } from '../src/fec/fec-encoder.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
 import { Snmp } from '../src/stats.js';
+import { forward } from './layer.js';
 
 export function fecEncode(
   options: FecOptions | null,
@@ -30,10 +31,6 @@ export function fecEncode(
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
       const encoder = new FecEncoder(options, stats);
-      return source.subscribe({
-        next: (kcp) => encoder.encode(kcp, scheduler.now() >>> 0, subscriber),
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
+      return forward('fecEncode', source, subscriber, (kcp) => encoder.encode(kcp, scheduler.now() >>> 0, subscriber));
     });
 }

@@ -22,6 +22,7 @@ import { RecoveredPacket } from '../src/fec/fec-decoder.js';
 import type { Kcp } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
+import { forward } from './layer.js';
 
 export function kcpInput(
   kcp: Kcp,
@@ -31,16 +32,12 @@ export function kcpInput(
 ): OperatorFunction<Uint8Array, Kcp> {
   return (source) =>
     new Observable<Kcp>((subscriber) =>
-      source.subscribe({
-        next(packet) {
-          stats.InPkts++;
-          stats.InBytes += packet.length;
-          const r = kcp.input(packet, scheduler.now() >>> 0, output, !(packet instanceof RecoveredPacket));
-          if (r !== 0) stats.KCPInErrors++;
-          else subscriber.next(kcp);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
+      forward('kcpInput', source, subscriber, (packet) => {
+        stats.InPkts++;
+        stats.InBytes += packet.length;
+        const r = kcp.input(packet, scheduler.now() >>> 0, output, !(packet instanceof RecoveredPacket));
+        if (r !== 0) stats.KCPInErrors++;
+        else subscriber.next(kcp);
       })
     );
 }

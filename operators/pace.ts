@@ -17,6 +17,7 @@
  */
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { assertRate } from './checks.js';
+import { forward } from './layer.js';
 
 export interface PaceOptions {
   rate: number;
@@ -46,7 +47,7 @@ export function pace<T extends { length: number }>(options: PaceOptions): MonoTy
       const drain = () => {
         timer = null;
         refill();
-        while (head < queue.length && tokens >= cost(queue[head]!)) {
+        while (head < queue.length && tokens >= cost(queue[head]!) && !subscriber.closed) {
           const x = queue[head]!;
           queue[head++] = undefined as unknown as T;
           tokens -= cost(x);
@@ -62,17 +63,19 @@ export function pace<T extends { length: number }>(options: PaceOptions): MonoTy
         timer = scheduler.schedule(drain, Math.max(1, wait));
       };
 
-      const subscription = source.subscribe({
-        next(x) {
+      const subscription = forward(
+        'pace',
+        source,
+        subscriber,
+        (x) => {
           queue.push(x);
           if (timer === null) drain();
         },
-        error: (e: unknown) => subscriber.error(e),
-        complete() {
+        () => {
           done = true;
           if (timer === null && head === queue.length) subscriber.complete();
-        },
-      });
+        }
+      );
       return () => {
         subscription.unsubscribe();
         timer?.unsubscribe();

@@ -13,30 +13,26 @@
  * @see kcpInput
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { forward } from './layer.js';
 import type { Kcp } from '../src/kcp/kcp.js';
 
 export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array> {
   return (source) =>
     new Observable<Uint8Array>((subscriber) =>
-      source.subscribe({
-        next(signal) {
-          const k = kcp ?? signal;
-          if (k.isStream) {
-            if (subscriber.closed) return;
-            const all = k.recvAll();
-            if (all !== null) subscriber.next(all);
-            return;
-          }
-          // a message is taken out of the core only for a subscriber that is still open: one that
-          // closes inside its own next (a reader pausing) leaves the rest for the next reader
-          while (!subscriber.closed) {
-            const m = k.recv();
-            if (m === null) return;
-            subscriber.next(m);
-          }
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => subscriber.complete(),
+      forward('reassemble', source, subscriber, (signal) => {
+        const k = kcp ?? signal;
+        if (k.isStream) {
+          const all = k.recvAll();
+          if (all !== null) subscriber.next(all);
+          return;
+        }
+        // a message is taken out of the core only for a subscriber that is still open: one that
+        // closes inside its own next (a reader pausing) leaves the rest for the next reader
+        while (!subscriber.closed) {
+          const m = k.recv();
+          if (m === null) return;
+          subscriber.next(m);
+        }
       })
     );
 }

@@ -17,6 +17,11 @@ export interface ClockTarget {
   flush(now: number): number;
   /** Called once for each `soon` request, in the clock's next action, before the due flushes. */
   soon?(now: number): void;
+  /**
+   * Told when its `flush` or `soon` threw: the clock has removed it by then, and every other
+   * target keeps its schedule.
+   */
+  fail?(error: unknown): void;
 }
 
 /** A target's place in the clock; pass it back to `kick`, `at` or `remove`. */
@@ -141,12 +146,24 @@ export class Clock {
         this.soonList = [];
         for (const slot of list) {
           slot.queued = false;
-          if (slot.index >= 0) slot.target.soon?.(now);
+          if (slot.index < 0) continue;
+          try {
+            slot.target.soon?.(now);
+          } catch (e) {
+            this.isolate(slot, e);
+          }
         }
       }
       let first = this.heap[0];
       while (first !== undefined && first.due <= now) {
-        const wait = first.target.flush(now);
+        let wait: number;
+        try {
+          wait = first.target.flush(now);
+        } catch (e) {
+          this.isolate(first, e);
+          first = this.heap[0];
+          continue;
+        }
         if (first.index >= 0) {
           first.due = now + Math.max(1, wait);
           this.down(first.index);
@@ -165,6 +182,16 @@ export class Clock {
     // re-arm the same action, as rxjs's own timers do
     this.armedFor = next;
     this.action = action.schedule(undefined, Math.max(0, next - now));
+  }
+
+  /** A target that threw leaves the clock and is told; the others are not affected. */
+  private isolate(slot: Slot, error: unknown): void {
+    this.remove(slot);
+    try {
+      slot.target.fail?.(error);
+    } catch {
+      // a target that cannot even fail is already off the clock
+    }
   }
 
   private less(i: number, j: number): boolean {

@@ -12,6 +12,8 @@ export type KcpErrorCode =
   | 'UNREACHABLE' // an ICMP error said the peer cannot be reached (a dialled session with failFast)
   | 'CLOSED' // the session was closed locally and the operation needs an open session
   | 'RESET' // a listener replaced the session on a conv reset (sn 0 with another conv)
+  | 'LAYER_ERROR' // a layer (rxkcp's or one plugged in by the user) threw or errored
+  | 'READER_BUSY' // data$ already has a reader: one reader at a time
   | 'SMUX_PROTOCOL' // an smux frame the mux cannot take (wrong version, unknown command, bad UPD)
   | 'SMUX_GOAWAY' // an smux session ran out of stream ids
   | 'SNAPPY_CORRUPT'; // a snappy stream or block that does not decode (bad chunk, length or checksum)

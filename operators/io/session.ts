@@ -143,7 +143,7 @@ export class Session {
     this.stats.MaxConn = 1;
     live.add(this);
     this.lastInput = clock.now();
-    this.conversation.datagrams$.subscribe({ next: send, error: () => this.end(), complete: () => this.end() });
+    this.conversation.datagrams$.subscribe({ next: send, error: () => this.retire(), complete: () => this.retire() });
     const idle = options.idleTimeout;
     if (idle !== undefined) {
       if (!(idle > 0)) throw new RangeError(`session: idleTimeout must be > 0 ms, got ${idle}`);
@@ -190,9 +190,27 @@ export class Session {
     return this.ended.asObservable();
   }
 
-  /** Queues bytes (false while the send window is full: wait for `writable$`). */
+  /** Queues bytes (false while the send window is full: wait for `writable$`, or use `send`). */
   write(data: Uint8Array): boolean {
     return this.conversation.write(data);
+  }
+
+  /** Queues bytes, waiting for room in the window: it cannot drop (see `Conversation.send`). */
+  send(data: Uint8Array): Promise<void> {
+    return this.conversation.send(data);
+  }
+
+  /** Resolves when everything written has been acknowledged (see `Conversation.drain`). */
+  drain(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.conversation.drain(options);
+  }
+
+  /**
+   * No more writes; resolves once everything written is acknowledged. Then `close()`. The peer
+   * is not told (KCP has no FIN; see `Conversation.end`).
+   */
+  end(options?: { signal?: AbortSignal }): Promise<void> {
+    return this.conversation.end(options);
   }
 
   /** kcp-go SendOOB (FEC must be on; never to kcp-go 5.6.1 peers). */
@@ -217,19 +235,32 @@ export class Session {
     this.conversation.inputBody(body);
   }
 
-  /** Ends the session (idempotent); data already received stays readable. Nothing is sent to the peer. */
+  /**
+   * Feeds what a listener decrypted and checked: `decrypted` (as `decrypt` emits it) through the
+   * session's own `afterDecrypt` layer and CRC check when it has one, else `body` directly.
+   */
+  inputOpened(decrypted: Uint8Array, body: Uint8Array): void {
+    this.lastInput = this.clock.now();
+    if (this.conversation.hasLayer('afterDecrypt')) this.conversation.inputDecrypted(decrypted);
+    else this.conversation.inputBody(body);
+  }
+
+  /**
+   * Ends the session at once (idempotent), discarding what is not yet acknowledged: `await end()`
+   * first for a graceful end. Data already received stays readable. Nothing is sent to the peer.
+   */
   close(): void {
     this.conversation.close();
-    this.end();
+    this.retire();
   }
 
   /** Ends the session with an error on its streams. */
   fail(e: KcpError): void {
     this.conversation.fail(e);
-    this.end();
+    this.retire();
   }
 
-  private end(): void {
+  private retire(): void {
     if (!live.has(this)) return;
     live.delete(this);
     if (this.idleEntry) this.clock.remove(this.idleEntry);

@@ -9,13 +9,14 @@ import { dial } from 'rxkcp/io';
 
 const connect = process.argv[2] ?? '127.0.0.1:4000';
 const password = process.argv[3] ?? 'rxkcp example';
-const session = await dial({ connect, crypt: 'aes', password, dataShards: 10, parityShards: 3, deadLink: 10 });
+// failFast: a refusal (nothing listening there) ends the session at once instead of retrying
+const session = await dial({ connect, crypt: 'aes', password, dataShards: 10, parityShards: 3, failFast: true });
 const lines = ['hello over KCP', 'with AES and FEC 10/3', 'as kcp-go would send it'];
 const replies = firstValueFrom(session.data$.pipe(take(lines.length), toArray())).catch((e: Error) => {
   console.error(`no echo: ${e.message}`);
   process.exit(1);
 });
-for (const line of lines) session.write(new TextEncoder().encode(line));
+for (const line of lines) await session.send(new TextEncoder().encode(line));
 for (const reply of (await replies) as Uint8Array[]) console.log(`echo: ${new TextDecoder().decode(reply)}`);
 console.log(`rtt ${session.conversation.kcp.rxSrtt} ms`);
 session.close();

@@ -26,12 +26,12 @@ function run(mode: readonly [number, number, number, number], loss: number, seed
   const link = { loss, delay: 50, jitter: 5 };
   const net = virtualNetwork(client, server, { ab: { ...link, seed }, ba: { ...link, seed: seed + 1 }, scheduler });
   const prng = new Prng(seed);
-  server.data$.subscribe((m) => server.write(m));
+  server.data$.subscribe((m) => void server.send(m)); // send() waits for room: an echo never drops
   const rtts: number[] = [];
   let sentAt = 0;
   const next = () => {
     sentAt = scheduler.now();
-    client.write(prng.bytes(prng.int(64, 1024)));
+    void client.send(prng.bytes(prng.int(64, 1024)));
   };
   client.data$.subscribe(() => {
     rtts.push(scheduler.now() - sentAt);

@@ -19,7 +19,7 @@ import { buildGoPeer, haveGoPeer, startGoPeer } from '../test/interop/go-peer.js
 import { emit } from './lib.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const flags = ['--crypt', 'null', '--datashard', '0', '--parityshard', '0', '--mode', 'normal'];
+const flags = ['--crypt', 'null', '--datashard', '0', '--parityshard', '0', '--mode', 'normal', '--max-sessions', '0', '--idle-timeout', '0'];
 const sessionOpts = { nodelay: 0, interval: 40, resend: 2, nc: 1, sockbuf: 256 * 1024 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,27 +1,40 @@
 import { defineConfig } from 'tsup';
 
 // JavaScript only: tsup 8 cannot emit declarations with TypeScript 7, so `npm run build`
-// follows this with `tsc -p tsconfig.build.json` for the .d.ts files.
+// follows this with `tsc -p tsconfig.build.json` for the .d.ts files and
+// `scripts/cjs-types.mjs` for their .d.cts twins.
 const common = {
-  format: ['esm', 'cjs'] as ('esm' | 'cjs')[],
   dts: false,
   target: 'node20',
   external: ['rxjs', /^node:/, /^@noble\//],
-  sourcemap: true,
 };
 
 export default defineConfig([
   {
     ...common,
+    // One build for every entry point, ESM and CommonJS alike, with shared chunks: each class
+    // (KcpError, Kcp, ...) exists once per module system, so `instanceof` holds across
+    // `rxkcp`, `rxkcp/core`, `rxkcp/node` and `rxkcp/io`.
     entry: { index: 'operators/index.ts', core: 'src/index.ts', node: 'src/node/index.ts', io: 'operators/io/index.ts' },
+    format: ['esm', 'cjs'],
+    splitting: true,
+    // the package ships no source maps (they would carry the whole source)
+    sourcemap: false,
     platform: 'neutral',
     clean: true,
   },
   {
     ...common,
+    // The command is one bundle with a source map beside it, so `npm run bench:profile` can map
+    // its frames back to source files. The map stays in the local build: `files` leaves it out
+    // of the package, and it holds no copy of the sources.
     entry: { cli: 'operators/io/cli.ts' },
     format: ['esm'],
     platform: 'node',
+    sourcemap: true,
+    esbuildOptions(options) {
+      options.sourcesContent = false;
+    },
     banner: { js: '#!/usr/bin/env node' },
   },
 ]);

@@ -1,4 +1,7 @@
-// rxkcp: the RxJS operators, session assembly, and the core types they use.
+/**
+ * The RxJS operators, session assembly, and the core types they use.
+ * @module rxkcp
+ */
 export * from '../src/index.js';
 export * from './update-clock.js';
 export * from './decrypt.js';

@@ -1,4 +1,7 @@
-// rxkcp/core: the pure cores, usable without rxjs and without Node.
+/**
+ * The pure cores, usable without rxjs and without Node.
+ * @module rxkcp/core
+ */
 export * from './sink.js';
 export * from './stats.js';
 export * from './errors.js';

@@ -1,5 +1,8 @@
-// rxkcp/io: sessions over UDP (listen, dial), the Node Duplex adapter and the UDP edge.
-// KcpError is exported from every entry point: it is one class, shared by all of them.
+/**
+ * Sessions over UDP (listen, dial), the Node Duplex adapter and the UDP edge. KcpError is
+ * exported from every entry point: it is one class, shared by all of them.
+ * @module rxkcp/io
+ */
 export * from '../../src/errors.js';
 export * from './udp.js';
 export * from './session.js';

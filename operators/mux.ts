@@ -300,7 +300,7 @@ export class MuxStream {
   get data$(): Observable<Uint8Array> {
     return new Observable<Uint8Array>((subscriber) => {
       if (this.reader !== null) {
-        subscriber.error(new KcpError('CLOSED', `smux stream ${this.id}: data$ already has a reader`));
+        subscriber.error(new KcpError('READER_BUSY', `smux stream ${this.id}: data$ already has a reader`));
         return undefined;
       }
       this.reader = subscriber;

@@ -205,12 +205,21 @@ class TunnelCore {
     };
   }
 
-  /** Closes every stream (their FINs go out with the sessions' last flush), connection and session. */
-  shutdown(): void {
+  /**
+   * Closes every stream, connection and session: the streams' FINs are sent, then each session
+   * ends gracefully (waiting up to `graceMs` for the peer to acknowledge them) and closes.
+   */
+  async shutdown(graceMs = 3000): Promise<void> {
     this.closing = true;
     for (const d of this.duplexes) d.destroy();
     for (const s of this.sockets) s.destroy();
-    for (const c of [...this.carriers]) c.mux.close();
+    const carriers = [...this.carriers];
+    const scheduler = this.options.scheduler ?? asyncScheduler;
+    const giveUp = new AbortController();
+    const timer = scheduler.schedule(() => giveUp.abort(), graceMs);
+    await Promise.all(carriers.map((c) => c.session.end({ signal: giveUp.signal }).catch(() => {})));
+    timer.unsubscribe();
+    for (const c of carriers) c.mux.close();
   }
 }
 
@@ -256,7 +265,7 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
     stats: () => core.stats(listener.stats),
     async close() {
       sub.unsubscribe();
-      core.shutdown();
+      await core.shutdown();
       listener.close();
     },
   };
@@ -358,8 +367,8 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
     stats: () => core.stats(),
     async close() {
       scavenger?.unsubscribe();
-      core.shutdown();
-      await new Promise<void>((r) => server.close(() => r()));
+      server.close();
+      await core.shutdown();
     },
   };
 }

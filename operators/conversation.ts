@@ -82,7 +82,10 @@ export interface ConversationOptions {
 
 const SLOTS: readonly LayerSlot[] = ['afterDecrypt', 'afterCrcCheck', 'afterFecDecode', 'beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
 
-/** The KCP mtu for a UDP mtu and framing (spec §1.5): headers come out of the datagram budget. */
+/**
+ * The KCP mtu for a UDP mtu and framing (docs/protocol.md#mtu): headers come out of the datagram
+ * budget.
+ */
 export function kcpMtuFor(mtu: number, crypt: PacketCrypt, fec: FecOptions | null): number {
   return mtu - cryptHeaderSizeOf(crypt) - cryptTrailerSizeOf(crypt) - (fec ? fecHeaderSizePlus2 : 0);
 }

@@ -1,8 +1,9 @@
 /**
  * One clock for any number of KCP conversations: a single scheduled action and a min-heap of
  * per-conversation deadlines, so a tick costs O(due · log n) and a process with 10,000 sessions
- * holds one timer, not 10,000 (kcp-go's timed scheduler, spec §5.7). Each target's `flush` says
- * when it wants to run again, as kcp-go's `update` re-schedules itself with flush's result.
+ * holds one timer, not 10,000 (kcp-go's timed scheduler, docs/protocol.md#scheduling). Each
+ * target's `flush` says when it wants to run again, as kcp-go's `update` re-schedules itself with
+ * flush's result.
  *
  * All time comes from `scheduler.now()`; under `TestScheduler.run` the clock is virtual.
  * @module

@@ -221,7 +221,7 @@ describe('CFB framing', () => {
   });
 });
 
-describe('AEAD (spec §2.6, §2.11)', () => {
+describe('AEAD (docs/protocol.md#aead)', () => {
   const pass = pbkdf2(sha1, new TextEncoder().encode('testkey'), new TextEncoder().encode('testsalt'), { c: 4096, dkLen: 32 });
   const ack = fromHex('443322115200800000100000070000000800000000000000');
   const nonce = fromHex('000102030405060708090a0b');

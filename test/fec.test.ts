@@ -19,7 +19,7 @@ import { fromHex, readU32, toHex } from '../src/wire/bytes.js';
 const hex = (rows: Uint8Array[]) => rows.map((r) => toHex(r));
 
 describe('Reed-Solomon codec (klauspost-compatible)', () => {
-  it('has the parity coefficient rows of spec §3.1', () => {
+  it('has the parity coefficient rows of docs/protocol.md#reed-solomon', () => {
     expect(hex([new ReedSolomon(1, 1).parityRow(0)])).toEqual(['01']);
     expect(hex([0, 1].map((j) => new ReedSolomon(3, 2).parityRow(j)))).toEqual(['010101', '0f0806']);
     expect(hex([new ReedSolomon(10, 1).parityRow(0)])).toEqual(['8196afb8d2c4fee80302']);
@@ -116,7 +116,7 @@ describe('FEC encoder against kcp-go', () => {
     }
   }
 
-  it('reproduces the worked example of spec §3.9 (3 data + 2 parity) and recovers D0', () => {
+  it('reproduces the worked example of docs/protocol.md#fec-example (3 data + 2 parity) and recovers D0', () => {
     const k = [
       '4433221151008000001000000000000000000000050000 0068656c6c6f',
       '443322115100800001100000010000000000000002000000 6869',
@@ -138,7 +138,7 @@ describe('FEC encoder against kcp-go', () => {
     expect(hex(rec.items)).toEqual([toHex(k[0]!)]);
   });
 
-  it('frames OOB messages as spec §3.9 shows, without touching seqids', () => {
+  it('frames OOB messages as docs/protocol.md#fec-example shows, without touching seqids', () => {
     const oob = encodeOOB(new TextEncoder().encode('ping'), 0x11223344);
     expect(toHex(oob)).toBe('fffffffff3000a004433221170696e67');
     expect(classify(oob)).toBe('oob');
@@ -263,7 +263,7 @@ describe('FEC decoder', () => {
   });
 });
 
-describe('autotune (spec §3.6)', () => {
+describe('autotune (docs/protocol.md#autotune)', () => {
   const period = (pattern: string) => {
     const a = new AutoTune();
     [...pattern].forEach((c, i) => a.sample(c === '1', i));

@@ -100,7 +100,7 @@ describe('Kcp.input', () => {
   });
 });
 
-describe('RTT and RTO (spec §4.7)', () => {
+describe('RTT and RTO (docs/protocol.md#rtt)', () => {
   it('follows kcp-go estimator for a sequence of samples, one per datagram', () => {
     const k = new Kcp(CONV); // interval 100, minrto 100
     k.input(ack(0, 0, 0), 100, nullSink); // rtt 100: first sample

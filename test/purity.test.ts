@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-// The cores in src/ run in any JavaScript runtime and never read a clock (STYLE.md §1): no rxjs,
-// node:* only under src/node/, no Date.now / timers / Math.random anywhere in src/.
+// The cores in src/ run in any JavaScript runtime and never read a clock
+// (docs/design.md#pure-cores): no rxjs, node:* only under src/node/, no Date.now / timers /
+// Math.random anywhere in src/.
 const root = join(import.meta.dirname, '..');
 
 function filesUnder(dir: string): string[] {

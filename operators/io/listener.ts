@@ -128,7 +128,7 @@ export class Listener {
   private packetInput(d: Datagram): void {
     const body = openDatagram(this.crypt, d.data, this.stats, this.replay);
     if (body === null || body.length < 12) return;
-    // the conv and sn a new session would be keyed on (spec §5.4 step 2)
+    // the conv and sn a new session would be keyed on (docs/protocol.md#demux, step 2)
     let conv = -1;
     let sn = 0;
     switch (classify(body)) {

@@ -1,6 +1,6 @@
 /**
  * A raw block cipher, encryption direction only: all kcp-go needs, since its CFB-style packet mode
- * (spec §2.2) only ever encrypts blocks, in both directions of the datagram cipher.
+ * (docs/protocol.md#cfb) only ever encrypts blocks, in both directions of the datagram cipher.
  * @module
  */
 export interface BlockCipher {

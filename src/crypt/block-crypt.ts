@@ -1,6 +1,6 @@
 /**
  * kcp-go's `BlockCrypt`: a cipher over a whole datagram, nonce included, same length out as in
- * (spec §2.1). `dst` may be `src` (in place), which is how the pipeline uses it.
+ * (docs/protocol.md#ciphers). `dst` may be `src` (in place), which is how the pipeline uses it.
  * @module
  */
 export interface BlockCrypt {

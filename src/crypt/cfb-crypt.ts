@@ -1,8 +1,8 @@
 /**
- * kcp-go's CFB packet mode (crypt.go `encrypt8/16`, `decrypt8/16`; spec §2.2): full-block CFB with
- * the fixed IV over the whole datagram and a partial last block, on top of any block cipher. It
- * equals OpenSSL's `*-cfb` / `*-cfb8`-less CFB-64/128 with that IV. Works in place; allocates
- * nothing per datagram.
+ * kcp-go's CFB packet mode (crypt.go `encrypt8/16`, `decrypt8/16`; docs/protocol.md#cfb):
+ * full-block CFB with the fixed IV over the whole datagram and a partial last block, on top of any
+ * block cipher. It equals OpenSSL's `*-cfb` / `*-cfb8`-less CFB-64/128 with that IV. Works in
+ * place; allocates nothing per datagram.
  * @module
  */
 import type { BlockCipher } from './block-cipher.js';

@@ -1,6 +1,7 @@
 /**
  * Choosing a packet cipher by kcptun's `--crypt` name, and the key derivation kcptun uses, so an
- * rxkcp peer configured like a kcptun one talks to it (spec §2.3, §2.7).
+ * rxkcp peer configured like a kcptun one talks to it (docs/protocol.md#cipher-list,
+ * docs/protocol.md#keys).
  * @module
  */
 import { sha1 } from '@noble/hashes/legacy.js';

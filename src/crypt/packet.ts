@@ -2,7 +2,7 @@
  * The per-datagram steps of the crypto layers, pure and allocation-light, so the operators stay
  * thin. Outbound: `addCrcHeader` (nonce slot + CRC + body) then `encryptDatagram` (nonce, cipher), or
  * `aeadSeal`. Inbound: `decryptDatagram` then `verifyCrc`, or `aeadOpen`. Bad wire data returns
- * null and is counted (spec §2.9); nothing here throws on it.
+ * null and is counted (docs/protocol.md#bad-input); nothing here throws on it.
  * @module
  */
 import type { Snmp } from '../stats.js';

@@ -1,6 +1,7 @@
 /**
- * The kcp-go datagram ciphers that are not block ciphers in CFB: Salsa20 (spec §2.4), SimpleXOR
- * (§2.5) and None (keeps the nonce+CRC header, encrypts nothing).
+ * The kcp-go datagram ciphers that are not block ciphers in CFB: Salsa20
+ * (docs/protocol.md#salsa20), SimpleXOR (docs/protocol.md#xor) and None (keeps the nonce+CRC
+ * header, encrypts nothing).
  * @module
  */
 import { salsa20 } from '@noble/ciphers/salsa.js';

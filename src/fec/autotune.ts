@@ -1,7 +1,7 @@
 /**
  * Detects a peer's (dataShards, parityShards) from the pattern of data and parity seqids
- * (kcp-go HEAD autotune.go; spec §3.6): the last 258 samples, sorted by seqid, must be
- * consecutive; the period of a kind is the length of its first complete run.
+ * (autotune.go of later kcp-go; docs/protocol.md#autotune): the last 258 samples, sorted by seqid,
+ * must be consecutive; the period of a kind is the length of its first complete run.
  * @module
  */
 const MAX_SAMPLES = 258;

@@ -1,11 +1,11 @@
 /**
- * kcp-go's FEC decoder (HEAD fec.go `fecDecoder.decode`; spec §3.4): shards are kept per group
- * (`seqid / shardSize`) within a window of 3 groups; when a group holds `dataShards` packets, the
- * missing data shards are rebuilt and handed on, trimmed by their size field. A peer whose
- * geometry differs is detected from the F1/F2 pattern (autotune) and followed.
+ * kcp-go's FEC decoder (fec.go `fecDecoder.decode` of later kcp-go; docs/protocol.md#fec-decoder):
+ * shards are kept per group (`seqid / shardSize`) within a window of 3 groups; when a group holds
+ * `dataShards` packets, the missing data shards are rebuilt and handed on, trimmed by their size
+ * field. A peer whose geometry differs is detected from the F1/F2 pattern (autotune) and followed.
  *
  * Direct data shards are not emitted here: the caller feeds `body.subarray(8)` to KCP itself,
- * before decoding, as kcp-go does (spec §3.5).
+ * before decoding, as kcp-go does (docs/protocol.md#fec-input).
  * @module
  */
 import type { Sink } from '../sink.js';

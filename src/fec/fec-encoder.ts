@@ -1,6 +1,6 @@
 /**
- * kcp-go's FEC encoder (HEAD fec.go `fecEncoder.encode`; spec §3.2-3.3) over datagram bodies
- * (what sits inside the crypto layer): every KCP datagram becomes a data shard
+ * kcp-go's FEC encoder (fec.go `fecEncoder.encode` of later kcp-go; docs/protocol.md#fec-encoder)
+ * over datagram bodies (what sits inside the crypto layer): every KCP datagram becomes a data shard
  * `seqid | F1 00 | size | kcp`; after `dataShards` of them, `parityShards` parity bodies
  * `seqid | F2 00 | parity` follow, computed over the zero-padded `size + kcp` parts. Parity is
  * skipped (seqids still advance) when the last two data packets were ≥ 500 ms apart.

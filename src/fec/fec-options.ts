@@ -4,7 +4,10 @@ export interface FecOptions {
   parityShards: number;
 }
 
-/** Checks FEC options; throws TypeError/RangeError naming the bad field (spec §3.1 limits). */
+/**
+ * Checks FEC options; throws TypeError/RangeError naming the bad field (limits in
+ * docs/protocol.md#reed-solomon).
+ */
 export function assertFecOptions(o: FecOptions): void {
   if (o === null || typeof o !== 'object') throw new TypeError('fec: options must be an object');
   for (const k of ['dataShards', 'parityShards'] as const) {

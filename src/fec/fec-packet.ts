@@ -1,6 +1,7 @@
 /**
- * The FEC header inside the crypto layer (spec §1.3): `seqid u32 | type u16 | size u16 (data and
- * OOB only)`, all little-endian, and how a receiver tells FEC, OOB and raw KCP bodies apart.
+ * The FEC header inside the crypto layer (docs/protocol.md#fec-header): `seqid u32 | type u16 |
+ * size u16 (data and OOB only)`, all little-endian, and how a receiver tells FEC, OOB and raw KCP
+ * bodies apart.
  * @module
  */
 import { readU16, readU32, writeU16, writeU32 } from '../wire/bytes.js';
@@ -28,7 +29,10 @@ export function seqidOf(body: Uint8Array): number {
   return readU32(body, 0);
 }
 
-/** OOB body: `ffffffff | f3 00 | size = 2 + 4 + len | conv | payload` (kcp-go ≥ 5.6.60, spec §5.12). */
+/**
+ * OOB body: `ffffffff | f3 00 | size = 2 + 4 + len | conv | payload` (kcp-go ≥ 5.6.60,
+ * docs/protocol.md#oob).
+ */
 export function encodeOOB(payload: Uint8Array, conv: number): Uint8Array {
   const out = new Uint8Array(fecHeaderSizePlus2 + convSize + payload.length);
   writeU32(out, 0, 0xffffffff);

@@ -1,6 +1,7 @@
 /**
- * Arithmetic in GF(2^8) with the polynomial 0x11D (x^8+x^4+x^3+x^2+1) and generator 2, the field
- * of the Reed-Solomon code kcp-go's FEC uses (klauspost/reedsolomon's default; spec §3.1).
+ * Arithmetic in GF(2^8) with the polynomial 0x11D (x^8+x^4+x^3+x^2+1) and generator 2, the field of
+ * the Reed-Solomon code kcp-go's FEC uses (klauspost/reedsolomon's default;
+ * docs/protocol.md#reed-solomon).
  * @module
  */
 

@@ -1,9 +1,10 @@
 /**
  * Systematic Reed-Solomon over GF(2^8), byte-identical to klauspost/reedsolomon's default codec
- * that kcp-go uses (spec §3.1): the total×data Vandermonde matrix V[r][c] = r^c, multiplied by the
- * inverse of its top square so the data rows are the identity. `reconstructData` rebuilds missing
- * data shards only, from any `data` present shards, as klauspost's ReconstructData does; the
- * inverse matrices it needs are cached by which shards are present.
+ * that kcp-go uses (docs/protocol.md#reed-solomon): the total×data Vandermonde matrix V[r][c] =
+ * r^c, multiplied by the inverse of its top square so the data rows are the identity.
+ * `reconstructData` rebuilds missing data shards only, from any `data` present shards, as
+ * klauspost's ReconstructData does; the inverse matrices it needs are cached by which shards are
+ * present.
  *
  * The multiply-accumulate runs in the WebAssembly SIMD kernel when the runtime has it (shards
  * are copied into its memory and results out), else in TypeScript table loops; both give the

@@ -1,6 +1,6 @@
 /**
- * KCP constants, named as in kcp-go's kcp.go const block (HEAD; spec §4.1) so the two files can
- * be read side by side.
+ * KCP constants, named as in kcp-go's kcp.go const block (docs/protocol.md#kcp-constants) so the
+ * two files can be read side by side.
  * @module
  */
 export const IKCP_RTO_NDL = 30; // minimum RTO with nodelay on (ms)

@@ -1,6 +1,6 @@
 /**
- * The KCP ARQ state machine, behaving as kcp-go's kcp.go (HEAD, spec §4), with three deliberate
- * changes of shape:
+ * The KCP ARQ state machine, behaving as the newest kcp-go's kcp.go (docs/protocol.md#kcp), with
+ * three deliberate changes of shape:
  * - time is an argument (`now`, uint32 ms) where kcp-go reads `currentMs()` inside `Input` and
  *   `flush`;
  * - counters go to the injected `stats`, not a global;

@@ -1,5 +1,6 @@
 /**
- * The KCP segment and its 24-byte little-endian header (kcp.go `segment.encode`; spec §1.4):
+ * The KCP segment and its 24-byte little-endian header (kcp.go `segment.encode`;
+ * docs/protocol.md#kcp-segment):
  *
  *     0      4     5     6     8      12     16     20     24
  *     | conv | cmd | frg | wnd | ts   | sn   | una  | len  | data...

@@ -1,6 +1,6 @@
 /**
  * CRC-32 through `zlib.crc32` (Node ≥ 20.15): 0.26 µs per 1400 bytes against 0.68 µs for the
- * portable tables (measured in notes/dependencies.md §4). Falls back to the portable one on a
+ * portable tables (`npm run bench` measures both). Falls back to the portable one on a
  * Node without it.
  * @module
  */

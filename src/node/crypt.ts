@@ -1,11 +1,12 @@
 /**
  * node:crypto implementations of kcp-go's ciphers where OpenSSL has them and is faster than the
- * portable code: AES-CFB (3.9 µs per 1400-byte packet against 7.0 µs portable, notes §2.3),
- * SM4-CFB and 3DES-CFB (OpenSSL only; the portable build lacks them), and the AEADs (AES-GCM 3.2
- * µs against 28 µs). OpenSSL's CFB with kcp-go's fixed IV is byte-identical to kcp-go's mode
- * (spec §2.2; checked against the vectors in test/crypt-vectors.test.ts). Blowfish and CAST5
- * would need the process flag --openssl-legacy-provider, so they are never taken from here.
- * node:crypto cannot write into a caller's buffer, so each call copies its result once.
+ * portable code: AES-CFB (3.9 µs per 1400-byte packet against 7.0 µs portable; see
+ * docs/design.md#node-fast-paths), SM4-CFB and 3DES-CFB (OpenSSL only; the portable build lacks
+ * them), and the AEADs (AES-GCM 3.2 µs against 28 µs). OpenSSL's CFB with kcp-go's fixed IV is
+ * byte-identical to kcp-go's mode (docs/protocol.md#cfb; checked against the vectors in
+ * test/crypt-vectors.test.ts). Blowfish and CAST5 would need the process flag
+ * --openssl-legacy-provider, so they are never taken from here. node:crypto cannot write into a
+ * caller's buffer, so each call copies its result once.
  * @module
  */
 import { createCipheriv, createDecipheriv, getCiphers, pbkdf2, type Cipher, type CipherGCMTypes, type Decipher } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
- * Little-endian integer access on plain `Uint8Array`s. Every multi-byte integer on the kcp-go
- * wire is little-endian (spec §0). Reads return unsigned values; writes take any number and keep
- * its low bits.
+ * Little-endian integer access on plain `Uint8Array`s. Every multi-byte integer on the kcp-go wire
+ * is little-endian (docs/protocol.md#conventions). Reads return unsigned values; writes take any
+ * number and keep its low bits.
  * @module
  */
 

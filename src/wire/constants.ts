@@ -1,5 +1,6 @@
 /**
- * Sizes and type bytes of the kcp-go wire format (sess.go and fec.go const blocks; spec §1).
+ * Sizes and type bytes of the kcp-go wire format (sess.go and fec.go const blocks;
+ * docs/protocol.md#datagram).
  * @module
  */
 export const nonceSize = 16; // bytes of random nonce in front of a CFB-family datagram

@@ -1,7 +1,8 @@
 /**
  * CRC-32 (IEEE 802.3, reflected 0xEDB88320), as Go's `crc32.ChecksumIEEE` and zlib's `crc32`:
- * kcp-go stores it little-endian at datagram bytes 16..20 over bytes 20..end (spec §1.2).
- * Portable slicing-by-8; on Node, `rxkcp/node` offers `zlib.crc32`, several times faster.
+ * kcp-go stores it little-endian at datagram bytes 16..20 over bytes 20..end
+ * (docs/protocol.md#crc). Portable slicing-by-8; on Node, `rxkcp/node` offers `zlib.crc32`, several
+ * times faster.
  * @module
  */
 

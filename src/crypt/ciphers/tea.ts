@@ -1,7 +1,7 @@
 /**
  * TEA and XTEA encryption as `BlockCipher`s: 64-bit blocks and 128-bit keys, big-endian words, as
  * x/crypto/tea and x/crypto/xtea define them. kcp-go's TEA runs 16 rounds (8 cycles), not TEA's
- * standard 64 (spec §2.3).
+ * standard 64 (docs/protocol.md#cipher-list).
  * @module
  */
 import type { BlockCipher } from '../block-cipher.js';

@@ -8,14 +8,29 @@ import { Prng } from '../src/prng.js';
 import { Digest, bytes, seededRandom, testScheduler } from './helpers.js';
 
 describe('Conversation timing in virtual time', () => {
-  it('backs off retransmissions (200, 400, 600 ms) and errors with DEAD_LINK at deadLink', () => {
+  it('backs off retransmissions (200, 400, 600 ms) and, with failOnDeadLink, errors with DEAD_LINK at deadLink', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const c = new Conversation({ conv: 1, kcp: { nodelay: 0, interval: 10, nc: 1, deadLink: 4 } });
+      const c = new Conversation({ conv: 1, kcp: { nodelay: 0, interval: 10, nc: 1, deadLink: 4 }, failOnDeadLink: true });
       const times = c.datagrams$;
       const err = new KcpError('DEAD_LINK', 'conversation 1: peer unreachable (dead link)', { conv: 1 });
       expectObservable(times, '^ 2000ms !').toBe('a 199ms b 399ms c 599ms (d#)', { a: expect.any(Uint8Array), b: expect.any(Uint8Array), c: expect.any(Uint8Array), d: expect.any(Uint8Array) }, err);
       cold('a').subscribe(() => c.write(bytes(100, 1))); // frame 0, after the expectation subscribed
     });
+  });
+
+  it('by default, as kcp-go, keeps retransmitting past deadLink and counts the dead link once', () => {
+    const seen: { dead: boolean; deadLinks: number; closed: boolean }[] = [];
+    testScheduler().run(({ cold, expectObservable }) => {
+      const c = new Conversation({ conv: 1, kcp: { nodelay: 0, interval: 10, nc: 1, deadLink: 4 } });
+      const any = expect.any(Uint8Array);
+      expectObservable(c.datagrams$).toBe('a 199ms b 399ms c 599ms d 799ms e 999ms f 99ms |', { a: any, b: any, c: any, d: any, e: any, f: any });
+      cold('a').subscribe(() => c.write(bytes(100, 1)));
+      cold('3100ms a').subscribe(() => {
+        seen.push({ dead: c.kcp.isDead, deadLinks: c.stats.DeadLinks, closed: c.closed });
+        c.close(); // it would retransmit for ever, as kcp-go's session does
+      });
+    });
+    expect(seen).toEqual([{ dead: true, deadLinks: 1, closed: false }]);
   });
 
   it('stops the clock when every conversation on it is closed', () => {

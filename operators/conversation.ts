@@ -78,6 +78,12 @@ export interface ConversationOptions {
   onOob?: (payload: Uint8Array) => void;
   /** AEAD only: drop datagrams whose nonce was among the last this many (see `ReplayWindow`). */
   antiReplay?: number;
+  /**
+   * End with a `DEAD_LINK` error once a segment has been sent `kcp.deadLink` times. Default false,
+   * as kcp-go: it marks the link dead (counted here in `DeadLinks`) and keeps retransmitting, so
+   * an outage is ridden through and a gone peer is left to an idle timeout.
+   */
+  failOnDeadLink?: boolean;
 }
 
 const SLOTS: readonly LayerSlot[] = ['afterDecrypt', 'afterCrcCheck', 'afterFecDecode', 'beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
@@ -130,6 +136,7 @@ export class Conversation {
   private readonly subscriptions: Subscription[] = [];
   private readonly entry: ClockEntry;
   private readonly writeDelay: boolean;
+  private readonly failOnDeadLink: boolean;
   private readonly layerSlots: ReadonlySet<LayerSlot>;
   private blocked = false;
   private _closed = false;
@@ -157,6 +164,7 @@ export class Conversation {
     this.kcp.clock = () => scheduler.now();
     this.kcp.deferFlush = true; // see soon(): replies go out once the datagrams at hand are taken
     this.writeDelay = options.writeDelay ?? false;
+    this.failOnDeadLink = options.failOnDeadLink ?? false;
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
     this.layerSlots = new Set(Object.keys(options.layers ?? {}) as LayerSlot[]);
@@ -431,9 +439,9 @@ export class Conversation {
     this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
   }
 
-  /** Ends the conversation with DEAD_LINK once a segment has been sent `deadLink` times. */
+  /** With `failOnDeadLink`, ends the conversation with DEAD_LINK once a segment has been sent `deadLink` times. */
   private failIfDead(): boolean {
-    if (!this.kcp.isDead) return false;
+    if (!this.failOnDeadLink || !this.kcp.isDead) return false;
     this.fail(new KcpError('DEAD_LINK', `conversation ${this.kcp.conv}: peer unreachable (dead link)`, { conv: this.kcp.conv }));
     return true;
   }

@@ -45,6 +45,9 @@ export const SNMP_FIELDS = [
   'ReplayDrops', // AEAD datagrams dropped by the opt-in anti-replay window
   'IdleTimeouts', // sessions ended by idleTimeout
   'SessionsRefused', // new sessions refused by maxSessions or the accept backlog
+  'DeadLinks', // conversations where a segment reached the dead-link count (kcp-go sets its state field and goes on)
+  'StrayPkts', // datagrams a listener refused because the session they would open could never deliver (mid-stream)
+  'LatePkts', // datagrams a listener dropped because they belong to a session that just ended
 ] as const;
 
 export type SnmpField = (typeof SNMP_FIELDS)[number];
@@ -94,6 +97,9 @@ export class Snmp {
   ReplayDrops = 0;
   IdleTimeouts = 0;
   SessionsRefused = 0;
+  DeadLinks = 0;
+  StrayPkts = 0;
+  LatePkts = 0;
 
   /** Adds every field of `other` into this one (MaxConn takes the maximum). */
   add(other: Snmp): this {

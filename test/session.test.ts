@@ -168,11 +168,11 @@ describe('sessions over loopback UDP', () => {
     expect(l.size).toBe(1);
   });
 
-  it('ends a session whose peer vanished with a DEAD_LINK error', async () => {
+  it('ends a session whose peer vanished with a DEAD_LINK error when failOnDeadLink is set', async () => {
     const sink = createSocket('udp4');
     await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r)); // receives, never answers
     cleanup.push(() => sink.close());
-    const s = await dial({ connect: `127.0.0.1:${sink.address().port}`, ...fast, deadLink: 5 });
+    const s = await dial({ connect: `127.0.0.1:${sink.address().port}`, ...fast, deadLink: 5, failOnDeadLink: true });
     s.write(new Uint8Array(100));
     const err = await firstValueFrom(s.data$).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KcpError);
@@ -181,12 +181,12 @@ describe('sessions over loopback UDP', () => {
     expect(() => s.write(new Uint8Array(1))).toThrow(KcpError);
   });
 
-  it('keeps a session whose peer port closed until the dead-link limit (ICMP refusals are counted, not fatal)', async () => {
+  it('keeps a session whose peer port closed until the dead-link limit with failOnDeadLink (ICMP refusals are counted, not fatal)', async () => {
     const gone = createSocket('udp4');
     await new Promise<void>((r) => gone.bind(0, '127.0.0.1', r));
     const port = gone.address().port;
     gone.close(); // nothing listens there now: the kernel answers with port-unreachable
-    const s = await dial({ connect: `127.0.0.1:${port}`, ...fast, deadLink: 5 });
+    const s = await dial({ connect: `127.0.0.1:${port}`, ...fast, deadLink: 5, failOnDeadLink: true });
     s.write(new Uint8Array(100));
     const err = await firstValueFrom(s.data$).catch((e: unknown) => e);
     expect((err as KcpError).code).toBe('DEAD_LINK');

@@ -48,6 +48,11 @@ export interface SessionOptions extends SessionKcpOptions {
    * its protocol's longest silence, with `maxSessions` (see there).
    */
   idleTimeout?: number;
+  /**
+   * End the session with `DEAD_LINK` once a segment has been sent `deadLink` times. Default false,
+   * as kcp-go: the link is marked dead (`DeadLinks`) and retransmission goes on through an outage.
+   */
+  failOnDeadLink?: boolean;
   /** Receives OOB messages (off unless given: kcp-go 5.6.1 peers misread them). */
   onOob?: (payload: Uint8Array, session: Session) => void;
   /** User operators between layers (see `Conversation`), e.g. tracing or loss injection. */
@@ -135,6 +140,7 @@ export class Session {
       stats: this.stats,
       layers: options.layers,
       antiReplay: options.antiReplay,
+      failOnDeadLink: options.failOnDeadLink,
       onOob: options.onOob ? (p) => options.onOob!(p, this) : undefined,
     });
     if (side === 'active') this.stats.ActiveOpens++;

@@ -61,7 +61,7 @@ export interface KcpOptions {
   stream?: boolean;
   /** Flush queued ACKs right after every input that produced some. */
   ackNoDelay?: boolean;
-  /** Transmissions of one segment after which the link is dead. Default 20. */
+  /** Transmissions of one segment after which the link is marked dead (`isDead`, counted in DeadLinks). Default 20. */
   deadLink?: number;
   /**
    * First sequence number of both directions (default 0, as every kcp-go peer). Both ends must agree;
@@ -185,7 +185,10 @@ export class Kcp {
   get rxRto(): number { return this._rxRto; }
   get rxSrtt(): number { return this._rxSrtt; }
   get rxRttvar(): number { return this._rxRttvar; }
-  /** A segment reached `deadLink` transmissions: the peer is gone (kcp-go `state == 0xFFFFFFFF`). */
+  /**
+   * A segment reached `deadLink` transmissions (kcp-go `state == 0xFFFFFFFF`). Sticky, as in
+   * kcp-go; it ends nothing by itself: kcp-go keeps retransmitting and so does this core.
+   */
   get isDead(): boolean { return this.state !== 0; }
   /** Segments queued plus in flight (kcp-go WaitSnd). */
   waitSnd(): number { return this.sndBuf.length + this.sndQueue.length; }
@@ -743,7 +746,12 @@ export class Kcp {
         }
         this.bufLen = p;
         outSegs++;
-        if (seg.xmit >= this.deadLink) this.state = 0xffffffff;
+        if (seg.xmit >= this.deadLink && this.state === 0) {
+          // kcp-go marks its state field here and nothing reads it: its session goes on
+          // retransmitting. The mark is kept (isDead) and counted once; a driver decides.
+          this.state = 0xffffffff;
+          stats.DeadLinks++;
+        }
       }
 
       const due = itimediff(seg.resendts, now);

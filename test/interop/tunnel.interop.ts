@@ -108,7 +108,7 @@ async function kcptunToRxkcp(s: Setting, extra: Record<string, string | number |
   const rx = await tunnelServer({ ...rxkcpOptions(s), session: { ...rxkcpOptions(s).session, sndWnd: 1024, rcvWnd: 1024 }, listen: '127.0.0.1:0', target: `127.0.0.1:${targetPort}` });
   const entry = await freeTcpPort();
   const kcptun = await startKcptun('client', { ...kcptunFlags(s), localaddr: `127.0.0.1:${entry}`, remoteaddr: `127.0.0.1:${rx.address.port}`, ...extra });
-  return { entry, rx, kcptun, stop: async () => (await kcptun.stop(), await rx.close()) };
+  return { entry, rx, kcptun, stop: async () => (await rx.close(), await kcptun.stop()) }; // rxkcp first: kcptun acknowledges its last FINs
 }
 
 /** rxkcp tunnel client → kcptun-server → target */

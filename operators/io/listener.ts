@@ -11,16 +11,27 @@ import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { openDatagram } from '../../src/crypt/packet.js';
 import { ReplayWindow } from '../../src/crypt/replay-window.js';
 import { KcpError } from '../../src/errors.js';
-import { classify } from '../../src/fec/fec-packet.js';
-import { IKCP_OVERHEAD } from '../../src/kcp/constants.js';
+import { classify, type BodyKind } from '../../src/fec/fec-packet.js';
+import { IKCP_CMD_PUSH, IKCP_OVERHEAD, IKCP_RTO_MAX } from '../../src/kcp/constants.js';
 import { Snmp } from '../../src/stats.js';
 import { readU32 } from '../../src/wire/bytes.js';
+import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
 import { Clock } from '../update-clock.js';
 import { resolveCryptAsync, Session, type SessionOptions } from './session.js';
 import { addressKey, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 
 /** kcp-go's accept backlog: sessions created but not yet taken by a subscriber. */
 export const acceptBacklog = 128;
+
+/**
+ * The highest sn a fresh peer can have sent before it hears from us, plus one: a KCP sender starts
+ * with the peer's window assumed at IKCP_WND_RCV (32 in kcp-go, 128 in ikcp.c) and sends no
+ * further until an ACK tells it more. A first segment at or past it comes from a peer that is
+ * mid-stream in a session this listener no longer has.
+ */
+export const firstFlight = 128;
+/** Most ended sessions remembered at once (the oldest are forgotten first). */
+export const endedMemoryLimit = 16384;
 
 export interface ListenOptions extends SessionOptions {
   /** `HOST:PORT`, `[::1]:PORT` or a port (binds 127.0.0.1). Port 0 picks a free one. */
@@ -36,6 +47,19 @@ export interface ListenOptions extends SessionOptions {
   maxSessions?: number;
   /** Use this bound socket instead of creating one (the listener then never closes it). */
   socket?: Socket;
+  /**
+   * How long (ms after the last datagram it dropped) an ended session's address and conv are
+   * remembered: its peer's late retransmissions are dropped (LatePkts) instead of opening a second
+   * session that would deliver the same data again. Default 120 000, twice kcp-go's largest RTO;
+   * 0 remembers nothing. At most 16 384 are kept.
+   */
+  endedMemory?: number;
+  /**
+   * How long (ms) a session opened by a segment other than sn 0 may wait for sn 0. It is offered
+   * on `sessions$` only once it can deliver; if sn 0 has not come by then, it is dropped as a
+   * stray (StrayPkts). Default 60 000.
+   */
+  snZeroWait?: number;
 }
 
 export class Listener {
@@ -50,6 +74,12 @@ export class Listener {
   private readonly crypt: PacketCrypt;
   private readonly replay: ReplayWindow | undefined;
   private _closed = false;
+  /** `address/conv` of sessions that ended → when to forget it; in order of last use. */
+  private readonly ended = new Map<string, number>();
+  private readonly endedMemory: number;
+  private readonly snZeroWait: number;
+  /** Sessions opened off sn 0, not yet offered → when to give up on them. */
+  private readonly unproven = new Map<Session, number>();
 
   private constructor(
     readonly socket: Socket,
@@ -64,6 +94,10 @@ export class Listener {
     if (options.maxSessions !== undefined && !(Number.isInteger(options.maxSessions) && options.maxSessions > 0)) {
       throw new RangeError(`listen: maxSessions must be a positive integer, got ${options.maxSessions}`);
     }
+    this.endedMemory = options.endedMemory ?? 2 * IKCP_RTO_MAX;
+    if (!(this.endedMemory >= 0 && Number.isFinite(this.endedMemory))) throw new RangeError(`listen: endedMemory must be >= 0 ms, got ${options.endedMemory}`);
+    this.snZeroWait = options.snZeroWait ?? IKCP_RTO_MAX;
+    if (!(this.snZeroWait > 0 && Number.isFinite(this.snZeroWait))) throw new RangeError(`listen: snZeroWait must be > 0 ms, got ${options.snZeroWait}`);
     this.sub = udpDatagrams(socket).subscribe({
       next: (d) => this.packetInput(d),
       error: (e: unknown) => this.failAll(new KcpError('SOCKET_ERROR', `listener socket error: ${String(e)}`, { cause: e })),
@@ -131,7 +165,8 @@ export class Listener {
     // the conv and sn a new session would be keyed on (docs/protocol.md#demux, step 2)
     let conv = -1;
     let sn = 0;
-    switch (classify(body)) {
+    const kind = classify(body);
+    switch (kind) {
       case 'data':
         if (body.length >= 8 + IKCP_OVERHEAD) {
           conv = readU32(body, 8);
@@ -151,12 +186,18 @@ export class Listener {
     const key = addressKey(d.address, d.port);
     const existing = this.sessionsByAddr.get(key);
     if (existing !== undefined) {
-      if (conv < 0 || conv === existing.conv) return existing.inputBody(body);
-      if (sn !== 0) return; // another conv mid-stream: not ours
+      if (conv < 0 || conv === existing.conv) {
+        existing.inputOpened(this.crypt.kind === 'aead' ? body : d.data, body);
+        if (this.unproven.size > 0) this.settle(existing);
+        return;
+      }
+      if (this.late(key, conv)) return;
+      if (sn !== 0) return void this.stats.StrayPkts++; // another conv mid-stream: not ours
+      if (!this.fresh(body, kind)) return;
       // sn 0 with another conv: the peer restarted; kcp-go replaces the session
       existing.fail(new KcpError('RESET', `session ${existing.conv} replaced by conv ${conv} from ${key}`, { conv: existing.conv, remote: key }));
     }
-    if (conv < 0) return;
+    if (conv < 0 || this.late(key, conv) || !this.fresh(body, kind)) return;
     if (this.pending.length >= acceptBacklog || (this.options.maxSessions !== undefined && this.sessionsByAddr.size >= this.options.maxSessions)) {
       this.stats.SessionsRefused++;
       return;
@@ -174,12 +215,81 @@ export class Listener {
     this.sessionsByAddr.set(key, session);
     session.ended$.subscribe(() => {
       if (this.sessionsByAddr.get(key) === session) this.sessionsByAddr.delete(key);
+      this.unproven.delete(session);
       const i = this.pending.indexOf(session);
       if (i >= 0) this.pending.splice(i, 1);
+      if (!this._closed) this.remember(`${key}/${session.conv}`);
     });
-    session.inputBody(body);
+    session.inputOpened(this.crypt.kind === 'aead' ? body : d.data, body);
+    if (sn === 0) return this.offer(session);
+    // DIVERGES(kcp-go): a first segment past sn 0 (its sn-0 datagram lost or overtaken) opens a
+    // session that is offered only once sn 0 arrives; kcp-go offers it at once, and if sn 0
+    // never comes (a peer mid-stream in a session this listener no longer has) it holds a
+    // session that can never deliver, for good
+    this.unproven.set(session, this.clock.now() + this.snZeroWait);
+  }
+
+  private offer(session: Session): void {
     if (this.acceptors > 0) this.accepted.next(session);
     else this.pending.push(session);
+  }
+
+  /** Offers a session opened off sn 0 once it can deliver; drops it once it waited too long. */
+  private settle(session: Session): void {
+    const deadline = this.unproven.get(session);
+    if (deadline === undefined || session.closed) return;
+    if (session.conversation.kcp.rcvNxt !== 0) {
+      this.unproven.delete(session);
+      this.offer(session);
+    } else if (this.clock.now() >= deadline) {
+      this.stats.StrayPkts++;
+      session.close(); // never offered: nobody holds it; its peer's further datagrams are late
+    }
+  }
+
+  /**
+   * Whether a datagram can open a session: its first KCP segment is what a fresh peer sends
+   * first. DIVERGES(kcp-go): kcp-go opens a session on any datagram from a new address; one whose
+   * peer is mid-stream (after this listener restarted, or after its session here ended) waits
+   * for an sn 0 that never comes and can never deliver. A fresh peer has received nothing, so
+   * its segments are PUSHes (no ACKs come before them in a flush) with una 0, at sn below
+   * `firstFlight`. Refusals count in StrayPkts. OOB datagrams carry no segment and open as before.
+   */
+  private fresh(body: Uint8Array, kind: BodyKind): boolean {
+    if (kind === 'oob') return true;
+    const off = kind === 'data' ? fecHeaderSizePlus2 : 0; // a data shard: seqid, type, size, then KCP
+    const ok = body[off + 4] === IKCP_CMD_PUSH && readU32(body, off + 16) === 0 && readU32(body, off + 12) < firstFlight;
+    if (!ok) this.stats.StrayPkts++;
+    return ok;
+  }
+
+  /**
+   * Whether `conv` from `key` belongs to a session that ended lately (then counted in LatePkts
+   * and remembered for longer). DIVERGES(kcp-go): kcp-go opens a new session on a late
+   * retransmission of one it closed, which delivers the same message again.
+   */
+  private late(key: string, conv: number): boolean {
+    if (this.ended.size === 0) return false;
+    const k = `${key}/${conv}`;
+    const until = this.ended.get(k);
+    if (until === undefined) return false;
+    this.ended.delete(k);
+    if (this.clock.now() >= until) return false;
+    this.remember(k);
+    this.stats.LatePkts++;
+    return true;
+  }
+
+  /** Remembers an ended session (or refreshes it), forgetting the expired and the oldest beyond the limit. */
+  private remember(k: string): void {
+    if (this.endedMemory === 0) return;
+    const now = this.clock.now();
+    this.ended.delete(k);
+    this.ended.set(k, now + this.endedMemory);
+    for (const [old, until] of this.ended) {
+      if (until > now && this.ended.size <= endedMemoryLimit) break;
+      this.ended.delete(old);
+    }
   }
 
   private socketClosed = false;

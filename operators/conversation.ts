@@ -220,11 +220,17 @@ export class Conversation {
       }
       this.reading = true;
       s.add(() => (this.reading = false));
+      if (this._error || this._closed) {
+        // what arrived before the end stays readable, then the end
+        s.next(kcp);
+        if (this._error) s.error(this._error);
+        else s.complete();
+        return undefined;
+      }
+      // listen for the end first: a reader that closes the conversation inside its first next
+      // must see data$ complete there and then, not read on
+      s.add(this.readable.subscribe(s));
       s.next(kcp);
-      if (s.closed) return undefined;
-      if (this._error) s.error(this._error);
-      else if (this._closed) s.complete();
-      else return this.readable.subscribe(s);
       return undefined;
     });
     this.data$ = signals.pipe(

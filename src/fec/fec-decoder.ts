@@ -38,6 +38,8 @@ export class FecDecoder {
   private paws: number;
   private codec: ReedSolomon;
   private readonly sets = new Map<number, ShardSet>();
+  /** Groups already decoded (or found whole) and still inside the window: their late shards are ignored. */
+  private readonly done = new Set<number>();
   private newestShardId = 0;
   private shouldTune = false;
   private readonly autotune = new AutoTune();
@@ -84,6 +86,10 @@ export class FecDecoder {
     }
 
     const shardId = Math.floor(seqid / this.shardSize);
+    // DIVERGES(kcp-go): kcp-go frees a group once decoded, so its late shards start it again,
+    // and together with shards of a restarted peer (whose seqids begin again at 0) they can be
+    // rebuilt into a segment nobody sent; a decoded group stays closed while it is in the window
+    if (this.done.has(shardId)) return;
     let set = this.sets.get(shardId);
     if (set === undefined) {
       set = { packets: new Map() };
@@ -92,7 +98,11 @@ export class FecDecoder {
     if (!set.packets.has(seqid)) {
       if (!isData) this.stats.FECParityShards++;
       set.packets.set(seqid, body.slice(fecHeaderSize));
-      if (set.packets.size >= this.ds) this.decodeSet(set, out);
+      if (set.packets.size >= this.ds) {
+        this.sets.delete(shardId);
+        this.done.add(shardId);
+        this.decodeSet(set, out);
+      }
     }
 
     const ss = this.shardSize;
@@ -100,6 +110,9 @@ export class FecDecoder {
     const newest = Math.imul(this.newestShardId, ss);
     for (const id of this.sets.keys()) {
       if (((newest - Math.imul(id, ss)) | 0) > maxShardSets * ss) this.sets.delete(id);
+    }
+    for (const id of this.done) {
+      if (((newest - Math.imul(id, ss)) | 0) > maxShardSets * ss) this.done.delete(id);
     }
     this.stats.FECShardSet = this.sets.size;
     this.stats.FECShardMin = this.newestShardId;
@@ -116,6 +129,7 @@ export class FecDecoder {
       this.paws = pawsOf(this.shardSize);
       this.codec = new ReedSolomon(ds, ps);
       this.sets.clear();
+      this.done.clear();
     }
     this.shouldTune = false;
   }
@@ -130,7 +144,7 @@ export class FecDecoder {
       if (i < this.ds) dataPresent++;
       if (bytes.length > maxlen) maxlen = bytes.length;
     }
-    set.packets.clear(); // late packets of this group start over, as in kcp-go
+    set.packets.clear();
     if (dataPresent === this.ds) {
       this.stats.FECFullShardSet++;
       return;

@@ -16,7 +16,7 @@ server.sessions$.subscribe((session) => {
   const stream = toDuplex(session);
   stream.on('error', (e) => console.log(`session ${session.conv} ended: ${e.message}`));
   stream.pipe(stream);
-  session.ended$.subscribe(() => console.log(`session ${session.conv}: ${session.stats.BytesReceived} bytes echoed, ${session.stats.RetransSegs} retransmitted`));
+  session.ended$.subscribe(({ reason }) => console.log(`session ${session.conv} ended (${reason}): ${session.stats.BytesReceived} bytes echoed, ${session.stats.RetransSegs} retransmitted`));
 });
 process.on('SIGINT', () => {
   server.close();

@@ -6,10 +6,11 @@
  */
 export type KcpErrorCode =
   | 'DEAD_LINK' // a segment reached the dead-link retransmission limit: the peer is gone
-  | 'IDLE_TIMEOUT' // nothing received for idleTimeout ms
+  | 'IDLE_TIMEOUT' // an smux peer silent past its keepalive timeout (a session's idleTimeout completes data$ instead)
   | 'SOCKET_CLOSED' // the UDP socket under the session closed
   | 'SOCKET_ERROR' // the UDP socket reported an error
   | 'UNREACHABLE' // an ICMP error said the peer cannot be reached (a dialled session with failFast)
+  | 'CONNECT_TIMEOUT' // a dialled session with connectTimeout heard nothing at all from its peer in time
   | 'CLOSED' // the session was closed locally and the operation needs an open session
   | 'RESET' // a listener replaced the session on a conv reset (sn 0 with another conv)
   | 'LAYER_ERROR' // a layer (rxkcp's or one plugged in by the user) threw or errored

@@ -14,7 +14,7 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { asyncScheduler } from 'rxjs';
+import { asyncScheduler, type Subscription } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
 import { Clock } from '../update-clock.js';
 import { resolveCryptAsync, Session, type SessionOptions } from './session.js';
@@ -36,6 +36,14 @@ export interface DialOptions extends SessionOptions {
    * is restarting comes back. Other socket errors end the session either way (`SOCKET_ERROR`).
    */
   failFast?: boolean;
+  /**
+   * Fail the session with a `KcpError` of code `CONNECT_TIMEOUT` (`ended$`: 'unreachable') when
+   * not one datagram has come back from the peer within this many ms of the first one sent (the
+   * first write). KCP has no handshake, so without it (the default, as kcp-go) a dial to an
+   * address where nothing listens resolves at once and its writes wait in the window; ICMP
+   * refusals do not count as an answer. Once anything has come back it never fires.
+   */
+  connectTimeout?: number;
 }
 
 let sharedClock: Clock | null = null;
@@ -84,10 +92,24 @@ export async function dial(options: DialOptions): Promise<Session> {
   };
   // other send errors (ENOBUFS, ...) stay dropped, as a lost datagram: KCP resends it
   const sent = (e: Error | null): void => void (e !== null && unreachable(e));
+  // connectTimeout: armed by the first datagram out, disarmed by the first one in
+  const connectTimeout = options.connectTimeout;
+  let heard = false;
+  let waiting: Subscription | undefined;
+  const arm = (): void => {
+    waiting = clock.scheduler.schedule(() => {
+      if (heard || session.closed) return;
+      const remote = addressKey(address, target.port);
+      session.fail(new KcpError('CONNECT_TIMEOUT', `${remote}: no answer within ${connectTimeout} ms`, { conv, remote }));
+    }, connectTimeout);
+  };
   const session = new Session(
     conv,
     { address, port: target.port },
-    (dg) => sendDatagram(socket, dg, undefined, undefined, session.stats, sent),
+    (dg) => {
+      if (connectTimeout !== undefined && waiting === undefined && !heard) arm();
+      sendDatagram(socket, dg, undefined, undefined, session.stats, sent);
+    },
     crypt,
     options,
     clock,
@@ -96,13 +118,15 @@ export async function dial(options: DialOptions): Promise<Session> {
   session.localPort = socket.address().port;
   const sub = udpDatagrams(socket, unreachable).subscribe({
     next: (d) => {
-      if (d.port !== target.port || d.address !== address) session.stats.InErrs++;
-      else session.input(d.data);
+      if (d.port !== target.port || d.address !== address) return void session.stats.InErrs++;
+      if (!heard) (heard = true, waiting?.unsubscribe());
+      session.input(d.data);
     },
     error: (e: unknown) => session.fail(new KcpError('SOCKET_ERROR', `socket error: ${String(e)}`, { conv, cause: e })),
     complete: () => session.fail(new KcpError('SOCKET_CLOSED', 'socket closed', { conv })),
   });
   session.ended$.subscribe(() => {
+    waiting?.unsubscribe();
     sub.unsubscribe();
     socket.close();
   });

@@ -4,9 +4,9 @@
  * for the whole process.
  * @module
  */
-import { asyncScheduler, interval, map, Subject, type Observable, type SchedulerLike } from 'rxjs';
+import { AsyncSubject, asyncScheduler, interval, map, type Observable, type SchedulerLike } from 'rxjs';
 import type { CryptName, PacketCrypt, RandomSource } from '../../src/crypt/crypt.js';
-import { KcpError } from '../../src/errors.js';
+import { KcpError, type KcpErrorCode } from '../../src/errors.js';
 import { createNodeCrypt, nodeCryptFromPassword, nodeCryptFromPasswordAsync } from '../../src/node/crypt.js';
 import type { KcpOptions } from '../../src/kcp/kcp.js';
 import { Snmp, type SnmpField } from '../../src/stats.js';
@@ -86,6 +86,38 @@ export async function resolveCryptAsync(o: SessionOptions): Promise<PacketCrypt>
 }
 
 
+/**
+ * Why a session ended. Ends someone asked for, `close()` ('closed') and `idleTimeout`
+ * ('idle-timeout'), complete `data$`; faults error it with a `KcpError`: the peer stopped
+ * answering with `failOnDeadLink` ('dead-link'), the socket failed or closed under the session
+ * ('socket-error'), a listener replaced it on a conv reset ('reset'), the peer cannot be reached
+ * ('unreachable': an ICMP error with `failFast`, or nothing heard within `connectTimeout`), or a
+ * layer threw or errored ('layer-error').
+ */
+export type SessionEndReason = 'closed' | 'idle-timeout' | 'dead-link' | 'socket-error' | 'reset' | 'unreachable' | 'layer-error';
+
+/** What `Session.ended$` emits: the reason, and for a fault the error `data$` ended with. */
+export interface SessionEnd {
+  reason: SessionEndReason;
+  error?: KcpError;
+}
+
+const REASONS: Partial<Record<KcpErrorCode, SessionEndReason>> = {
+  IDLE_TIMEOUT: 'idle-timeout',
+  DEAD_LINK: 'dead-link',
+  SOCKET_ERROR: 'socket-error',
+  SOCKET_CLOSED: 'socket-error',
+  RESET: 'reset',
+  UNREACHABLE: 'unreachable',
+  CONNECT_TIMEOUT: 'unreachable',
+};
+
+/** The end a fault makes: its reason by the error's code ('layer-error' for any other code). */
+export function sessionEndOf(error: unknown): SessionEnd {
+  if (!(error instanceof KcpError)) return { reason: 'layer-error', error: new KcpError('LAYER_ERROR', String(error), { cause: error }) };
+  return { reason: REASONS[error.code] ?? 'layer-error', error };
+}
+
 /** Counters of sessions that have ended, so the process aggregate keeps them. */
 const retired = new Snmp();
 const live = new Set<Session>();
@@ -102,7 +134,9 @@ export class Session {
   readonly stats: Snmp;
   /** The local UDP port (dialled sessions; a listener's sessions share its port). */
   localPort = 0;
-  private readonly ended = new Subject<void>();
+  private readonly ended = new AsyncSubject<SessionEnd>();
+  /** Set by an end someone asked for, before the conversation closes. */
+  private asked: SessionEnd | null = null;
   private idleEntry: ClockEntry | null = null;
   private lastInput: number;
 
@@ -149,7 +183,7 @@ export class Session {
     this.stats.MaxConn = 1;
     live.add(this);
     this.lastInput = clock.now();
-    this.conversation.datagrams$.subscribe({ next: send, error: () => this.retire(), complete: () => this.retire() });
+    this.conversation.datagrams$.subscribe({ next: send, error: (e: unknown) => this.retire(sessionEndOf(e)), complete: () => this.retire(this.asked ?? { reason: 'closed' }) });
     const idle = options.idleTimeout;
     if (idle !== undefined) {
       if (!(idle > 0)) throw new RangeError(`session: idleTimeout must be > 0 ms, got ${idle}`);
@@ -159,7 +193,7 @@ export class Session {
             const quiet = now - this.lastInput;
             if (quiet < idle) return idle - quiet;
             this.stats.IdleTimeouts++;
-            this.fail(new KcpError('IDLE_TIMEOUT', `session ${conv}: nothing received for ${idle} ms`, { conv }));
+            this.finish({ reason: 'idle-timeout' }); // asked for: data$ completes
             return idle;
           },
         },
@@ -191,8 +225,11 @@ export class Session {
     return this.conversation.waitSnd();
   }
 
-  /** Emits once when the session ends, for whatever reason. */
-  get ended$(): Observable<void> {
+  /**
+   * Emits once when the session ends, saying why (see `SessionEndReason`), then completes; a
+   * subscriber that comes later gets the same. `data$` has completed or errored by then.
+   */
+  get ended$(): Observable<SessionEnd> {
     return this.ended.asObservable();
   }
 
@@ -256,23 +293,28 @@ export class Session {
    * first for a graceful end. Data already received stays readable. Nothing is sent to the peer.
    */
   close(): void {
-    this.conversation.close();
-    this.retire();
+    this.finish({ reason: 'closed' });
   }
 
-  /** Ends the session with an error on its streams. */
+  /** Ends the session with an error on its streams (`ended$` gives the reason by its code). */
   fail(e: KcpError): void {
     this.conversation.fail(e);
-    this.retire();
+    this.retire(sessionEndOf(e));
   }
 
-  private retire(): void {
+  private finish(end: SessionEnd): void {
+    this.asked ??= end;
+    this.conversation.close();
+    this.retire(end);
+  }
+
+  private retire(end: SessionEnd): void {
     if (!live.has(this)) return;
     live.delete(this);
     if (this.idleEntry) this.clock.remove(this.idleEntry);
     this.stats.CurrEstab = 0;
     retired.add(this.stats);
-    this.ended.next();
+    this.ended.next(end);
     this.ended.complete();
   }
 }

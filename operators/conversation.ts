@@ -28,7 +28,7 @@ import { encodeOOB } from '../src/fec/fec-packet.js';
 import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
-import { fecHeaderSizePlus2, mtuLimit } from '../src/wire/constants.js';
+import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
 import { crcCheck } from './crc-check.js';
 import { crcSeal } from './crc-seal.js';
 import { decrypt } from './decrypt.js';
@@ -37,6 +37,7 @@ import { fecDecode } from './fec-decode.js';
 import { fecEncode } from './fec-encode.js';
 import { kcpInput } from './kcp-input.js';
 import { layerError } from './layer.js';
+import { assertOptions } from './options.js';
 import { pace } from './pace.js';
 import { reassemble } from './reassemble.js';
 import { Clock, type ClockEntry } from './update-clock.js';
@@ -143,13 +144,12 @@ export class Conversation {
   private _error: KcpError | null = null;
 
   constructor(options: ConversationOptions) {
-    const mtu = options.mtu ?? 1400;
-    if (!Number.isInteger(mtu) || mtu < 50 || mtu > mtuLimit) throw new RangeError(`conversation: mtu must be 50..${mtuLimit}, got ${mtu}`);
+    // the same rules and words as dial and Listener.listen (see options.ts)
+    const { conv, mtu: udpMtu, writeDelay, rateLimit, antiReplay, failOnDeadLink, onOob } = options;
+    assertOptions('conversation', { conv, mtu: udpMtu, writeDelay, rateLimit, antiReplay, failOnDeadLink, onOob, ...options.kcp });
+    const mtu = udpMtu ?? 1400;
     const fec = options.fec ?? null;
     if (fec !== null) assertFecOptions(fec);
-    if (options.rateLimit !== undefined && !(options.rateLimit > 0)) {
-      throw new RangeError(`conversation: rateLimit must be > 0 bytes/s, got ${options.rateLimit}`);
-    }
     for (const k of Object.keys(options.layers ?? {})) {
       if (!SLOTS.includes(k as LayerSlot)) throw new RangeError(`conversation: unknown layer slot ${k}`);
     }

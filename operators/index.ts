@@ -4,6 +4,7 @@
  */
 export * from '../src/index.js';
 export * from './update-clock.js';
+export * from './options.js';
 export * from './decrypt.js';
 export * from './crc-check.js';
 export * from './fec-decode.js';

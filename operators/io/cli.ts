@@ -12,8 +12,9 @@
  */
 import { cac } from 'cac';
 import cliProgress from 'cli-progress';
-import { CFB_CRYPT_NAMES, type CryptName } from '../../src/crypt/crypt.js';
+import type { CryptName } from '../../src/crypt/crypt.js';
 import { KcpError } from '../../src/errors.js';
+import { CRYPT_NAMES, MODES, type Mode } from '../options.js';
 import { dial } from './dial.js';
 import { echo } from './echo.js';
 import { Listener } from './listener.js';
@@ -23,13 +24,7 @@ import { PatternVerifier, patternBytes } from './pattern.js';
 import { relay, type Impairment, type RelayDirectionStats, type RelayOptions } from './relay.js';
 import { tunnelMain } from './tunnel-cli.js';
 
-const MODES: Record<string, [number, number, number, number]> = {
-  normal: [0, 40, 2, 1],
-  fast: [0, 30, 2, 1],
-  fast2: [1, 20, 2, 1],
-  fast3: [1, 10, 2, 1],
-};
-const CRYPTS: readonly string[] = [...CFB_CRYPT_NAMES, 'null', 'aes-128-gcm', 'aes-256-gcm', 'chacha20-poly1305'];
+const CRYPTS = CRYPT_NAMES;
 
 class UsageError extends Error {}
 
@@ -44,25 +39,26 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
   const crypt = String(f.crypt ?? 'aes');
   if (!CRYPTS.includes(crypt)) throw new UsageError(`--crypt must be one of ${CRYPTS.join(', ')}; got ${crypt}`);
   const mode = String(f.mode ?? 'fast');
-  let [nodelay, interval, resend, nc] = MODES[mode] ?? [0, 0, 0, 0];
+  // a profile goes to the session as its mode (the API's table); manual gives the four numbers
+  let timing: Pick<SessionOptions, 'mode' | 'nodelay' | 'interval' | 'resend' | 'nc'>;
   if (mode === 'manual') {
-    nodelay = int('nodelay', f.nodelay ?? 0, 0, 2);
-    interval = int('interval', f.interval ?? 50, 10, 5000);
-    resend = int('resend', f.resend ?? 0, 0, 100);
-    nc = int('nc', f.nc ?? 0, 0, 1);
-  } else if (!MODES[mode]) throw new UsageError(`--mode must be normal, fast, fast2, fast3 or manual; got ${mode}`);
+    timing = {
+      nodelay: int('nodelay', f.nodelay ?? 0, 0, 2),
+      interval: int('interval', f.interval ?? 50, 10, 5000),
+      resend: int('resend', f.resend ?? 0, 0, 100),
+      nc: int('nc', f.nc ?? 0, 0, 1),
+    };
+  } else if (mode in MODES) timing = { mode: mode as Mode };
+  else throw new UsageError(`--mode must be ${Object.keys(MODES).join(', ')} or manual; got ${mode}`);
   return {
     crypt: crypt as CryptName,
-    password: String(f.key ?? "it's a secrect"),
+    key: String(f.key ?? "it's a secrect"),
     dataShards: int('datashard', f.datashard ?? 10, 0, 255),
     parityShards: int('parityshard', f.parityshard ?? 3, 0, 255),
     mtu: int('mtu', f.mtu ?? 1350, 50, 1500),
     sndWnd: int('sndwnd', f.sndwnd ?? 1024, 1, 65535),
     rcvWnd: int('rcvwnd', f.rcvwnd ?? 1024, 1, 65535),
-    nodelay,
-    interval,
-    resend,
-    nc,
+    ...timing,
     ackNoDelay: Boolean(f.acknodelay),
     stream: Boolean(f.stream),
   };

@@ -11,13 +11,14 @@
  * would; `failFast` ends the session at the first one instead.
  * @module
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
 import { Clock } from '../update-clock.js';
-import { resolveCryptAsync, Session, type SessionOptions } from './session.js';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { prepareSession, Session, type SessionOptions } from './session.js';
 import { addressKey, icmpReported, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams } from './udp.js';
 
 export interface DialOptions extends SessionOptions {
@@ -54,12 +55,31 @@ function defaultClock(): Clock {
   return sharedClock;
 }
 
+/**
+ * Opens a session to `options.connect`. Every option is checked first (a bad one throws a
+ * TypeError or RangeError naming it before any socket exists); if anything fails after the
+ * socket is made, the socket is closed before the promise rejects.
+ */
 export async function dial(options: DialOptions): Promise<Session> {
+  if (typeof options?.connect !== 'string') throw new TypeError(`dial: connect must be a string HOST:PORT, got ${String(options?.connect)}`);
+  const crypt = await prepareSession('dial', options);
   const target = parseHostPort(options.connect);
   const address = isIP(target.host) ? target.host : (await lookup(target.host)).address;
-  const crypt = await resolveCryptAsync(options);
-  const clock = options.clock ?? (options.scheduler ? new Clock(options.scheduler) : defaultClock());
   const socket = createSocket(socketTypeFor(address));
+  try {
+    return await open(options, crypt, target, address, socket);
+  } catch (e) {
+    try {
+      socket.close();
+    } catch {
+      // never bound: nothing to close
+    }
+    throw e;
+  }
+}
+
+async function open(options: DialOptions, crypt: PacketCrypt, target: { port: number }, address: string, socket: Socket): Promise<Session> {
+  const clock = options.clock ?? (options.scheduler ? new Clock(options.scheduler) : defaultClock());
   const loopback = address === '::1' || address.startsWith('127.');
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);

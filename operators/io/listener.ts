@@ -17,7 +17,7 @@ import { Snmp } from '../../src/stats.js';
 import { readU32 } from '../../src/wire/bytes.js';
 import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
 import { Clock } from '../update-clock.js';
-import { resolveCryptAsync, Session, type SessionOptions } from './session.js';
+import { prepareSession, Session, type SessionOptions } from './session.js';
 import { addressKey, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 
 /** kcp-go's accept backlog: sessions created but not yet taken by a subscriber. */
@@ -107,7 +107,7 @@ export class Listener {
 
   /** Binds a UDP socket and starts listening. */
   static async listen(options: ListenOptions): Promise<Listener> {
-    const crypt = await resolveCryptAsync(options); // a password's key, off the event loop
+    const crypt = await prepareSession('listen', options); // every option checked, a secret's key derived off the event loop
     if (options.socket) return new Listener(options.socket, false, options, crypt);
     const { host, port } = parseHostPort(options.listen);
     const socket = createSocket({ type: socketTypeFor(host), reuseAddr: false });

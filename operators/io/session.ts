@@ -5,27 +5,37 @@
  * @module
  */
 import { AsyncSubject, asyncScheduler, interval, map, type Observable, type SchedulerLike } from 'rxjs';
-import type { CryptName, PacketCrypt, RandomSource } from '../../src/crypt/crypt.js';
+import { AEAD_CRYPT_NAMES, type CryptName, type PacketCrypt, type RandomSource } from '../../src/crypt/crypt.js';
 import { KcpError, type KcpErrorCode } from '../../src/errors.js';
 import { createNodeCrypt, nodeCryptFromPassword, nodeCryptFromPasswordAsync } from '../../src/node/crypt.js';
+import { IKCP_OVERHEAD } from '../../src/kcp/constants.js';
 import type { KcpOptions } from '../../src/kcp/kcp.js';
 import { Snmp, type SnmpField } from '../../src/stats.js';
-import { Conversation, type ConversationOptions } from '../conversation.js';
+import { Conversation, kcpMtuFor, type ConversationOptions } from '../conversation.js';
+import { assertOptions, assertShards, timingOf, type Mode } from '../options.js';
 import { Clock, type ClockEntry } from '../update-clock.js';
 
 /** KCP tuning a session passes straight to its core (windows, NoDelay, stream, ACK no-delay, dead link). */
 type SessionKcpOptions = Omit<KcpOptions, 'mtu' | 'startSn'>;
 
 export interface SessionOptions extends SessionKcpOptions {
-  /** kcptun `--crypt` name (default 'null' without key or password, else 'aes'). */
+  /**
+   * kcptun's `--mode`: nodelay, interval, resend and nc from `MODES` (normal, fast, fast2, fast3);
+   * any of the four given explicitly wins. Without it, kcp-go's defaults (nodelay 0, interval
+   * 100, resend 0, nc 0), which are slow: 'fast3' is what kcptun users run.
+   */
+  mode?: Mode;
+  /** kcptun `--crypt` name (default 'null' without a key, else 'aes'). */
   crypt?: CryptName;
   /**
-   * kcptun `--key`: derived with PBKDF2-HMAC-SHA1(key, "kcp-go", 4096, 32) and sliced per cipher
-   * (off the event loop in `dial` and `Listener.listen`; not at all for 'none' and 'null').
+   * A string is kcptun's `--key` secret: the key is derived from it with PBKDF2-HMAC-SHA1(key,
+   * "kcp-go", 4096, 32) and sliced per cipher (off the event loop in `dial` and
+   * `Listener.listen`; not at all for 'none' and 'null'). A Uint8Array is the raw key itself, of
+   * the cipher's length.
    */
+  key?: string | Uint8Array;
+  /** @deprecated The old name of a string `key` (kcptun's secret); give one or the other. */
   password?: string;
-  /** A raw key of the cipher's length instead of a password. */
-  key?: Uint8Array;
   /** kcptun `--datashard` / `--parityshard`; FEC is on when both are > 0. */
   dataShards?: number;
   parityShards?: number;
@@ -69,20 +79,74 @@ export interface SessionOptions extends SessionKcpOptions {
  * on the event loop (6-18 ms): `dial` and `Listener.listen` use `resolveCryptAsync`.
  */
 export function resolveCrypt(o: SessionOptions): PacketCrypt {
-  const name: CryptName = o.crypt ?? (o.password !== undefined || o.key !== undefined ? 'aes' : 'null');
+  const name = cryptNameOf(o);
   const options = o.random ? { random: o.random } : {};
+  const secret = secretOf(o);
   if (name === 'null') return createNodeCrypt('null', new Uint8Array(0));
-  if (o.key !== undefined) return createNodeCrypt(name, o.key, options);
-  if (o.password !== undefined) return nodeCryptFromPassword(name, o.password, options);
+  if (o.key instanceof Uint8Array) return createNodeCrypt(name, o.key, options);
+  if (secret !== undefined) return nodeCryptFromPassword(name, secret, options);
   if (name === 'none') return createNodeCrypt('none', new Uint8Array(0), options);
-  throw new TypeError(`session: crypt ${name} needs a password or a key`);
+  throw new TypeError(`session: crypt ${name} needs a key (kcptun's secret string, or raw key bytes)`);
 }
 
-/** `resolveCrypt` deriving a password's key in node:crypto's thread pool, never on the event loop. */
+/** `resolveCrypt` deriving a secret's key in node:crypto's thread pool, never on the event loop. */
 export async function resolveCryptAsync(o: SessionOptions): Promise<PacketCrypt> {
-  const name: CryptName = o.crypt ?? (o.password !== undefined || o.key !== undefined ? 'aes' : 'null');
-  if (o.password === undefined || o.key !== undefined || name === 'null') return resolveCrypt(o);
-  return nodeCryptFromPasswordAsync(name, o.password, o.random ? { random: o.random } : {});
+  const name = cryptNameOf(o);
+  const secret = secretOf(o);
+  if (secret === undefined || name === 'null') return resolveCrypt(o);
+  return nodeCryptFromPasswordAsync(name, secret, o.random ? { random: o.random } : {});
+}
+
+function cryptNameOf(o: SessionOptions): CryptName {
+  return o.crypt ?? (o.key !== undefined || o.password !== undefined ? 'aes' : 'null');
+}
+
+/** kcptun's secret: a string `key`, or its old name `password`. */
+function secretOf(o: SessionOptions): string | undefined {
+  return typeof o.key === 'string' ? o.key : o.password;
+}
+
+/**
+ * Checks every session option (see `assertOptions`) and how they go together; throws
+ * TypeError/RangeError as `${where}: …`. What needs the cipher (a raw key's length, room for KCP
+ * in the mtu) is checked by `prepareSession`.
+ */
+export function assertSessionOptions(where: string, o: SessionOptions): void {
+  assertOptions(where, o);
+  if (o.key !== undefined && o.password !== undefined) throw new TypeError(`${where}: give key or password (its deprecated name), not both`);
+  assertShards(where, o.dataShards, o.parityShards);
+  const name = cryptNameOf(o);
+  if (name !== 'null' && name !== 'none' && o.key === undefined && o.password === undefined) {
+    throw new TypeError(`${where}: crypt ${name} needs a key (kcptun's secret string, or raw key bytes)`);
+  }
+  if (o.antiReplay !== undefined && !(AEAD_CRYPT_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(`${where}: antiReplay needs an AEAD cipher (${AEAD_CRYPT_NAMES.join(', ')}), got crypt ${name}`);
+  }
+}
+
+/**
+ * What `dial` and `Listener.listen` do before they bind a socket: check the options and resolve
+ * the cipher (a secret's key derived off the event loop), so a bad option throws at the call.
+ */
+export async function prepareSession(where: string, o: SessionOptions): Promise<PacketCrypt> {
+  assertSessionOptions(where, o);
+  let crypt: PacketCrypt;
+  try {
+    crypt = await resolveCryptAsync(o);
+  } catch (e) {
+    if (e instanceof RangeError) throw new RangeError(`${where}: ${e.message}`, { cause: e });
+    if (e instanceof TypeError) throw new TypeError(`${where}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const mtu = o.mtu ?? 1400;
+  if (kcpMtuFor(mtu, crypt, fecOf(o)) <= IKCP_OVERHEAD) {
+    throw new RangeError(`${where}: mtu ${mtu} leaves no room for KCP after the ${cryptNameOf(o)}${fecOf(o) ? ' and FEC' : ''} headers`);
+  }
+  return crypt;
+}
+
+function fecOf(o: SessionOptions): { dataShards: number; parityShards: number } | null {
+  return (o.dataShards ?? 0) > 0 && (o.parityShards ?? 0) > 0 ? { dataShards: o.dataShards!, parityShards: o.parityShards! } : null;
 }
 
 
@@ -150,7 +214,8 @@ export class Session {
     /** 'active' for dialled sessions, 'passive' for accepted ones (ActiveOpens / PassiveOpens). */
     readonly side: 'active' | 'passive'
   ) {
-    const fec = (options.dataShards ?? 0) > 0 && (options.parityShards ?? 0) > 0 ? { dataShards: options.dataShards!, parityShards: options.parityShards! } : null;
+    const fec = fecOf(options);
+    const timing = timingOf(options);
     this.stats = new Snmp();
     this.conversation = new Conversation({
       conv,
@@ -161,10 +226,10 @@ export class Session {
       kcp: {
         sndWnd: options.sndWnd,
         rcvWnd: options.rcvWnd,
-        nodelay: options.nodelay,
-        interval: options.interval,
-        resend: options.resend,
-        nc: options.nc,
+        nodelay: timing.nodelay,
+        interval: timing.interval,
+        resend: timing.resend,
+        nc: timing.nc,
         stream: options.stream,
         ackNoDelay: options.ackNoDelay,
         deadLink: options.deadLink,

@@ -15,6 +15,7 @@ import { dirname, basename, join } from 'node:path';
 import { CFB_CRYPT_NAMES, type CryptName } from '../../src/crypt/crypt.js';
 import { resolveSmuxConfig, type SmuxConfig } from '../../src/smux/mux.js';
 import type { Snmp } from '../../src/stats.js';
+import { MODES, type Mode } from '../options.js';
 import type { SessionOptions } from './session.js';
 import { tunnelClient, tunnelServer, type TunnelHandle } from './tunnel.js';
 
@@ -140,14 +141,8 @@ export function parseTunnelArgs(role: 'client' | 'server', argv: string[], env: 
       config[k] = v as string | number | boolean;
     }
   }
-  const modes: Record<string, [number, number, number, number]> = {
-    normal: [0, 40, 2, 1],
-    fast: [0, 30, 2, 1],
-    fast2: [1, 20, 2, 1],
-    fast3: [1, 10, 2, 1],
-  };
-  const mode = modes[String(config.mode)];
-  if (mode) [config.nodelay, config.interval, config.resend, config.nc] = mode;
+  const mode = Object.hasOwn(MODES, String(config.mode)) ? MODES[String(config.mode) as Mode] : undefined;
+  if (mode) ({ nodelay: config.nodelay, interval: config.interval, resend: config.resend, nc: config.nc } = mode);
   else if (config.mode !== 'manual') throw new TunnelUsageError(`--mode must be fast3, fast2, fast, normal or manual; got ${String(config.mode)}`);
   if (config.tcp === true) throw new TunnelUsageError('--tcp (TCP emulation over raw sockets) is not supported by rxkcp; use UDP');
   if (config.dscp !== 0) throw new TunnelUsageError('--dscp is not supported by rxkcp: Node cannot set the DSCP bits of a UDP socket; leave it at 0');
@@ -179,7 +174,7 @@ export function sessionOptionsOf(c: TunnelConfig): SessionOptions {
     sndWnd: check('sndwnd', c.sndwnd, 1, 65535),
     rcvWnd: check('rcvwnd', c.rcvwnd, 1, 65535),
     nodelay: check('nodelay', c.nodelay, 0, 2),
-    interval: check('interval', c.interval, 0, 0x7fffffff),
+    interval: Math.min(5000, Math.max(10, check('interval', c.interval, 0, 0x7fffffff))), // kcp-go clamps; the session API refuses
     resend: check('resend', c.resend, 0, 0x7fffffff),
     nc: check('nc', c.nc, 0, 1),
     ackNoDelay: c.acknodelay === true,

@@ -15,13 +15,17 @@ export interface Datagram {
   port: number;
 }
 
-/** Parses `host:port`, `[v6]:port` or a bare `port`. Throws TypeError on anything else. */
+/**
+ * Parses `host:port`, `[v6]:port`, a bare `port` (on `defaultHost`) or kcptun's `:port` (every
+ * IPv4 interface, 0.0.0.0). Throws TypeError on anything else.
+ */
 export function parseHostPort(s: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
   let host = defaultHost;
   let port: string;
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(s);
   if (v6) [, host, port] = v6 as unknown as [string, string, string];
   else if (/^\d+$/.test(s)) port = s;
+  else if (/^:\d+$/.test(s)) [host, port] = ['0.0.0.0', s.slice(1)];
   else {
     const i = s.lastIndexOf(':');
     if (i <= 0 || s.indexOf(':') !== i) throw new TypeError(`address: expected HOST:PORT or [IPv6]:PORT, got ${s}`);

@@ -87,6 +87,10 @@ export interface ConversationOptions {
   failOnDeadLink?: boolean;
 }
 
+/** Bounds of the linger after `close()` (ms). */
+const lingerMin = 200;
+const lingerMax = 10_000;
+
 const SLOTS: readonly LayerSlot[] = ['afterDecrypt', 'afterCrcCheck', 'afterFecDecode', 'beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
 
 /**
@@ -141,6 +145,14 @@ export class Conversation {
   private readonly layerSlots: ReadonlySet<LayerSlot>;
   private blocked = false;
   private _closed = false;
+  /** The pipelines are torn down and the clock entry removed (after close's linger, or at once). */
+  private down = false;
+  /** Something from the peer was taken in: a close lingers to acknowledge its retransmissions. */
+  private heard = false;
+  /** While lingering after close: the clock time the linger ends unless the peer speaks (-1: not lingering). */
+  private lingerUntil = -1;
+  private lingerQuiet = 0;
+  private lingerEnd = 0;
   private _error: KcpError | null = null;
 
   constructor(options: ConversationOptions) {
@@ -196,6 +208,8 @@ export class Conversation {
         )
         .subscribe({
           next: (k) => {
+            this.heard = true;
+            if (this.lingerUntil >= 0) this.lingerUntil = Math.min(this.lingerEnd, this.clock.now() + this.lingerQuiet);
             this.readable.next(k);
             // the packet-clocked flush and the writable signal wait for the clock's next action,
             // after every datagram already received has been taken in
@@ -257,7 +271,7 @@ export class Conversation {
 
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
   input(datagram: Uint8Array): void {
-    if (!this._closed) this.inbound.next(datagram);
+    if (!this.down) this.inbound.next(datagram);
   }
 
   /**
@@ -265,7 +279,7 @@ export class Conversation {
    * demultiplexes, with one cipher for all sessions). Enters after `crcCheck`.
    */
   inputBody(body: Uint8Array): void {
-    if (!this._closed) this.inboundBodies.next(body);
+    if (!this.down) this.inboundBodies.next(body);
   }
 
   /**
@@ -274,7 +288,7 @@ export class Conversation {
    * uses it for sessions with an `afterDecrypt` layer.
    */
   inputDecrypted(datagram: Uint8Array): void {
-    if (!this._closed) this.inboundDecrypted.next(datagram);
+    if (!this.down) this.inboundDecrypted.next(datagram);
   }
 
   /** Whether a user operator sits in `slot`. */
@@ -386,17 +400,63 @@ export class Conversation {
   }
 
   /**
-   * Ends the conversation at once: a last flush, then everything completes. What is not yet
-   * acknowledged is discarded (pending `send`/`drain` calls reject with 'CLOSED'): for a graceful
-   * end, `await end()` first. Idempotent. Data received stays readable.
+   * Ends the conversation at once for its user: a last flush, `data$` completes (what was
+   * received stays readable), writes throw, and what is not yet acknowledged is discarded
+   * (pending `send`/`drain` calls reject with 'CLOSED'): for a graceful end, `await end()` first.
+   * Idempotent.
+   *
+   * When the peer has sent anything, the conversation then lingers, as TCP's TIME_WAIT does: for
+   * a while it only acknowledges what the peer retransmits (the ACKs of the last flush may have
+   * been lost, and the peer's `end()` waits for them), until the peer has been quiet for three
+   * RTOs (at least 200 ms, at most 10 s in all); `datagrams$` completes after it. `{ linger:
+   * false }` ends everything at once (a listener closing its socket does that).
    */
-  close(): void {
-    if (this._closed) return;
+  close(options: { linger?: boolean } = {}): void {
+    if (this._closed) {
+      if (options.linger === false) this.finishLinger();
+      return;
+    }
     this.flushNow();
-    this.shutdown();
+    if (options.linger === false || !this.heard) {
+      this.shutdown();
+      this.rejectWaiting(this.closedError('the send'));
+      this.readable.complete();
+      this.outbound.complete();
+      return;
+    }
+    this._closed = true;
     this.rejectWaiting(this.closedError('the send'));
     this.readable.complete();
+    this.drained.complete();
+    const now = this.clock.now();
+    this.lingerQuiet = Math.min(lingerMax, Math.max(lingerMin, 3 * this.kcp.rxRto));
+    this.lingerUntil = now + this.lingerQuiet;
+    this.lingerEnd = now + lingerMax;
+    this.sleepingSince = -1;
+    this.clock.at(this.entry, Math.min(now + this.kcp.interval, this.lingerUntil));
+  }
+
+  /** True while a closed conversation still acknowledges its peer (see `close`). */
+  get lingering(): boolean {
+    return this.lingerUntil >= 0;
+  }
+
+  private finishLinger(): void {
+    if (this.lingerUntil < 0) return;
+    this.lingerUntil = -1;
+    this.shutdown();
     this.outbound.complete();
+  }
+
+  /** A lingering conversation's tick: acknowledgements only, until the peer has been quiet. */
+  private lingerTick(now: number): number {
+    if (now >= this.lingerUntil) {
+      this.finishLinger();
+      return Infinity;
+    }
+    this.kcp.flushPending = false;
+    this.kcp.flush(now >>> 0, this.kcpSink, true);
+    return Math.max(1, Math.min(this.kcp.interval, this.lingerUntil - now));
   }
 
   /**
@@ -409,7 +469,11 @@ export class Conversation {
   private sleepingSince = -1;
 
   private soon(now: number): void {
-    if (this._closed) return;
+    if (this.down) return;
+    if (this.lingerUntil >= 0) {
+      if (this.kcp.flushPending) (this.kcp.flushPending = false), this.kcp.flush(now >>> 0, this.kcpSink, true);
+      return;
+    }
     if (this.kcp.flushPending) {
       this.kcp.flushPending = false;
       this.kcp.flush(now >>> 0, this.kcpSink);
@@ -419,6 +483,7 @@ export class Conversation {
   }
 
   private tick(now: number): number {
+    if (this.lingerUntil >= 0) return this.lingerTick(now);
     this.kcp.flushPending = false; // a full flush covers it
     const wait = this.kcp.flush(now >>> 0, this.kcpSink);
     if (this.failIfDead()) return wait;
@@ -481,7 +546,7 @@ export class Conversation {
 
   /** Ends the conversation with an error (dead link, socket failure, a layer that errored). */
   fail(e: unknown): void {
-    if (this._closed) return;
+    if (this._closed) return this.finishLinger();
     const err = e instanceof KcpError ? e : new KcpError('LAYER_ERROR', `conversation ${this.kcp.conv}: ${e instanceof Error ? e.message : String(e)}`, { conv: this.kcp.conv, cause: e });
     this._error = err;
     this.shutdown();
@@ -493,6 +558,7 @@ export class Conversation {
 
   private shutdown(): void {
     this._closed = true;
+    this.down = true;
     this.clock.remove(this.entry);
     for (const s of this.subscriptions) s.unsubscribe();
     this.inbound.complete();

@@ -27,6 +27,8 @@ describe('one clock in real time', () => {
       expect(clock.size).toBe(2 * pairs);
     });
     expect(delivered).toBe(pairs);
+    // each receiver lingers after close() to acknowledge retransmissions (at most 10 s), then leaves
+    for (let i = 0; i < 300 && clock.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(clock.size).toBe(0);
     expect(clock.armed).toBe(false);
     console.log(`10,000 conversations delivered in ${Date.now() - started} ms of real time, ${clock.ticks} clock ticks`);

@@ -339,7 +339,7 @@ describe('first datagrams: what may open a session', () => {
     const p = await rawPeer(l.address.port);
     await p.send(push(7, 0, 'once'));
     await until(() => got.length === 1, 5000, 'the message');
-    accepted[0]!.close(); // the application is done with it (or it timed out)
+    accepted[0]!.close({ linger: false }); // ended for good (as an idle timeout ends it: no linger)
     await p.send(push(7, 0, 'once')); // the peer never got the ACK and sends again
     const other = await rawPeer(l.address.port);
     await other.send(push(9, 0, 'other'));
@@ -348,6 +348,29 @@ describe('first datagrams: what may open a session', () => {
     expect(got).toEqual(['once', 'other']);
     expect(accepted.map((s) => s.conv)).toEqual([7, 9]);
     expect(l.stats.LatePkts).toBe(1);
+  });
+
+  it('a session closed while its peer still retransmits lingers: the retransmission is acknowledged, not delivered again', async () => {
+    const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0' });
+    cleanup.push(() => l.close());
+    const got: string[] = [];
+    const accepted: Session[] = [];
+    l.sessions$.subscribe((s) => {
+      accepted.push(s);
+      s.data$.subscribe((m) => got.push(text(m)));
+    });
+    const p = await rawPeer(l.address.port);
+    await p.send(push(7, 0, 'once'));
+    await until(() => got.length === 1, 5000, 'the message');
+    accepted[0]!.close(); // the application is done with it, its ACK may have been lost
+    expect(accepted[0]!.closed).toBe(true);
+    const acksBefore = p.received.length;
+    await p.send(push(7, 0, 'once')); // the peer sends again
+    await until(() => p.received.length > acksBefore, 5000, 'an ACK from the lingering session');
+    await sleep(50);
+    expect(got).toEqual(['once']);
+    expect(accepted).toHaveLength(1);
+    expect(l.stats.LatePkts).toBe(0);
   });
 
   it('a late sn 0 of an ended conv does not reset the session that replaced it', async () => {

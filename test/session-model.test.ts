@@ -417,7 +417,9 @@ class World {
     this.peers.push(peer);
     c.datagrams$.subscribe({
       next: (d) => {
-        if (peer.closeReturned) peer.violation('sent a datagram after close()');
+        // after close() only a lingering conversation speaks, and only to acknowledge (KCP ACK,
+        // window probe or window answer: cmd 82..84, never a PUSH)
+        if (peer.closeReturned && (!c.lingering || !onlyAcks(d))) peer.violation('sent a datagram after close() that was not an acknowledgement of a lingering conversation');
         this.senders.set(d, peer);
         if (this.current[side] === peer) this.ports[side].next(d);
       },
@@ -600,6 +602,24 @@ class World {
     if (ts.actions.length > 0) this.violation(`${ts.actions.length} actions still scheduled after every conversation closed`);
     this.net.unsubscribe();
   }
+}
+
+/**
+ * Whether a datagram (no crypto) carries only KCP ACK/WASK/WINS segments: raw, in an FEC data
+ * shard (`[seqid][0xf1][size]` then KCP), or an FEC parity shard computed over such shards.
+ */
+function onlyAcks(d: Uint8Array): boolean {
+  let off = 0;
+  if (d.length >= 8 && d[5] === 0x00 && (d[4] === 0xf1 || d[4] === 0xf2)) {
+    if (d[4] === 0xf2) return true;
+    off = 8;
+  }
+  while (off + 24 <= d.length) {
+    const cmd = d[off + 4]!;
+    if (cmd !== 82 && cmd !== 83 && cmd !== 84) return false;
+    off += 24 + (d[off + 20]! | (d[off + 21]! << 8) | (d[off + 22]! << 16) | (d[off + 23]! << 24));
+  }
+  return off === d.length;
 }
 
 // ---- commands --------------------------------------------------------------------------------

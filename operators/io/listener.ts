@@ -2,7 +2,9 @@
  * A kcp-go-compatible listener: one UDP socket, one cipher and one clock shared by every session,
  * sessions keyed by remote address and created by the first valid datagram from a new one
  * (kcp-go `Listener.packetInput`, spec §5.4). Decryption and the CRC check come before
- * demultiplexing, as in kcp-go. Adds what kcp-go lacks: `maxSessions` and `idleTimeout`.
+ * demultiplexing, as in kcp-go; a session with an `afterDecrypt` layer still sees every datagram
+ * it is given, decrypted, before its own CRC check. Adds what kcp-go lacks: `maxSessions` and
+ * `idleTimeout`.
  * @module
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -304,7 +306,7 @@ export class Listener {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    for (const s of [...this.sessionsByAddr.values()]) s.close();
+    for (const s of [...this.sessionsByAddr.values()]) s.close({ linger: false }); // the socket closes now
     this.sub.unsubscribe();
     this.accepted.complete();
     if (this.ownsSocket && !this.socketClosed) this.socket.close();

@@ -258,7 +258,7 @@ export class Session {
             const quiet = now - this.lastInput;
             if (quiet < idle) return idle - quiet;
             this.stats.IdleTimeouts++;
-            this.finish({ reason: 'idle-timeout' }); // asked for: data$ completes
+            this.finish({ reason: 'idle-timeout' }, { linger: false }); // asked for: data$ completes; the peer is silent
             return idle;
           },
         },
@@ -355,10 +355,12 @@ export class Session {
 
   /**
    * Ends the session at once (idempotent), discarding what is not yet acknowledged: `await end()`
-   * first for a graceful end. Data already received stays readable. Nothing is sent to the peer.
+   * first for a graceful end. Data already received stays readable. Nothing is sent to the peer
+   * but the acknowledgements of its retransmissions while the session lingers (see
+   * `Conversation.close`); `ended$` fires after that, or at once with `{ linger: false }`.
    */
-  close(): void {
-    this.finish({ reason: 'closed' });
+  close(options?: { linger?: boolean }): void {
+    this.finish({ reason: 'closed' }, options);
   }
 
   /** Ends the session with an error on its streams (`ended$` gives the reason by its code). */
@@ -367,10 +369,10 @@ export class Session {
     this.retire(sessionEndOf(e));
   }
 
-  private finish(end: SessionEnd): void {
+  private finish(end: SessionEnd, options?: { linger?: boolean }): void {
     this.asked ??= end;
-    this.conversation.close();
-    this.retire(end);
+    this.conversation.close(options);
+    if (!this.conversation.lingering) this.retire(end);
   }
 
   private retire(end: SessionEnd): void {

@@ -16,3 +16,5 @@ export * from './encrypt.js';
 export * from './pace.js';
 export * from './virtual-link.js';
 export * from './conversation.js';
+export * from './mux.js';
+export * from './snappy.js';

@@ -37,3 +37,5 @@ export * from './crypt/ciphers/twofish.js';
 export * from './crypt/ciphers/sm4.js';
 export * from './crypt/ciphers/triple-des.js';
 export * from './crypt/replay-window.js';
+export * from './smux/index.js';
+export * from './snappy/index.js';

@@ -12,3 +12,5 @@ export * from './stream.js';
 export * from './pattern.js';
 export * from './echo.js';
 export * from './relay.js';
+export * from './mux-stream.js';
+export * from './tunnel.js';

@@ -10,6 +10,7 @@
  *   rxkcp tunnel server -l :29900 -t 127.0.0.1:22 --key secret   (kcptun's flags; see tunnel-cli.ts)
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
 import cliProgress from 'cli-progress';
 import type { CryptName } from '../../src/crypt/crypt.js';
@@ -29,6 +30,7 @@ const CRYPTS = CRYPT_NAMES;
 class UsageError extends Error {}
 
 function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v === 'boolean' || v === '') throw new UsageError(`--${name} needs a value (an integer ${min}..${max})`);
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}..${max}, got ${String(v)}`);
   return n;
@@ -138,20 +140,30 @@ async function send(flags: Record<string, unknown>): Promise<number> {
   const stallMs = int('stall-timeout', flags.stallTimeout ?? 10000, 100, 3_600_000);
   const json = Boolean(flags.json);
   const oneway = flags.oneway ? { acked: 0 } : null;
+  // SIGINT (Ctrl-C) or SIGTERM: stop, restore the terminal, print the summary, exit 128 + signal
+  let interrupted: NodeJS.Signals | null = null;
+  let onInterrupt = (): void => {};
+  const interrupt = (signal: NodeJS.Signals) => () => {
+    interrupted ??= signal;
+    onInterrupt();
+  };
+  process.once('SIGINT', interrupt('SIGINT'));
+  process.once('SIGTERM', interrupt('SIGTERM'));
   const session = await dial({ connect: String(flags.connect), ...sessionOptions(flags) });
   const stream = toDuplex(session);
   const verifier = new PatternVerifier();
+  let stopStallCheck = (): void => {};
   const bar = !json && process.stdout.isTTY ? new cliProgress.SingleBar({ format: ' {bar} {percentage}% | {value}/{total} bytes | {rate} MB/s' }, cliProgress.Presets.shades_classic) : null;
   bar?.start(bytes, 0, { rate: '0.0' });
   const t0 = performance.now();
   let lastProgress = t0;
   const result = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
+    onInterrupt = () => resolve({ ok: false, error: `interrupted by ${interrupted}` });
+    if (interrupted) onInterrupt();
     const stall = setInterval(() => {
-      if (performance.now() - lastProgress > stallMs) {
-        const st = session.stats;
-        resolve({ ok: false, error: st.InCsumErrors > 0 ? `stalled with ${st.InCsumErrors} checksum errors: wrong --crypt or --key?` : `stalled: no progress for ${stallMs} ms: the peer is unreachable, or its --crypt/--key differ (a wrong key shows as checksum errors on the peer)` });
-      }
+      if (performance.now() - lastProgress > stallMs) resolve({ ok: false, error: stalled(String(flags.connect), stallMs, session.stats) });
     }, 250);
+    stopStallCheck = () => clearInterval(stall);
     stream.on('data', (chunk: Buffer) => {
       lastProgress = performance.now();
       if (!verifier.push(chunk)) return resolve({ ok: false, error: verifier.error! });
@@ -176,7 +188,7 @@ async function send(flags: Record<string, unknown>): Promise<number> {
       if (left === 0) (oneway.acked = bytes, resolve({ ok: true }));
     })().catch(() => {});
     void stall;
-  }).finally(() => bar?.stop());
+  }).finally(() => (stopStallCheck(), bar?.stop()));
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage();
   const out = {
@@ -196,7 +208,21 @@ async function send(flags: Record<string, unknown>): Promise<number> {
   if (json) console.log(JSON.stringify(out));
   else console.log(`${out.ok ? 'ok' : 'FAILED'}: ${oneway ? `${out.acknowledged} of ${bytes} bytes acknowledged` : `${out.verified} of ${bytes} bytes verified`} in ${out.elapsed_ms} ms (${out.mb_per_s} MB/s)${out.error ? ` — ${out.error}` : ''}`);
   session.close();
+  if (interrupted && !out.ok) return interrupted === 'SIGINT' ? 130 : 143;
   return out.ok ? 0 : 1;
+}
+
+/**
+ * Why a send made no progress, from what came back: ICMP port-unreachable replies (counted in
+ * InErrs) mean nothing listens there; datagrams that fail the checksum mean another --crypt or
+ * --key; nothing at all is what a wrong key looks like from this side (the peer cannot open the
+ * datagrams, so it never answers), as is a peer that is down or filtered.
+ */
+function stalled(addr: string, ms: number, st: { InPkts: number; InErrs: number; InCsumErrors: number }): string {
+  if (st.InCsumErrors > 0) return `stalled with ${st.InCsumErrors} checksum errors: the peer's --crypt or --key differ from ours`;
+  if (st.InPkts === 0 && st.InErrs > 0) return `nothing is listening at ${addr}: ${st.InErrs} ICMP port-unreachable replies and no answer in ${ms} ms`;
+  if (st.InPkts === 0) return `no answer at all from ${addr} in ${ms} ms: its --crypt or --key differ (a wrong key shows as checksum errors on the peer, which then never answers), or it is down or filtered`;
+  return `stalled: no progress for ${ms} ms: the peer stopped answering`;
 }
 
 /** The relay's flags to options; ranges are checked by relay() itself. */
@@ -306,11 +332,26 @@ export async function main(argv = process.argv): Promise<number> {
     .option('--seed <n>', 'seed of every decision', { default: 1 })
     .option('--duration <ms>', 'stop after this long (else at SIGINT/SIGTERM) and print the counters')
     .option('--json', 'print the counters as one JSON line');
+  cli.option('-v, --version', 'print the version');
   cli.help();
   try {
-    const parsed = cli.parse(argv, { run: false });
+    const parsed = cli.parse(joinNegativeValues(argv), { run: false });
     const name = cli.matchedCommandName;
     if (parsed.options.help) return 0;
+    if (parsed.options.version) {
+      console.log(`rxkcp ${packageVersion()}`);
+      return 0;
+    }
+    const command = cli.matchedCommand;
+    if (command === undefined) {
+      const commands = cli.commands.map((c) => c.name).join(', ');
+      throw new UsageError(parsed.args[0] === undefined ? `a command is needed: ${commands} (rxkcp --help)` : `unknown command ${String(parsed.args[0])}; the commands are ${commands} (rxkcp --help)`);
+    }
+    // what cac's run would check: no unknown flag (a typo must not fall back to a default), every
+    // flag that takes a value has one, no stray arguments
+    command.checkUnknownOptions();
+    command.checkOptionValue();
+    command.checkUnusedArgs();
     if (name === 'echo' || name === 'sink') {
       await serve(name, parsed.options);
       return -1; // keeps running
@@ -323,9 +364,35 @@ export async function main(argv = process.argv): Promise<number> {
     cli.outputHelp();
     return 2;
   } catch (e) {
-    console.error(`rxkcp: ${(e as Error).message}`);
+    const message = (e as Error).message.replace(/`/g, '');
+    console.error(`rxkcp: ${message}`);
     return 2;
   }
+}
+
+/** `--bytes -5` as `--bytes=-5`: the flag parser would take `-5` for a flag and `--bytes` for true. */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (i >= 2 && a.startsWith('--') && !a.includes('=') && next !== undefined && /^-\d/.test(next)) out.push(`${a}=${next}`), i++;
+    else out.push(a);
+  }
+  return out;
+}
+
+/** The version in rxkcp's package.json (next to dist/, or two levels up from this source file). */
+function packageVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'rxkcp' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next place
+    }
+  }
+  return 'unknown';
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/rxkcp') || process.argv[1]?.endsWith('cli.js')) {

@@ -1,0 +1,189 @@
+/**
+ * The `rxkcp` command as users run it: the built `node dist/cli.js` as its own process (CI builds
+ * before `npm test`; locally run `npm run build` first), talking to sockets on 127.0.0.1 only.
+ * Flags it does not know, bad values and unknown commands are refused with exit code 2 and a
+ * message; an interrupted `send` restores the terminal and prints its summary.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const plain = ['--crypt', 'none', '--datashard', '0', '--parityshard', '0'];
+
+const children: ChildProcess[] = [];
+const sockets: Socket[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const s of sockets.splice(0)) s.close();
+});
+
+beforeAll(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+});
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (128 + n for a signal), or 'still running' after `ms`. */
+  exit: (ms?: number) => Promise<number | 'still running'>;
+}
+
+function start(command: string, args: string[]): Run {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 9))));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exit: (ms = 15_000) => Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms))]),
+  };
+}
+
+const rxkcp = (...args: string[]) => start(process.execPath, [cli, ...args]);
+
+/** A UDP socket on 127.0.0.1 that counts what it receives and never answers. */
+async function silentPeer(): Promise<{ port: number; received: () => number }> {
+  const s = createSocket('udp4');
+  let n = 0;
+  s.on('message', () => n++);
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  sockets.push(s);
+  return { port: s.address().port, received: () => n };
+}
+
+async function closedPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(r));
+  return port;
+}
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function lastJson(text: string): Record<string, unknown> {
+  const lines = text.trim().split('\n').filter((l) => l.startsWith('{'));
+  if (lines.length === 0) throw new Error(`no JSON line in: ${text}`);
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+describe('rxkcp refuses what it does not understand', () => {
+  it('an unknown flag (--lissten): exit 2 and a message naming it, instead of listening on the default', async () => {
+    const r = rxkcp('echo', '--lissten', '127.0.0.1:0');
+    expect(await r.exit(5000)).toBe(2);
+    expect(r.stderr()).toMatch(/--lissten/);
+    expect(r.stdout()).not.toMatch(/"ready"/);
+  });
+
+  it('an unknown command: exit 2 and a message naming it', async () => {
+    const r = rxkcp('ecko', '--listen', '127.0.0.1:0');
+    expect(await r.exit()).toBe(2);
+    expect(r.stderr()).toMatch(/unknown command.*ecko/i);
+  });
+
+  it('no command: exit 2 and a message', async () => {
+    const r = rxkcp();
+    expect(await r.exit()).toBe(2);
+    expect(r.stderr()).toMatch(/command/i);
+  });
+
+  for (const [what, args, message] of [
+    ['--bytes -5', ['--bytes', '-5'], /--bytes must be an integer 1\.\..*got -5/],
+    ['--bytes=-5', ['--bytes=-5'], /--bytes must be an integer 1\.\..*got -5/],
+    ['--bytes without a value', ['--bytes'], /--bytes/],
+    ['--bytes abc', ['--bytes', 'abc'], /--bytes must be an integer 1\.\..*got abc/],
+    ['--msg 0', ['--msg', '0'], /--msg must be an integer 1\.\./],
+  ] as const) {
+    it(`send ${what}: exit 2 naming the flag, nothing sent`, async () => {
+      const peer = await silentPeer();
+      const r = rxkcp('send', '--connect', `127.0.0.1:${peer.port}`, ...args, '--json');
+      expect(await r.exit()).toBe(2);
+      expect(r.stderr()).toMatch(message);
+      expect(peer.received()).toBe(0);
+    });
+  }
+
+  it('--version prints the package version and exits 0', async () => {
+    const r = rxkcp('--version');
+    expect(await r.exit()).toBe(0);
+    expect(r.stdout()).toContain(version);
+  });
+
+  it('--help still prints the help and exits 0', async () => {
+    const r = rxkcp('--help');
+    expect(await r.exit()).toBe(0);
+    expect(r.stdout()).toMatch(/echo/);
+  });
+});
+
+describe('rxkcp send interrupted', () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} during a send prints the JSON summary (ok: false) and exits ${code}`, async () => {
+      const peer = await silentPeer();
+      const r = rxkcp('send', '--connect', `127.0.0.1:${peer.port}`, ...plain, '--stall-timeout', '60000', '--json');
+      await until(() => peer.received() > 0, 'the first datagram');
+      r.child.kill(signal);
+      expect(await r.exit()).toBe(code);
+      const out = lastJson(r.stdout());
+      expect(out.ok).toBe(false);
+      expect(String(out.error)).toMatch(new RegExp(`interrupted.*${signal}`));
+      expect(out.verified).toBe(0);
+      expect(typeof out.elapsed_ms).toBe('number');
+      expect((out.stats as Record<string, number>).OutPkts).toBeGreaterThan(0);
+    });
+  }
+
+  it('Ctrl-C in a terminal turns line wrap back on after the progress bar and prints the summary', async () => {
+    const peer = await silentPeer();
+    // a pseudo-terminal: `script` runs the command on one; a 0x03 typed into it is Ctrl-C
+    const command = [process.execPath, cli, 'send', '--connect', `127.0.0.1:${peer.port}`, ...plain, '--stall-timeout', '60000'].map((a) => `'${a}'`).join(' ');
+    const r = start('script', ['-qfec', command, '/dev/null']);
+    await until(() => peer.received() > 0 && r.stdout().includes('\x1b[?7l'), 'the progress bar');
+    r.child.stdin!.write('\x03');
+    expect(await r.exit()).toBe(130);
+    const out = r.stdout();
+    expect(out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(out.lastIndexOf('\x1b[?7l')); // line wrap restored
+    expect(out).toMatch(/FAILED: 0 of \d+ bytes verified .*interrupted/);
+  });
+});
+
+describe('rxkcp send says why it stalled', () => {
+  it('nothing listening (ICMP port unreachable) and a wrong key get different messages', async () => {
+    const port = await closedPort();
+    const nobody = rxkcp('send', '--connect', `127.0.0.1:${port}`, '--stall-timeout', '1000', '--json');
+    expect(await nobody.exit()).toBe(1);
+    const a = lastJson(nobody.stdout());
+    expect(a.ok).toBe(false);
+    expect(String(a.error)).toMatch(/nothing is listening/);
+    expect((a.stats as Record<string, number>).InErrs).toBeGreaterThan(0);
+
+    const server = rxkcp('echo', '--listen', '127.0.0.1:0', '--key', 'right');
+    await until(() => server.stdout().includes('"ready"'), 'the echo server');
+    const addr = String(lastJson(server.stdout()).addr);
+    const wrong = rxkcp('send', '--connect', addr, '--key', 'wrong', '--stall-timeout', '1000', '--json');
+    expect(await wrong.exit()).toBe(1);
+    const b = lastJson(wrong.stdout());
+    expect(b.ok).toBe(false);
+    expect(String(b.error)).not.toMatch(/nothing is listening/);
+    expect(String(b.error)).toMatch(/--key/);
+    expect(b.error).not.toBe(a.error);
+    server.child.kill('SIGTERM');
+    expect(await server.exit()).toBe(0);
+  });
+});

@@ -10,13 +10,10 @@ import { dial, Listener, toDuplex, patternBytes, PatternVerifier, type SessionOp
 const seconds = Number(process.argv[2] ?? 4);
 const options: SessionOptions = {
   crypt: 'aes',
-  password: 'rxkcp demo',
+  key: 'rxkcp demo', // kcptun's --key
   dataShards: 10,
   parityShards: 3,
-  nodelay: 1, // kcptun --mode fast3
-  interval: 10,
-  resend: 2,
-  nc: 1,
+  mode: 'fast3',
   sndWnd: 1024,
   rcvWnd: 1024,
   stream: true,

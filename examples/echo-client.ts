@@ -2,15 +2,15 @@
  * An rxkcp echo client: sends a few lines and prints what comes back, then exits.
  * Start examples/echo-server.ts first.
  *
- *   npx tsx examples/echo-client.ts [HOST:PORT] [password]
+ *   npx tsx examples/echo-client.ts [HOST:PORT] [key]
  */
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { dial } from 'rxkcp/io';
 
 const connect = process.argv[2] ?? '127.0.0.1:4000';
-const password = process.argv[3] ?? 'rxkcp example';
+const key = process.argv[3] ?? 'rxkcp example';
 // failFast: a refusal (nothing listening there) ends the session at once instead of retrying
-const session = await dial({ connect, crypt: 'aes', password, dataShards: 10, parityShards: 3, failFast: true });
+const session = await dial({ connect, mode: 'fast3', crypt: 'aes', key, dataShards: 10, parityShards: 3, failFast: true });
 const lines = ['hello over KCP', 'with AES and FEC 10/3', 'as kcp-go would send it'];
 const replies = firstValueFrom(session.data$.pipe(take(lines.length), toArray())).catch((e: Error) => {
   console.error(`no echo: ${e.message}`);

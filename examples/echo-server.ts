@@ -2,13 +2,13 @@
  * An rxkcp echo server: every session echoes what it receives, with back-pressure through Node
  * streams. Prints each session's counters when it ends.
  *
- *   npx tsx examples/echo-server.ts [HOST:PORT] [password]
+ *   npx tsx examples/echo-server.ts [HOST:PORT] [key]
  */
 import { Listener, toDuplex } from 'rxkcp/io';
 
 const listen = process.argv[2] ?? '127.0.0.1:4000';
-const password = process.argv[3] ?? 'rxkcp example';
-const server = await Listener.listen({ listen, crypt: 'aes', password, dataShards: 10, parityShards: 3, idleTimeout: 30_000 });
+const key = process.argv[3] ?? 'rxkcp example';
+const server = await Listener.listen({ listen, mode: 'fast3', crypt: 'aes', key, dataShards: 10, parityShards: 3, idleTimeout: 30_000 });
 console.log(`echo server on ${server.address.address}:${server.address.port} (aes, FEC 10/3); Ctrl-C to stop`);
 server.sessions$.subscribe((session) => {
   const from = `${session.remote.address}:${session.remote.port}`;

@@ -24,13 +24,10 @@ const loss = Number(arg('loss', '0'));
 const prng = new Prng(1);
 const options: SessionOptions = {
   crypt: arg('crypt', 'salsa20') as SessionOptions['crypt'],
-  password: 'file transfer',
+  key: 'file transfer',
   dataShards: 10,
   parityShards: 3,
-  nodelay: 1,
-  interval: 10,
-  resend: 2,
-  nc: 1,
+  mode: 'fast3',
   sndWnd: 1024,
   rcvWnd: 1024,
   stream: true,

@@ -7,8 +7,8 @@
  * A connected socket also hears the ICMP errors that quote it (port or host unreachable,
  * administratively prohibited, ...), which kcp-go's unconnected socket never sees. They are not
  * authenticated: anyone who sees or guesses the 4-tuple can forge one. So by default each is
- * counted in InErrs and the session goes on, leaving the dead-link rule to decide, as kcp-go
- * would; `failFast` ends the session at the first one instead.
+ * counted in InErrs and the session goes on, as kcp-go's would; `failFast` ends the session at
+ * the first one instead, and `connectTimeout` ends one that never heard from its peer at all.
  * @module
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -32,7 +32,8 @@ export interface DialOptions extends SessionOptions {
    * End the session at the first ICMP error about the peer (port, host or network unreachable,
    * administratively prohibited, ...: see `ICMP_ERRNO_CODES`), with a `KcpError` of code
    * `UNREACHABLE` whose `cause` is the socket error. Default false: such errors are counted in
-   * InErrs and the session goes on until the dead-link rule (or `idleTimeout`) ends it, because
+   * InErrs and the session goes on (until `connectTimeout`, `idleTimeout` or `failOnDeadLink`
+   * ends it, if set), because
    * ICMP is unauthenticated (one forged message would otherwise end a transfer) and a peer that
    * is restarting comes back. Other socket errors end the session either way (`SOCKET_ERROR`).
    */

@@ -55,7 +55,8 @@ export interface SessionOptions extends SessionKcpOptions {
    * of its own (kcptun's smux sends one every 10 s), and a listener's session dropped while its
    * peer still uses it cannot resume (the peer's next datagram makes a new session, which waits
    * for segments the old one had taken). A listener exposed to the internet should set it above
-   * its protocol's longest silence, with `maxSessions` (see there).
+   * its protocol's longest silence, with `maxSessions` (see there). An idle timeout is an end
+   * asked for: `data$` completes and `ended$` says 'idle-timeout'.
    */
   idleTimeout?: number;
   /**

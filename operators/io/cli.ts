@@ -298,8 +298,8 @@ export async function main(argv = process.argv): Promise<number> {
   if (argv[2] === 'tunnel') return tunnelMain(argv.slice(3));
   const cli = cac('rxkcp');
   cli.command('tunnel <client|server>', "a kcptun-compatible TCP tunnel with kcptun's flags (rxkcp tunnel client --help)");
-  withServerFlags(withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' })));
-  withServerFlags(withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on', { default: '127.0.0.1:29900' })));
+  withServerFlags(withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })));
+  withServerFlags(withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })));
   withSessionFlags(
     cli
       .command('send', 'send N pattern bytes to an echo server and verify them (--oneway: to a sink, until all are acknowledged)')

@@ -24,6 +24,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { Prng } from '../../src/prng.js';
+import { DueQueue } from '../../src/sim/due-queue.js';
 import { addressKey, parseHostPort, setSocketBuffers, socketTypeFor } from './udp.js';
 
 /** What one direction of the emulated link does to the datagrams crossing it. */
@@ -211,7 +212,6 @@ function subSeed(seed: number, direction: number, kind: number): number {
 
 interface Held {
   due: number;
-  order: number;
   data: Uint8Array;
   send: (data: Uint8Array) => void;
 }
@@ -240,8 +240,7 @@ class Direction {
   private bad = false;
   /** When the bandwidth-limited link is free again (ms, fractional). */
   private busyUntil = 0;
-  private readonly heap: Held[] = [];
-  private order = 0;
+  private readonly held = new DueQueue<Held>();
   private timer: Subscription | null = null;
   private armedFor = Infinity;
   private closed = false;
@@ -303,8 +302,8 @@ class Direction {
         s.reordered++;
       }
       // at once unless it is held, or copies already due are still waiting (they go first)
-      if (due <= now && (this.heap.length === 0 || this.heap[0]!.due > now)) this.forward(data, send);
-      else this.hold({ due, order: this.order++, data: data.slice(), send });
+      if (due <= now && !((this.held.peekDue() ?? Infinity) <= now)) this.forward(data, send);
+      else this.hold({ due, data: data.slice(), send });
     }
   }
 
@@ -314,7 +313,7 @@ class Direction {
     this.timer?.unsubscribe();
     this.timer = null;
     this.stats.held = 0;
-    this.heap.length = 0;
+    this.held.clear();
   }
 
   private drop(cause: 'loss' | 'burst' | 'blackhole' | 'queue'): void {
@@ -329,14 +328,14 @@ class Direction {
   }
 
   private hold(h: Held): void {
-    this.push(h);
-    this.stats.held = this.heap.length;
+    this.held.push(h, h.due);
+    this.stats.held = this.held.size;
     this.arm();
   }
 
   private arm(): void {
-    if (this.closed || this.heap.length === 0) return;
-    const due = this.heap[0]!.due;
+    const due = this.held.peekDue();
+    if (this.closed || due === undefined) return;
     if (this.timer !== null && this.armedFor <= due) return;
     this.timer?.unsubscribe();
     this.armedFor = due;
@@ -348,50 +347,13 @@ class Direction {
     this.timer = null;
     this.armedFor = Infinity;
     const now = this.scheduler.now();
-    while (!this.closed && this.heap.length > 0 && this.heap[0]!.due <= now) {
-      const h = this.pop();
-      this.stats.held = this.heap.length;
+    while (!this.closed && (this.held.peekDue() ?? Infinity) <= now) {
+      const h = this.held.pop();
+      this.stats.held = this.held.size;
       if (this.dark(now)) this.drop('blackhole');
       else this.forward(h.data, h.send);
     }
     this.arm();
-  }
-
-  private less(a: Held, b: Held): boolean {
-    return a.due < b.due || (a.due === b.due && a.order < b.order);
-  }
-
-  private push(e: Held): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): Held {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { Prng } from '../prng.js';
 import type { Sink } from '../sink.js';
+import { DueQueue } from './due-queue.js';
 
 export interface LossyLinkOptions {
   /** Seed of the link's PRNG. */
@@ -64,9 +65,8 @@ export class LossyLink<T extends { length: number } = Uint8Array> {
   private readonly duplicate: number;
   private readonly reorder: number;
   private readonly bandwidth: number;
-  /** Min-heap of pending deliveries by (due, order). */
-  private readonly heap: { due: number; order: number; item: T }[] = [];
-  private order = 0;
+  /** Pending deliveries by due time, ties in sending order. */
+  private readonly inFlight = new DueQueue<T>();
   /** When the link's transmitter is free again (bandwidth model), in ms. */
   private busyUntil = 0;
 
@@ -83,7 +83,7 @@ export class LossyLink<T extends { length: number } = Uint8Array> {
 
   /** Number of datagrams in flight. */
   get pending(): number {
-    return this.heap.length;
+    return this.inFlight.size;
   }
 
   /** Puts a datagram on the link at time `now`. */
@@ -110,18 +110,18 @@ export class LossyLink<T extends { length: number } = Uint8Array> {
     let due = start + this.delay;
     if (this.jitter > 0) due += Math.floor(this.prng.float() * (this.jitter + 1));
     if (this.reorder > 0 && this.prng.chance(this.reorder)) due += 1 + Math.floor(this.prng.float() * (this.delay + this.jitter + 1));
-    this.push({ due, order: this.order++, item });
+    this.inFlight.push(item, due);
   }
 
   /** Time of the next delivery, or undefined when nothing is in flight. */
   nextDue(): number | undefined {
-    return this.heap.length > 0 ? this.heap[0]!.due : undefined;
+    return this.inFlight.peekDue();
   }
 
   /** Delivers everything due at or before `now` to `out`, in due order. */
   deliver(now: number, out: Sink<T>): void {
-    while (this.heap.length > 0 && this.heap[0]!.due <= now) {
-      const { item } = this.pop();
+    for (let due = this.inFlight.peekDue(); due !== undefined && due <= now; due = this.inFlight.peekDue()) {
+      const item = this.inFlight.pop();
       this.stats.delivered++;
       out.next(item);
     }
@@ -129,43 +129,6 @@ export class LossyLink<T extends { length: number } = Uint8Array> {
 
   /** Drops everything in flight. */
   clear(): void {
-    this.heap.length = 0;
-  }
-
-  private less(a: { due: number; order: number }, b: { due: number; order: number }): boolean {
-    return a.due < b.due || (a.due === b.due && a.order < b.order);
-  }
-
-  private push(e: { due: number; order: number; item: T }): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): { due: number; order: number; item: T } {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
+    this.inFlight.clear();
   }
 }

@@ -9,12 +9,12 @@
 /** A CRC-32 function: the IEEE checksum of `data` as a uint32. */
 export type Crc32 = (data: Uint8Array) => number;
 
-// prettier-ignore
-const T = ((): Uint32Array => {
+/** Slicing-by-8 tables (8 × 256 entries) for a reflected CRC-32 polynomial. */
+export function crcTables(poly: number): Uint32Array {
   const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? poly ^ (c >>> 1) : c >>> 1;
     t[n] = c;
   }
   for (let n = 0; n < 256; n++) {
@@ -25,14 +25,13 @@ const T = ((): Uint32Array => {
     }
   }
   return t;
-})();
+}
 
-/** IEEE CRC-32 of `data`, portable (slicing-by-8 tables). */
-export const crc32: Crc32 = (data) => {
+/** The reflected CRC-32 of `data[start..end)` with tables from `crcTables`, as a uint32. */
+export function crcSliced(T: Uint32Array, data: Uint8Array, start: number, end: number): number {
   let c = 0xffffffff;
-  const n = data.length;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
     const a = c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
     c =
       T[1792 + (a & 0xff)]! ^
@@ -44,6 +43,11 @@ export const crc32: Crc32 = (data) => {
       T[256 + data[i + 6]!]! ^
       T[data[i + 7]!]!;
   }
-  for (; i < n; i++) c = T[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  for (; i < end; i++) c = T[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
-};
+}
+
+const IEEE = crcTables(0xedb88320);
+
+/** IEEE CRC-32 of `data`, portable (slicing-by-8 tables). */
+export const crc32: Crc32 = (data) => crcSliced(IEEE, data, 0, data.length);

@@ -7,67 +7,40 @@
  * its high-water mark queued. Destroying the Duplex closes the stream as smux's Close does.
  * @module
  */
-import { Duplex } from 'node:stream';
-import { Subscription, takeWhile } from 'rxjs';
+import type { Duplex } from 'node:stream';
 import type { MuxStream } from '../mux.js';
+import { duplexOf } from './stream.js';
 
+/** An smux stream as a Node `Duplex` (see the module's description). */
 export function muxStreamDuplex(stream: MuxStream): Duplex {
-  let reading: Subscription | null = null;
-  let waiting: Subscription | null = null;
-  const duplex: Duplex = new Duplex({
-    allowHalfOpen: true,
-    read() {
-      if (reading !== null) return;
-      const current = new Subscription();
-      reading = current;
-      let full = false;
-      current.add(
-        stream.data$
-          .pipe(
-            // stop taking from the mux, synchronously, once the buffer is full
-            takeWhile((m) => {
-              if (duplex.push(m)) return true;
-              full = true;
-              return false;
-            })
-          )
-          .subscribe({
-            error: (e: unknown) => duplex.destroy(e as Error),
-            complete: () => {
-              if (reading === current) reading = null;
-              if (!full) duplex.push(null);
-            },
-          })
-      );
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      const data = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-      const attempt = (): void => {
-        waiting?.unsubscribe();
-        waiting = null;
-        try {
-          if (stream.write(data)) return callback();
-        } catch (e) {
-          return callback(e as Error);
-        }
-        waiting = stream.writable$.subscribe({
-          next: attempt,
-          error: (e: unknown) => callback(e as Error),
-          complete: () => callback(new Error(`smux stream ${stream.id} ended while a write waited`)),
-        });
-      };
-      attempt();
-    },
-    final(callback) {
-      stream.end();
-      callback();
-    },
-    destroy(err, callback) {
-      reading?.unsubscribe();
-      waiting?.unsubscribe();
-      stream.close();
-      callback(err);
-    },
+  return duplexOf({
+    data$: stream.data$,
+    send: (data) => sendWhenWritable(stream, data),
+    end: () => stream.end(), // FIN: the stream still reads
+    close: () => stream.close(),
   });
-  return duplex;
+}
+
+/** Writes `data` to the stream, waiting for `writable$` while it has its high-water mark queued. */
+function sendWhenWritable(stream: MuxStream, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const attempt = (): boolean => {
+      try {
+        if (!stream.write(data)) return false;
+      } catch (e) {
+        reject(e as Error);
+        return true;
+      }
+      resolve();
+      return true;
+    };
+    if (attempt()) return;
+    const waiting = stream.writable$.subscribe({
+      next: () => {
+        if (attempt()) waiting.unsubscribe();
+      },
+      error: (e: unknown) => reject(e as Error),
+      complete: () => reject(new Error(`smux stream ${stream.id} ended while a write waited`)),
+    });
+  });
 }

@@ -10,10 +10,27 @@
  * @module
  */
 import { Duplex } from 'node:stream';
-import { Subscription, takeWhile } from 'rxjs';
+import { Subscription, takeWhile, type Observable } from 'rxjs';
 import type { Session } from './session.js';
 
-export function toDuplex(session: Session): Duplex {
+/** What a byte channel needs to be a Node `Duplex` (a `Session` is one; see `muxStreamDuplex`). */
+export interface DuplexEnds {
+  /** Read one subscriber at a time; unsubscribing pauses without losing anything. */
+  readonly data$: Observable<Uint8Array>;
+  /** Resolves once `data` is accepted (waiting for room), rejects if the channel ended. */
+  send(data: Uint8Array): Promise<void>;
+  /** No more writes: what the Duplex's `final` waits for. */
+  end(): Promise<void> | void;
+  /** Ends the channel at once: what destroying the Duplex does. */
+  close(): void;
+}
+
+/**
+ * A Node `Duplex` over any byte channel: reading stops, synchronously and with nothing taken,
+ * when the readable buffer is full, and resumes on `read()`; each write waits for `send`; the
+ * writable side's `final` waits for `end`; the readable side ends when `data$` completes.
+ */
+export function duplexOf(ends: DuplexEnds): Duplex {
   let reading: Subscription | null = null;
   const duplex: Duplex = new Duplex({
     read() {
@@ -22,9 +39,8 @@ export function toDuplex(session: Session): Duplex {
       reading = current;
       let full = false;
       current.add(
-        session.data$
+        ends.data$
           .pipe(
-            // stop reading the session (synchronously, nothing taken) once the buffer is full
             takeWhile((m) => {
               if (duplex.push(m)) return true;
               full = true;
@@ -41,16 +57,21 @@ export function toDuplex(session: Session): Duplex {
       );
     },
     write(chunk: Buffer, _encoding, callback) {
-      session.send(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)).then(() => callback(), callback);
+      ends.send(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)).then(() => callback(), callback);
     },
     final(callback) {
-      session.end().then(() => callback(), callback);
+      Promise.resolve(ends.end()).then(() => callback(), callback);
     },
     destroy(err, callback) {
       reading?.unsubscribe();
-      session.close();
+      ends.close();
       callback(err);
     },
   });
   return duplex;
+}
+
+/** A session as a Node `Duplex` (see the module's description). */
+export function toDuplex(session: Session): Duplex {
+  return duplexOf(session);
 }

@@ -14,7 +14,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { CFB_CRYPT_NAMES, type CryptName } from '../../src/crypt/crypt.js';
 import { resolveSmuxConfig, type SmuxConfig } from '../../src/smux/mux.js';
-import type { Snmp } from '../../src/stats.js';
+import { SNMP_FIELDS, type Snmp } from '../../src/stats.js';
 import { MODES, type Mode } from '../options.js';
 import type { SessionOptions } from './session.js';
 import { tunnelClient, tunnelServer, type TunnelHandle } from './tunnel.js';
@@ -240,32 +240,13 @@ export function goTimeFormat(layout: string, d: Date): string {
 }
 
 /** kcp-go 5.6.1's SNMP header, the columns kcptun's --snmplog writes after "Unix". */
-export const KCPTUN_SNMP_HEADER = [
-  'BytesSent',
-  'BytesReceived',
-  'MaxConn',
-  'ActiveOpens',
-  'PassiveOpens',
-  'CurrEstab',
-  'InErrs',
-  'InCsumErrors',
-  'KCPInErrors',
-  'InPkts',
-  'OutPkts',
-  'InSegs',
-  'OutSegs',
-  'InBytes',
-  'OutBytes',
-  'RetransSegs',
-  'FastRetransSegs',
-  'EarlyRetransSegs',
-  'LostSegs',
-  'RepeatSegs',
+export const KCPTUN_SNMP_HEADER: readonly string[] = [
+  ...SNMP_FIELDS.slice(0, SNMP_FIELDS.indexOf('RepeatSegs') + 1), // BytesSent … RepeatSegs, as rxkcp counts them
   'FECParityShards',
   'FECErrs',
   'FECRecovered',
-  'FECShortShards',
-] as const;
+  'FECShortShards', // kcp-go 5.6.1's own: rxkcp has no such counter and logs 0
+];
 
 /** One SNMP log line as kcptun appends it; the header first when the file is new or empty. */
 export function appendSnmpLog(path: string, snmp: Snmp, now: Date): string {

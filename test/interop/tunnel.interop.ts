@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relay, type Relay } from '../../operators/io/relay.js';
 import { tunnelClient, tunnelServer, type TunnelHandle } from '../../operators/io/tunnel.js';
 import { haveKcptun, startKcptun, type KcptunProcess } from './go-peer.js';
 import { patternBytes, PatternVerifier } from './pattern.js';
@@ -293,6 +294,58 @@ describe.skipIf(!haveKcptun())('rxkcp tunnel ⇄ kcptun 20210922', () => {
         }
       });
     }
+  });
+
+  describe('through rxkcp relay with loss', () => {
+    // 3 % loss each way plus Gilbert–Elliott bursts, 1 % duplication, 2 % reordering
+    const SEED = 4242;
+    const impair = { seed: SEED, loss: 0.03, burst: { enter: 0.01, exit: 0.3 }, duplicate: 0.01, reorder: 0.02 };
+    const s: Setting = { crypt: 'aes', mode: 'fast3', smuxver: 2, comp: true };
+
+    async function check(entry: number, rxStats: () => ReturnType<TunnelHandle['stats']>, net: Relay): Promise<void> {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => {
+          const d = dataOf(i % 2 === 0 ? 'pattern' : 'text');
+          const base = i * 8192;
+          return echoThrough(entry, 1 << 20, (off, n) => d.make(base + off, n), (c, off) => d.check(c, base + off)).then((r) => (r === null ? null : `stream ${i}: ${r}`));
+        })
+      );
+      const big = dataOf('pattern');
+      results.push(await echoThrough(entry, 8 << 20, big.make, big.check));
+      expect(results.filter((r) => r !== null), `relay seed ${SEED}`).toEqual([]);
+      expect(rxStats().snmp.InCsumErrors).toBe(0);
+      const st = net.stats;
+      expect(st.up.dropped.total, 'the relay dropped datagrams client → server').toBeGreaterThan(0);
+      expect(st.down.dropped.total, 'the relay dropped datagrams server → client').toBeGreaterThan(0);
+    }
+
+    it(`kcptun-client → relay → rxkcp tunnel server, ${label(s)}: 8 streams of 1 MiB and one of 8 MiB byte-exact (seed ${SEED})`, async () => {
+      const rx = await tunnelServer({ ...rxkcpOptions(s), session: { ...rxkcpOptions(s).session, sndWnd: 1024, rcvWnd: 1024 }, listen: '127.0.0.1:0', target: `127.0.0.1:${targetPort}` });
+      const net = await relay({ connect: `127.0.0.1:${rx.address.port}`, ...impair });
+      const entry = await freeTcpPort();
+      const kcptun = await startKcptun('client', { ...kcptunFlags(s), localaddr: `127.0.0.1:${entry}`, remoteaddr: `127.0.0.1:${net.address.port}` });
+      try {
+        await check(entry, () => rx.stats(), net);
+      } finally {
+        await rx.close();
+        await kcptun.stop();
+        await net.close();
+      }
+    });
+
+    it(`rxkcp tunnel client → relay → kcptun-server, ${label(s)}: 8 streams of 1 MiB and one of 8 MiB byte-exact (seed ${SEED})`, async () => {
+      const port = await freeUdpPort();
+      const kcptun = await startKcptun('server', { ...kcptunFlags(s), listen: `127.0.0.1:${port}`, target: `127.0.0.1:${targetPort}` });
+      const net = await relay({ connect: `127.0.0.1:${port}`, ...impair });
+      const rx = await tunnelClient({ ...rxkcpOptions(s), session: { ...rxkcpOptions(s).session, sndWnd: 128, rcvWnd: 512 }, listen: '127.0.0.1:0', remote: `127.0.0.1:${net.address.port}` });
+      try {
+        await check(rx.address.port, () => rx.stats(), net);
+      } finally {
+        await rx.close();
+        await kcptun.stop();
+        await net.close();
+      }
+    });
   });
 
   for (const [dir, make] of DIRECTIONS) {

@@ -89,6 +89,7 @@ export class FecDecoder {
     // DIVERGES(kcp-go): kcp-go frees a group once decoded, so its late shards start it again,
     // and together with shards of a restarted peer (whose seqids begin again at 0) they can be
     // rebuilt into a segment nobody sent; a decoded group stays closed while it is in the window
+    if (!isData) this.stats.FECParityShards++; // every parity shard received, as kcp-go counts them
     if (this.done.has(shardId)) return;
     let set = this.sets.get(shardId);
     if (set === undefined) {
@@ -96,7 +97,6 @@ export class FecDecoder {
       this.sets.set(shardId, set);
     }
     if (!set.packets.has(seqid)) {
-      if (!isData) this.stats.FECParityShards++;
       set.packets.set(seqid, body.slice(fecHeaderSize));
       if (set.packets.size >= this.ds) {
         this.sets.delete(shardId);

@@ -73,7 +73,7 @@ function layerOf(f: CallFrame): Layer | 'idle' | null {
   if (url.includes('/src/fec/')) return 'fec';
   if (url.includes('/src/kcp/')) return 'kcp';
   if (url.includes('/rxjs/')) return 'rxjs plumbing';
-  if (url.includes('/io/stream') || url.includes('/io/pattern') || url.includes('/io/cli') || url.includes('internal/streams') || url.includes('node:stream')) return 'app (stream + pattern)';
+  if (url.includes('/io/stream') || url.includes('/io/pattern') || url.includes('/cli/cli') || url.includes('internal/streams') || url.includes('node:stream')) return 'app (stream + pattern)';
   if (url.includes('/operators/') || url.includes('/src/')) return 'rxkcp operators';
   return null; // a builtin (url ''): charge it to its caller
 }

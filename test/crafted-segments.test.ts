@@ -129,7 +129,7 @@ describe('Kcp: only runs of fragments counting down to 0 are delivered', () => {
 
 // ---- over real UDP, the way a user meets it ---------------------------------------------------
 
-const cli = fileURLToPath(new URL('../operators/io/cli.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
 const none = cryptFromPassword('none', "it's a secrect");
 if (none.kind !== 'cfb') throw new Error('none is a CFB-framed crypt');

@@ -11,7 +11,7 @@ import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Conversation } from '../operators/conversation.js';
 import { MODES } from '../operators/options.js';
-import { sessionOptions } from '../operators/io/cli.js';
+import { sessionOptions } from '../cli/cli.js';
 import { dial, type DialOptions } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
 import type { Session } from '../operators/io/session.js';

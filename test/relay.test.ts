@@ -345,7 +345,7 @@ describe('relay', () => {
 });
 
 describe('rxkcp relay (the command)', () => {
-  const cli = fileURLToPath(new URL('../operators/io/cli.ts', import.meta.url));
+  const cli = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
   const root = fileURLToPath(new URL('..', import.meta.url));
 
   function run(args: string[]) {

@@ -16,7 +16,7 @@ import { IKCP_CMD_PUSH } from '../src/kcp/constants.js';
 import { encodeSegment } from '../src/kcp/segment.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 
-const cli = fileURLToPath(new URL('../operators/io/cli.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
 /** The flood and the clients speak plain KCP inside kcp-go's 'none' framing (nonce + CRC). */
 const plain = ['--crypt', 'none', '--datashard', '0', '--parityshard', '0'];
 

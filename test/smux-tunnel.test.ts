@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Snmp } from '../src/stats.js';
-import { appendSnmpLog, goTimeFormat, parseTunnelArgs, sessionOptionsOf, smuxConfigOf, TunnelUsageError, type TunnelConfig } from '../operators/io/tunnel-cli.js';
+import { appendSnmpLog, goTimeFormat, parseTunnelArgs, sessionOptionsOf, smuxConfigOf, TunnelUsageError, type TunnelConfig } from '../cli/tunnel-cli.js';
 import { tunnelClient, tunnelServer, type TunnelHandle, type TunnelOptions } from '../operators/io/tunnel.js';
 import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
 

@@ -20,7 +20,7 @@ import { relay, type Relay } from '../../operators/io/relay.js';
 import { buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoPeerFlags } from './go-peer.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = fileURLToPath(new URL('../../operators/io/cli.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
 const RUNS = Math.max(1, Number(process.env.OUTAGE_RUNS ?? 1));
 const BLACKHOLE_MS = 8000;
 const BYTES = 8 << 20;

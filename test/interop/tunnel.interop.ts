@@ -401,7 +401,7 @@ describe.skipIf(!haveKcptun())('rxkcp tunnel ⇄ kcptun 20210922', () => {
     const udp = await freeUdpPort();
     const config = join(dir, 'server.json');
     writeFileSync(config, JSON.stringify({ listen: `127.0.0.1:${udp}`, target: `127.0.0.1:${targetPort}`, key: KEY, crypt: 'aes-192', mode: 'fast2', smuxver: 2, nocomp: false, quiet: false }));
-    const cli = fileURLToPath(new URL('../../operators/io/cli.ts', import.meta.url));
+    const cli = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'tunnel', 'server', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));

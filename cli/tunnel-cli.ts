@@ -12,12 +12,12 @@
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { CFB_CRYPT_NAMES, type CryptName } from '../../src/crypt/crypt.js';
-import { resolveSmuxConfig, type SmuxConfig } from '../../src/smux/mux.js';
-import { SNMP_FIELDS, type Snmp } from '../../src/stats.js';
-import { MODES, type Mode } from '../options.js';
-import type { SessionOptions } from './session.js';
-import { tunnelClient, tunnelServer, type TunnelHandle } from './tunnel.js';
+import { CFB_CRYPT_NAMES, type CryptName } from '../src/crypt/crypt.js';
+import { resolveSmuxConfig, type SmuxConfig } from '../src/smux/mux.js';
+import { SNMP_FIELDS, type Snmp } from '../src/stats.js';
+import { MODES, type Mode } from '../operators/options.js';
+import type { SessionOptions } from '../operators/io/session.js';
+import { tunnelClient, tunnelServer, type TunnelHandle } from '../operators/io/tunnel.js';
 
 type Kind = 'string' | 'int' | 'bool';
 interface Flag {

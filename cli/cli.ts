@@ -13,16 +13,16 @@
 import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
 import cliProgress from 'cli-progress';
-import type { CryptName } from '../../src/crypt/crypt.js';
-import { KcpError } from '../../src/errors.js';
-import { CRYPT_NAMES, MODES, type Mode } from '../options.js';
-import { dial } from './dial.js';
-import { echo } from './echo.js';
-import { Listener } from './listener.js';
-import { aggregateStats, type SessionOptions } from './session.js';
-import { toDuplex } from './stream.js';
-import { PatternVerifier, patternBytes } from './pattern.js';
-import { relay, type Impairment, type RelayDirectionStats, type RelayOptions } from './relay.js';
+import type { CryptName } from '../src/crypt/crypt.js';
+import { KcpError } from '../src/errors.js';
+import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
+import { dial } from '../operators/io/dial.js';
+import { echo } from '../operators/io/echo.js';
+import { Listener } from '../operators/io/listener.js';
+import { aggregateStats, type SessionOptions } from '../operators/io/session.js';
+import { toDuplex } from '../operators/io/stream.js';
+import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
+import { relay, type Impairment, type RelayDirectionStats, type RelayOptions } from '../operators/io/relay.js';
 import { tunnelMain } from './tunnel-cli.js';
 
 const CRYPTS = CRYPT_NAMES;
@@ -382,9 +382,9 @@ function joinNegativeValues(argv: string[]): string[] {
   return out;
 }
 
-/** The version in rxkcp's package.json (next to dist/, or two levels up from this source file). */
+/** The version in rxkcp's package.json (one level up from dist/cli.js and from cli/cli.ts alike). */
 function packageVersion(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
+  for (const rel of ['../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'rxkcp' && pkg.version) return pkg.version;

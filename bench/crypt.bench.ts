@@ -17,7 +17,7 @@ const enc = new Uint8Array(1500);
 const dec = new Uint8Array(1500);
 
 function roundTrip(c: PacketCrypt): () => void {
-  if (c.kind !== 'cfb') throw new Error('cfb expected');
+  if (c.kind !== 'framed') throw new Error('framed crypt expected');
   const b = c.block;
   return () => {
     b.encrypt(enc, data);

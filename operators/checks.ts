@@ -2,7 +2,7 @@
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 
 export function assertCrypt(layer: string, crypt: PacketCrypt): void {
-  if (crypt === null || typeof crypt !== 'object' || !['cfb', 'aead', 'null'].includes((crypt as { kind?: string }).kind ?? '')) {
+  if (crypt === null || typeof crypt !== 'object' || !['framed', 'aead', 'null'].includes((crypt as { kind?: string }).kind ?? '')) {
     throw new TypeError(`${layer}: crypt must come from createCrypt or createNodeCrypt`);
   }
 }

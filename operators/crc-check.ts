@@ -25,7 +25,7 @@ export function crcCheck(crypt: PacketCrypt, stats: Snmp = new Snmp()): Operator
   return (source) =>
     new Observable<Uint8Array>((subscriber) =>
       forward('crcCheck', source, subscriber, (dg) => {
-        if (crypt.kind !== 'cfb') return subscriber.next(dg);
+        if (crypt.kind !== 'framed') return subscriber.next(dg);
         const body = verifyCrc(dg, crypt.crc32, stats);
         if (body !== null) subscriber.next(body);
       })

@@ -18,7 +18,7 @@ import { forward } from './layer.js';
 
 export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('crcSeal', crypt);
-  if (crypt.kind !== 'cfb') return (source) => source;
+  if (crypt.kind !== 'framed') return (source) => source;
   const crc32 = crypt.crc32;
   return (source) => new Observable<Uint8Array>((subscriber) => forward('crcSeal', source, subscriber, (body) => subscriber.next(addCrcHeader(body, crc32))));
 }

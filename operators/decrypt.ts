@@ -34,7 +34,7 @@ export function decrypt(crypt: PacketCrypt, stats: Snmp = new Snmp(), antiReplay
     new Observable<Uint8Array>((subscriber) => {
       const replay = antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined; // per subscription
       return forward('decrypt', source, subscriber, (dg) => {
-        if (crypt.kind === 'cfb') {
+        if (crypt.kind === 'framed') {
           if (decryptDatagram(dg, crypt.block)) subscriber.next(dg);
         } else if (crypt.kind === 'aead') {
           const body = openDatagram(crypt, dg, stats, replay);

@@ -20,7 +20,7 @@ import { forward } from './layer.js';
 
 export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
   assertCrypt('encrypt', crypt);
-  if (crypt.kind === 'cfb') {
+  if (crypt.kind === 'framed') {
     const { block, random } = crypt;
     return (source) =>
       new Observable<Uint8Array>((subscriber) =>

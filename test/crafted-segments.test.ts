@@ -132,7 +132,7 @@ describe('Kcp: only runs of fragments counting down to 0 are delivered', () => {
 const cli = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
 const none = cryptFromPassword('none', "it's a secrect");
-if (none.kind !== 'cfb') throw new Error('none is a CFB-framed crypt');
+if (none.kind !== 'framed') throw new Error('none is a CFB-framed crypt');
 /** A `--crypt none` datagram: nonce slot, CRC-32 of the body, the body in clear. */
 const frame = (body: Uint8Array) => addCrcHeader(body, none.crc32);
 const unframe = (dg: Uint8Array) => dg.subarray(cryptHeaderSize);

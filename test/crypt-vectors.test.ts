@@ -76,8 +76,8 @@ describe.each(backends)('$name ciphers against kcp-go', ({ make, missing }) => {
     }
     it(`${name} (key ${entry.key_hex.slice(0, 8)}…): every case encrypts to kcp-go's bytes and decrypts back`, () => {
       const c = make(name, key);
-      expect(c.kind).toBe('cfb');
-      if (c.kind !== 'cfb') return;
+      expect(c.kind).toBe('framed');
+      if (c.kind !== 'framed') return;
       for (const k of entry.cases) {
         const plain = fromHex(k.plaintext_hex);
         // the plaintext is nonce | CRC32 LE of the rest | body
@@ -100,7 +100,7 @@ describe.each(backends)('$name ciphers against kcp-go', ({ make, missing }) => {
     for (const s of vectors.captured_sessions) {
       if (s.crypt === 'off') continue;
       const c = make(s.crypt as CryptName, fromHex(s.key_hex));
-      if (c.kind !== 'cfb') throw new Error('expected a CFB cipher');
+      if (c.kind !== 'framed') throw new Error('expected a CFB cipher');
       const stats = new Snmp();
       for (const p of s.packets) {
         const dg = fromHex((p as { ciphertext_hex: string }).ciphertext_hex);
@@ -123,7 +123,7 @@ describe('CFB framing', () => {
       for (const make of [createNodeCrypt, MISSING_PORTABLE.has(name) ? null : createCrypt]) {
         if (make === null) continue;
         const c = make(name, keySliceFor(name, pass));
-        if (c.kind !== 'cfb') throw new Error(name);
+        if (c.kind !== 'framed') throw new Error(name);
         fc.assert(
           fc.property(fc.uint8Array({ minLength: 0, maxLength: 1480 }), (body) => {
             const dg = addCrcHeader(body, c.crc32);
@@ -145,7 +145,7 @@ describe('CFB framing', () => {
     for (const name of ['aes', 'aes-128', 'aes-192', 'sm4', '3des'] as const) {
       const node = createNodeCrypt(name, keySliceFor(name, pass));
       const exact = createCrypt(name, keySliceFor(name, pass)); // portable: kcp-go's transform, nothing carried between datagrams
-      if (node.kind !== 'cfb' || exact.kind !== 'cfb') throw new Error(name);
+      if (node.kind !== 'framed' || exact.kind !== 'framed') throw new Error(name);
       expect(node.block.encryptFresh, name).toBeTypeOf('function');
       const firstBlocks = new Set<string>();
       for (let i = 0; i < 300; i++) {
@@ -170,7 +170,7 @@ describe('CFB framing', () => {
     const key = new Prng(8).bytes(32);
     const table = xorTable(key);
     const c = createCrypt('xor', key);
-    if (c.kind !== 'cfb') throw new Error('xor');
+    if (c.kind !== 'framed') throw new Error('xor');
     for (const offset of [0, 1, 2, 4]) {
       for (const len of [0, 3, 63, 64, 65, 1499, 1500, 1501, 1600]) {
         const backing = new Prng(len + offset).bytes(len + 8);
@@ -188,7 +188,7 @@ describe('CFB framing', () => {
   it('a wrong key is rejected and counted as a checksum error, never thrown', () => {
     const right = cryptFromPassword('aes', 'right');
     const wrong = cryptFromPassword('aes', 'wrong');
-    if (right.kind !== 'cfb' || wrong.kind !== 'cfb') throw new Error('cfb expected');
+    if (right.kind !== 'framed' || wrong.kind !== 'framed') throw new Error('framed crypt expected');
     const stats = new Snmp();
     for (let i = 0; i < 200; i++) {
       const dg = addCrcHeader(new Uint8Array(50 + i).fill(i), right.crc32);
@@ -201,7 +201,7 @@ describe('CFB framing', () => {
 
   it('drops datagrams shorter than the header without counting', () => {
     const c = createCrypt('none', new Uint8Array(0));
-    if (c.kind !== 'cfb') throw new Error('cfb expected');
+    if (c.kind !== 'framed') throw new Error('framed crypt expected');
     const stats = new Snmp();
     for (let n = 0; n < 20; n++) {
       const dg = new Uint8Array(n);

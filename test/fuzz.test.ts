@@ -133,7 +133,7 @@ describe(`fuzz: ${N} hostile inputs per layer`, () => {
     await new Promise<void>((r) => flood.bind(0, '127.0.0.1', r));
     // our own traffic, sealed with the right key but tampered, plus plain mutants
     const crypt = cryptFromPassword('aes', password);
-    if (crypt.kind !== 'cfb') throw new Error('cfb expected');
+    if (crypt.kind !== 'framed') throw new Error('framed crypt expected');
     const enc = new FecEncoder({ dataShards: 10, parityShards: 3 }, new Snmp());
     const own = new CollectSink<Uint8Array>();
     for (let i = 0; i < 50; i++) enc.encode(new Uint8Array(100).fill(i), 0, own);

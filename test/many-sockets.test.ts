@@ -15,7 +15,7 @@ import { nodeCryptFromPassword } from '../src/node/crypt.js';
 
 const SOCKETS = 3000;
 const crypt = nodeCryptFromPassword('aes', 'many');
-if (crypt.kind !== 'cfb') throw new Error('aes is a CFB cipher');
+if (crypt.kind !== 'framed') throw new Error('aes is a CFB cipher');
 
 interface Client {
   socket: Socket;
@@ -39,7 +39,7 @@ async function openClients(n: number): Promise<void> {
 
 /** A first datagram of conv `conv`: PUSH sn 0 with 16 bytes, CRC-framed and encrypted under aes. */
 function firstDatagram(conv: number): Uint8Array {
-  if (crypt.kind !== 'cfb') throw new Error('unreachable');
+  if (crypt.kind !== 'framed') throw new Error('unreachable');
   const seg = encodeSegment({ conv, cmd: IKCP_CMD_PUSH, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0 }, new Uint8Array(16).fill(conv & 0xff));
   const dg = addCrcHeader(seg, crypt.crc32);
   encryptDatagram(dg, crypt.block, crypt.random);

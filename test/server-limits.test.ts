@@ -97,7 +97,7 @@ function startEcho(flags: string[]): Promise<Server> {
 /** One valid first datagram of conv `conv` in 'none' framing: PUSH sn 0 with 16 bytes. */
 function firstDatagram(conv: number): Uint8Array {
   const crypt = createNodeCrypt('none', new Uint8Array(0));
-  if (crypt.kind !== 'cfb') throw new Error('none is framed like a CFB cipher');
+  if (crypt.kind !== 'framed') throw new Error('none is framed like a CFB cipher');
   const dg = addCrcHeader(encodeSegment({ conv, cmd: IKCP_CMD_PUSH, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0 }, new Uint8Array(16).fill(conv & 0xff)), crypt.crc32);
   encryptDatagram(dg, crypt.block, crypt.random);
   return dg;

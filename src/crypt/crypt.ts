@@ -9,7 +9,6 @@ import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
 import { crc32 as portableCrc32, type Crc32 } from '../wire/crc32.js';
 import { cryptHeaderSize } from '../wire/constants.js';
 import { createAead, AEAD_KEY_SIZES, type AeadCrypt } from './aead.js';
-import type { BlockCipher } from './block-cipher.js';
 import type { BlockCrypt } from './block-crypt.js';
 import { CfbCrypt } from './cfb-crypt.js';
 import { Aes } from './ciphers/aes.js';
@@ -76,15 +75,20 @@ export interface CryptOptions {
   crc32?: Crc32;
 }
 
-/** How datagrams are framed and protected; what the decrypt/encrypt/CRC layers work from. */
+/**
+ * How datagrams are framed and protected; what the decrypt/encrypt/CRC layers work from.
+ * `framed`: kcp-go's 16-byte nonce + CRC-32 header, the whole packet run through a
+ * {@link BlockCrypt} (the CFB block ciphers, and also salsa20, xor and none); `aead`: nonce +
+ * sealed body + tag; `null`: the body as it is.
+ */
 export type PacketCrypt =
-  | { readonly kind: 'cfb'; readonly name: CfbCryptName; readonly block: BlockCrypt; readonly random: RandomSource; readonly crc32: Crc32 }
+  | { readonly kind: 'framed'; readonly name: CfbCryptName; readonly block: BlockCrypt; readonly random: RandomSource; readonly crc32: Crc32 }
   | { readonly kind: 'aead'; readonly name: AeadCryptName; readonly aead: AeadCrypt; readonly random: RandomSource }
   | { readonly kind: 'null'; readonly name: 'null' };
 
 /** Bytes the crypto layer puts in front of the body: 20 (nonce + CRC), the AEAD nonce, or 0. */
 export function cryptHeaderSizeOf(c: PacketCrypt): number {
-  return c.kind === 'cfb' ? cryptHeaderSize : c.kind === 'aead' ? c.aead.nonceSize : 0;
+  return c.kind === 'framed' ? cryptHeaderSize : c.kind === 'aead' ? c.aead.nonceSize : 0;
 }
 
 /** Bytes the crypto layer adds after the body (the AEAD tag), or 0. */
@@ -101,7 +105,7 @@ function checkKey(name: string, key: Uint8Array, sizes: number[]): Uint8Array {
 }
 
 /** Portable implementations of every CFB name. */
-const PORTABLE_CFB: Partial<Record<CfbCryptName, (key: Uint8Array) => BlockCrypt>> = {
+const PORTABLE_CFB: Record<CfbCryptName, (key: Uint8Array) => BlockCrypt> = {
   aes: (k) => new CfbCrypt('aes', new Aes(checkKey('aes', k, [16, 24, 32]))),
   'aes-128': (k) => new CfbCrypt('aes-128', new Aes(checkKey('aes-128', k, [16]))),
   'aes-192': (k) => new CfbCrypt('aes-192', new Aes(checkKey('aes-192', k, [24]))),
@@ -117,11 +121,6 @@ const PORTABLE_CFB: Partial<Record<CfbCryptName, (key: Uint8Array) => BlockCrypt
   none: () => new NoneCrypt(),
 };
 
-/** Registers a portable block cipher for a CFB name (used by cipher modules that load lazily). */
-export function registerBlockCipher(name: CfbCryptName, make: (key: Uint8Array) => BlockCipher, keySizes: number[]): void {
-  PORTABLE_CFB[name] = (k) => new CfbCrypt(name, make(checkKey(name, k, keySizes)));
-}
-
 function isCfbName(name: string): name is CfbCryptName {
   return (CFB_CRYPT_NAMES as readonly string[]).includes(name);
 }
@@ -130,23 +129,16 @@ function isAeadName(name: string): name is AeadCryptName {
   return (AEAD_CRYPT_NAMES as readonly string[]).includes(name);
 }
 
-/** Whether the portable build has an implementation for a CFB name. */
-export function hasPortableCrypt(name: CfbCryptName): boolean {
-  return PORTABLE_CFB[name] !== undefined;
-}
-
 /**
  * The packet crypto for `name` with a raw key, using portable implementations (no node:*).
- * Throws RangeError on an unknown name, a wrong key length, or a cipher this build lacks.
+ * Throws RangeError on an unknown name or a wrong key length.
  */
 export function createCrypt(name: CryptName, key: Uint8Array, options: CryptOptions = {}): PacketCrypt {
   const random = options.random ?? defaultRandom;
   if (name === 'null') return { kind: 'null', name };
   if (isAeadName(name)) return { kind: 'aead', name, aead: createAead(name, key), random };
   if (!isCfbName(name)) throw new RangeError(`crypt: unknown cipher ${String(name)}`);
-  const make = PORTABLE_CFB[name];
-  if (make === undefined) throw new RangeError(`crypt: ${name} has no portable implementation in this build`);
-  return { kind: 'cfb', name, block: make(key), random, crc32: options.crc32 ?? portableCrc32 };
+  return { kind: 'framed', name, block: PORTABLE_CFB[name](key), random, crc32: options.crc32 ?? portableCrc32 };
 }
 
 /** kcptun's key derivation: PBKDF2-HMAC-SHA1(password, "kcp-go", 4096 iterations, 32 bytes). */

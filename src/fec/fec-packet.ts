@@ -25,10 +25,6 @@ export function pawsOf(shardSize: number): number {
   return Math.floor(0xffffffff / shardSize) * shardSize;
 }
 
-export function seqidOf(body: Uint8Array): number {
-  return readU32(body, 0);
-}
-
 /**
  * OOB body: `ffffffff | f3 00 | size = 2 + 4 + len | conv | payload` (kcp-go ≥ 5.6.60,
  * docs/protocol.md#oob).

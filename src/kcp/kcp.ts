@@ -810,8 +810,3 @@ export class Kcp {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** Reads the conv of a raw KCP datagram (first segment), or -1 if shorter than a header. */
-export function convOf(datagram: Uint8Array): number {
-  return datagram.length >= IKCP_OVERHEAD ? readU32(datagram, 0) : -1;
-}

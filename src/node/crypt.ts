@@ -153,7 +153,7 @@ export function createNodeCrypt(name: CryptName, key: Uint8Array, options: Crypt
   }
   if (name !== 'null') {
     const block = nodeBlock(name as CfbCryptName, key);
-    if (block !== null) return { kind: 'cfb', name: name as CfbCryptName, block, random, crc32 };
+    if (block !== null) return { kind: 'framed', name: name as CfbCryptName, block, random, crc32 };
   }
   return createCrypt(name, key, { random, crc32 });
 }

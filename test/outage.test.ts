@@ -327,7 +327,8 @@ describe('first datagrams: what may open a session', () => {
     expect(l.stats.StrayPkts).toBe(1);
   });
 
-  it('a late sn-0 retransmission of a session that ended opens no second session', async () => {
+  /** A listener whose sessions' messages go to `got`, and a raw peer whose one message ('once', conv 7) arrived. */
+  async function oneMessageSession() {
     const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0' });
     cleanup.push(() => l.close());
     const got: string[] = [];
@@ -339,6 +340,11 @@ describe('first datagrams: what may open a session', () => {
     const p = await rawPeer(l.address.port);
     await p.send(push(7, 0, 'once'));
     await until(() => got.length === 1, 5000, 'the message');
+    return { l, got, accepted, p };
+  }
+
+  it('a late sn-0 retransmission of a session that ended opens no second session', async () => {
+    const { l, got, accepted, p } = await oneMessageSession();
     accepted[0]!.close({ linger: false }); // ended for good (as an idle timeout ends it: no linger)
     await p.send(push(7, 0, 'once')); // the peer never got the ACK and sends again
     const other = await rawPeer(l.address.port);
@@ -351,17 +357,7 @@ describe('first datagrams: what may open a session', () => {
   });
 
   it('a session closed while its peer still retransmits lingers: the retransmission is acknowledged, not delivered again', async () => {
-    const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0' });
-    cleanup.push(() => l.close());
-    const got: string[] = [];
-    const accepted: Session[] = [];
-    l.sessions$.subscribe((s) => {
-      accepted.push(s);
-      s.data$.subscribe((m) => got.push(text(m)));
-    });
-    const p = await rawPeer(l.address.port);
-    await p.send(push(7, 0, 'once'));
-    await until(() => got.length === 1, 5000, 'the message');
+    const { l, got, accepted, p } = await oneMessageSession();
     accepted[0]!.close(); // the application is done with it, its ACK may have been lost
     expect(accepted[0]!.closed).toBe(true);
     const acksBefore = p.received.length;

@@ -172,9 +172,8 @@ export class Conversation {
     const scheduler = this.clock.scheduler;
     const kcpMtu = kcpMtuFor(mtu, this.crypt, fec);
     if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
-    this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu }, this.stats);
-    this.kcp.clock = () => scheduler.now();
-    this.kcp.deferFlush = true; // see soon(): replies go out once the datagrams at hand are taken
+    // deferFlush, see soon(): replies go out once the datagrams at hand are taken
+    this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true }, this.stats);
     this.writeDelay = options.writeDelay ?? false;
     this.failOnDeadLink = options.failOnDeadLink ?? false;
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
@@ -213,7 +212,7 @@ export class Conversation {
             this.readable.next(k);
             // the packet-clocked flush and the writable signal wait for the clock's next action,
             // after every datagram already received has been taken in
-            if (this.kcp.flushPending || (this.blocked && this.writable) || (this.drainers.length > 0 && this.kcp.waitSnd() === 0)) {
+            if (this.kcp.flushDeferred || (this.blocked && this.writable) || (this.drainers.length > 0 && this.kcp.waitSnd() === 0)) {
               this.clock.soon(this.entry);
             }
           },
@@ -390,7 +389,7 @@ export class Conversation {
     if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) {
       // DIVERGES(kcp-go): a write sends its new segments at once, as kcp-go's does, but leaves
       // retransmissions to the clock, where they are decided after the ACKs at hand are read
-      if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink, false, true);
+      if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink, 'new');
     }
   }
 
@@ -454,8 +453,8 @@ export class Conversation {
       this.finishLinger();
       return Infinity;
     }
-    this.kcp.flushPending = false;
-    this.kcp.flush(now >>> 0, this.kcpSink, true);
+    this.kcp.takeDeferredFlush();
+    this.kcp.flush(now >>> 0, this.kcpSink, 'acks');
     return Math.max(1, Math.min(this.kcp.interval, this.lingerUntil - now));
   }
 
@@ -471,11 +470,10 @@ export class Conversation {
   private soon(now: number): void {
     if (this.down) return;
     if (this.lingerUntil >= 0) {
-      if (this.kcp.flushPending) (this.kcp.flushPending = false), this.kcp.flush(now >>> 0, this.kcpSink, true);
+      if (this.kcp.takeDeferredFlush()) this.kcp.flush(now >>> 0, this.kcpSink, 'acks');
       return;
     }
-    if (this.kcp.flushPending) {
-      this.kcp.flushPending = false;
+    if (this.kcp.takeDeferredFlush()) {
       this.kcp.flush(now >>> 0, this.kcpSink);
       if (this.failIfDead()) return;
     }
@@ -484,7 +482,7 @@ export class Conversation {
 
   private tick(now: number): number {
     if (this.lingerUntil >= 0) return this.lingerTick(now);
-    this.kcp.flushPending = false; // a full flush covers it
+    this.kcp.takeDeferredFlush(); // a full flush covers it
     const wait = this.kcp.flush(now >>> 0, this.kcpSink);
     if (this.failIfDead()) return wait;
     this.checkWritable();

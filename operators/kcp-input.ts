@@ -6,8 +6,9 @@
  *     packets: -k0-k1-x-|
  *     result:  -K--K----|     K is the Kcp (read it with `reassemble`); x was refused: KCPInErrors + 1
  *
- * `RecoveredPacket`s (from `fecDecode`) go in as kcp-go's FEC input. Flushes the input triggers
- * (ACKs, fast retransmits) are written to `output` at once, as kcp-go's packet clocking does.
+ * `RecoveredPacket`s (from `fecDecode`) go in as kcp-go's FEC input (source `'fec'`). Flushes the
+ * input triggers (ACKs, fast retransmits) are written to `output` at once, as kcp-go's packet
+ * clocking does, unless the core defers them (`KcpDriverOptions.deferFlush`).
  * Counts InPkts/InBytes for every packet and KCPInErrors for each refused one; never errors on
  * wire data.
  *
@@ -35,7 +36,7 @@ export function kcpInput(
       forward('kcpInput', source, subscriber, (packet) => {
         stats.InPkts++;
         stats.InBytes += packet.length;
-        const r = kcp.input(packet, scheduler.now() >>> 0, output, !(packet instanceof RecoveredPacket));
+        const r = kcp.input(packet, scheduler.now() >>> 0, output, packet instanceof RecoveredPacket ? 'fec' : 'wire');
         if (r !== 0) stats.KCPInErrors++;
         else subscriber.next(kcp);
       })

@@ -111,7 +111,7 @@ describe(`fuzz: ${N} hostile inputs per layer`, () => {
       if (kind === 'data' || kind === 'parity') dec.decode(m, out);
       const r = kcp.input(kind === 'data' ? m.subarray(8) : m, i, nullSink);
       if (r !== 0) refused++;
-      if (out.items.length > 100) out.take().forEach((p) => kcp.input(p, i, nullSink, false));
+      if (out.items.length > 100) out.take().forEach((p) => kcp.input(p, i, nullSink, 'fec'));
       if (i % 1000 === 0) kcp.flush(i, nullSink);
     }
     expect(refused).toBeGreaterThan(N / 2);

@@ -95,7 +95,7 @@ describe('Kcp.input', () => {
     const k = new Kcp(CONV);
     k.input(ack(0, 0, 0, 77), 0, nullSink);
     expect(k.rmtWnd).toBe(77);
-    k.input(ack(0, 0, 0, 5), 0, nullSink, false);
+    k.input(ack(0, 0, 0, 5), 0, nullSink, 'fec');
     expect(k.rmtWnd).toBe(77);
   });
 });
@@ -115,7 +115,7 @@ describe('RTT and RTO (docs/protocol.md#rtt)', () => {
     // a negative sample is ignored; FEC-recovered ACKs give no sample
     const before = [k.rxSrtt, k.rxRttvar];
     k.input(ack(0, 5000, 0), 4000, nullSink);
-    k.input(ack(0, 3900, 0), 4000, nullSink, false);
+    k.input(ack(0, 3900, 0), 4000, nullSink, 'fec');
     expect([k.rxSrtt, k.rxRttvar]).toEqual(before);
   });
 
@@ -205,7 +205,7 @@ describe('scheduling knobs for a single-threaded owner', () => {
     k.flush(10, nullSink); // a full flush: nothing due yet, the resend bound is kept
     k.send(new Uint8Array(10));
     const out = new CollectSink<Uint8Array>();
-    k.flush(500, out, false, true); // sn 0 is overdue, sn 1 is new
+    k.flush(500, out, 'new'); // sn 0 is overdue, sn 1 is new
     expect(segmentsOf(out.take()).map((s) => s.header.sn)).toEqual([1]);
     expect(stats.LostSegs).toBe(0);
     k.flush(501, out);
@@ -213,25 +213,42 @@ describe('scheduling knobs for a single-threaded owner', () => {
     expect(stats.LostSegs).toBe(1);
   });
 
-  it('deferFlush: an ACK that releases queued segments sets flushPending instead of sending', () => {
-    const k = new Kcp(CONV, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 2 });
-    k.deferFlush = true;
-    for (let i = 0; i < 4; i++) k.send(new Uint8Array(10));
-    k.flush(0, nullSink); // sn 0, 1 out; 2, 3 wait for the window
-    const out = new CollectSink<Uint8Array>();
-    k.input(ack(0, 0, 1), 5, out);
-    expect(k.flushPending).toBe(true);
-    expect(segmentsOf(out.take()).filter((s) => s.header.cmd === IKCP_CMD_PUSH)).toEqual([]);
-    k.deferFlush = false;
-    k.input(ack(1, 0, 2), 6, out); // without it, packet clocking sends at once
-    expect(segmentsOf(out.take()).filter((s) => s.header.cmd === IKCP_CMD_PUSH).map((s) => s.header.sn)).toEqual([2, 3]);
+  it('deferFlush: an ACK that releases queued segments marks a deferred flush instead of sending', () => {
+    const pushes = (out: CollectSink<Uint8Array>) => segmentsOf(out.take()).filter((s) => s.header.cmd === IKCP_CMD_PUSH).map((s) => s.header.sn);
+    for (const deferFlush of [true, false]) {
+      const k = new Kcp(CONV, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 2, deferFlush });
+      for (let i = 0; i < 4; i++) k.send(new Uint8Array(10));
+      k.flush(0, nullSink); // sn 0, 1 out; 2, 3 wait for the window
+      const out = new CollectSink<Uint8Array>();
+      k.input(ack(0, 0, 1), 5, out);
+      if (!deferFlush) {
+        // without it, packet clocking sends at once
+        expect(k.flushDeferred).toBe(false);
+        expect(pushes(out)).toEqual([2]);
+        continue;
+      }
+      expect(k.flushDeferred).toBe(true);
+      expect(pushes(out)).toEqual([]);
+      expect(k.takeDeferredFlush()).toBe(true);
+      expect(k.flushDeferred).toBe(false);
+      expect(k.takeDeferredFlush()).toBe(false);
+      k.flush(6, out);
+      expect(pushes(out)).toEqual([2]);
+    }
+  });
+
+  it('flush and input refuse a kind or source they do not know', () => {
+    const k = new Kcp(CONV);
+    expect(() => k.flush(0, nullSink, true as unknown as 'full')).toThrow(TypeError);
+    expect(() => k.input(push(0, new Uint8Array(4)), 0, nullSink, false as unknown as 'wire')).toThrow(TypeError);
+    expect(() => new Kcp(CONV, { clock: 5 as unknown as () => number })).toThrow(TypeError);
   });
 
   it('with a clock, segments after an emitted datagram carry the time they leave; without one, the flush time', () => {
     for (const withClock of [false, true]) {
-      const k = new Kcp(CONV, { nodelay: 1, interval: 10, nc: 1, sndWnd: 64, mtu: 200 });
       let t = 1000;
-      if (withClock) k.clock = () => (t += 3); // each read: 3 ms later
+      const clock = withClock ? () => (t += 3) : undefined; // each read: 3 ms later
+      const k = new Kcp(CONV, { nodelay: 1, interval: 10, nc: 1, sndWnd: 64, mtu: 200, clock });
       for (let i = 0; i < 6; i++) k.send(new Uint8Array(150)); // one segment per datagram
       const out = new CollectSink<Uint8Array>();
       k.input(encodeSegment({ conv: CONV, cmd: IKCP_CMD_WINS, frg: 0, wnd: 64, ts: 0, sn: 0, una: 0 }), 0, nullSink);

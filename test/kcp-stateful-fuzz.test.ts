@@ -30,7 +30,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IKCP_CMD_ACK, IKCP_CMD_PUSH, IKCP_CMD_WASK, IKCP_CMD_WINS, IKCP_OVERHEAD, IKCP_RTO_MAX } from '../src/kcp/constants.js';
-import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
+import { Kcp, type FlushKind, type KcpOptions } from '../src/kcp/kcp.js';
 import { decodeSegments, encodeHeader } from '../src/kcp/segment.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
@@ -74,6 +74,11 @@ interface Inside {
 const inside = (k: Kcp) => k as unknown as Inside;
 
 /** Payload of table entry `i`: its length from the table, bytes that name `i`. */
+/** The flush an op asks for: ACKs only wins over new-only, as the two flags once combined. */
+function flushKind(op: { ackOnly: boolean; newOnly: boolean }): FlushKind {
+  return op.ackOnly ? 'acks' : op.newOnly ? 'new' : 'full';
+}
+
 function payload(i: number, len: number): Uint8Array {
   const b = new Uint8Array(len);
   for (let j = 0; j < len; j++) b[j] = (i * 131 + j * 7 + (j === 0 ? i >> 8 : 0) + 1) & 0xff;
@@ -413,7 +418,7 @@ function runReceiver({ c, table, ops }: ReceiverCase): void {
     switch (op.t) {
       case 'input': {
         const dg = build(op.segs);
-        const r = k.input(dg, now, out, op.regular);
+        const r = k.input(dg, now, out, op.regular ? 'wire' : 'fec');
         seen.refused.set(r, (seen.refused.get(r) ?? 0) + 1);
         // the ACK list: a datagram read whole leaves fewer than a datagram's worth (none with
         // ackNoDelay); one refused part-way leaves its ACKs for the next flush
@@ -433,7 +438,7 @@ function runReceiver({ c, table, ops }: ReceiverCase): void {
         readAll();
         break;
       case 'flush':
-        k.flush(now, out, op.ackOnly, op.newOnly);
+        k.flush(now, out, flushKind(op));
         segsSinceFlush = 0;
         if (inside(k).ackCount !== 0) throw new Error(`${where}: ACKs left after a flush`);
         // an ACK-only flush leaves congestion control alone (kcp-go starts cwnd at 0)
@@ -618,12 +623,12 @@ function runPair(p: PairCase): void {
         break;
       }
       case 'flush':
-        cores[op.side]!.flush(now, outs[op.side]!, op.ackOnly, op.newOnly);
+        cores[op.side]!.flush(now, outs[op.side]!, flushKind(op));
         break;
       case 'deliver':
         if (wire[op.dir]!.length > 0) {
           const dg = wire[op.dir]!.splice(pick(op.dir, op.pick), 1)[0]!;
-          const r = cores[1 - op.dir]!.input(dg, now, outs[1 - op.dir]!, op.regular);
+          const r = cores[1 - op.dir]!.input(dg, now, outs[1 - op.dir]!, op.regular ? 'wire' : 'fec');
           if (r !== 0) throw new Error(`${where}: a datagram the peer wrote was refused (${r})`);
         }
         break;

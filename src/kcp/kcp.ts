@@ -70,6 +70,39 @@ export interface KcpOptions {
   startSn?: number;
 }
 
+/**
+ * How the code that drives a core wants it to behave; not tuning, so kept apart from
+ * `KcpOptions` (which sessions and conversations take from their users).
+ */
+export interface KcpDriverOptions {
+  /**
+   * Time source (uint32 ms) read again after each datagram a flush emits, for sinks that send
+   * synchronously and take real time to do it. Without one, a flush uses its `now` throughout
+   * (kcp-go's behaviour, and what virtual time gives anyway).
+   */
+  clock?: () => number;
+  /**
+   * An input that would flush new segments at once (packet clocking) marks a deferred flush
+   * instead (`flushDeferred`, taken with `takeDeferredFlush`), and the driver flushes when it has
+   * taken every datagram it has ready: a single-threaded driver then never sends in reply to one
+   * ACK while later ACKs wait unread. Default false (kcp-go: the flush happens inside the input).
+   */
+  deferFlush?: boolean;
+}
+
+/**
+ * What a flush sends: `full` is kcp-go's flush; `acks` sends ACKs and window probes only (queued
+ * segments still move into the send buffer); `new` sends only segments never sent, leaving
+ * retransmissions to the next full flush (rxkcp's writes use it).
+ */
+export type FlushKind = 'full' | 'acks' | 'new';
+
+/**
+ * Where an input's datagram comes from: `wire` as received, or `fec` rebuilt by the FEC decoder
+ * (kcp-go's FEC input: it neither updates the remote window nor samples the RTT).
+ */
+export type InputSource = 'wire' | 'fec';
+
 function checkInt(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`kcp: ${name} must be an integer, got ${String(v)}`);
   if (v < lo || v > hi) throw new RangeError(`kcp: ${name} must be ${lo}..${hi}, got ${v}`);
@@ -109,22 +142,15 @@ export class Kcp {
   private fastresend = 0;
   private nocwnd = 0;
   private stream = false;
-  /**
-   * Optional time source (uint32 ms) read again after each datagram a flush emits, for sinks that
-   * send synchronously and take real time to do it. Without one, a flush uses its `now` throughout
-   * (kcp-go's behaviour, and what virtual time gives anyway).
-   */
-  clock: (() => number) | undefined = undefined;
-  /**
-   * With `deferFlush`, an input that would flush new segments at once (packet clocking) sets
-   * `flushPending` instead, and the owner flushes when it has taken every datagram it has ready:
-   * a single-threaded owner then never sends in reply to one ACK while later ACKs wait unread.
-   */
-  deferFlush = false;
-  flushPending = false;
+  /** See `KcpDriverOptions.clock`. */
+  private readonly clock: (() => number) | undefined;
+  /** See `KcpDriverOptions.deferFlush`. */
+  private readonly deferFlush: boolean;
+  /** An input asked for a flush that `deferFlush` held back (see `takeDeferredFlush`). */
+  private deferredFlush = false;
   private emitted = 0;
   /** Flush queued ACKs right after every input that produced some (kcp-go SetACKNoDelay). */
-  ackNoDelay = false;
+  private readonly ackNoDelay: boolean;
 
   private readonly sndQueue = new Deque<Segment>();
   private readonly rcvQueue = new Deque<Segment>();
@@ -151,7 +177,7 @@ export class Kcp {
 
   constructor(
     conv: number,
-    options: KcpOptions = {},
+    options: KcpOptions & KcpDriverOptions = {},
     private readonly stats: Snmp = new Snmp()
   ) {
     this.conv = checkInt('conv', conv, 0, 0xffffffff);
@@ -161,6 +187,9 @@ export class Kcp {
     if (options.interval !== undefined) checkInt('interval', options.interval, 0, 0x7fffffff);
     if (options.deadLink !== undefined) checkInt('deadLink', options.deadLink, 1, 0x7fffffff);
     if (options.startSn !== undefined) checkInt('startSn', options.startSn, 0, 0xffffffff);
+    if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
+    this.clock = options.clock;
+    this.deferFlush = options.deferFlush ?? false;
     this.buffer = new Uint8Array(this._mtu);
     if (options.mtu !== undefined) this.setMtu(options.mtu);
     this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
@@ -200,6 +229,18 @@ export class Kcp {
    */
   get idle(): boolean {
     return this.ackCount === 0 && this.probe === 0 && this.sndBuf.length === 0 && this.sndQueue.length === 0 && this._rmtWnd !== 0 && this.rcvQueue.length === 0 && this.rcvBuf.size === 0;
+  }
+  /** An input asked for a flush that `deferFlush` held back and no one has taken it yet. */
+  get flushDeferred(): boolean { return this.deferredFlush; }
+  /**
+   * Whether a flush was deferred (see `KcpDriverOptions.deferFlush`), clearing the mark: the driver then
+   * owes the core a full flush, or decides (as a closed, lingering conversation does) not to send
+   * new data.
+   */
+  takeDeferredFlush(): boolean {
+    const was = this.deferredFlush;
+    this.deferredFlush = false;
+    return was;
   }
   /** Segments ready for the user (whole or partial messages). */
   get rcvQueueLength(): number { return this.rcvQueue.length; }
@@ -377,11 +418,13 @@ export class Kcp {
   /**
    * Feeds one datagram of packed segments (kcp-go Input). Returns 0, or -1 (shorter than a header,
    * or another conv), -2 (a segment longer than the bytes left), -3 (unknown command); never
-   * throws. `regular` is false for segments rebuilt by FEC: they neither update the remote window
+   * throws. Datagrams from `fec` (rebuilt by the FEC decoder) neither update the remote window
    * nor sample the RTT. Flushes the input triggers (una advanced, fast-retransmit threshold, a
    * datagram's worth of ACKs, ackNoDelay) are written to `out`.
    */
-  input(data: Uint8Array, now: number, out: Sink<Uint8Array>, regular = true): number {
+  input(data: Uint8Array, now: number, out: Sink<Uint8Array>, source: InputSource = 'wire'): number {
+    if (source !== 'wire' && source !== 'fec') throw new TypeError(`kcp: input source must be 'wire' or 'fec', got ${String(source)}`);
+    const regular = source === 'wire';
     const prevUna = this._sndUna;
     if (data.length < IKCP_OVERHEAD) return -1;
     let latest = 0;
@@ -452,11 +495,11 @@ export class Kcp {
 
     // packet clocking: answer at once instead of waiting for the timer
     if (flushSegments) {
-      if (this.deferFlush) this.flushPending = true;
-      else this.flush(now, out, false);
+      if (this.deferFlush) this.deferredFlush = true;
+      else this.flush(now, out, 'full');
     }
-    else if (this.ackCount >= Math.floor(this._mtu / IKCP_OVERHEAD)) this.flush(now, out, true);
-    else if (this.ackNoDelay && this.ackCount > 0) this.flush(now, out, true);
+    else if (this.ackCount >= Math.floor(this._mtu / IKCP_OVERHEAD)) this.flush(now, out, 'acks');
+    else if (this.ackNoDelay && this.ackCount > 0) this.flush(now, out, 'acks');
     return 0;
   }
 
@@ -582,12 +625,11 @@ export class Kcp {
 
   /**
    * Writes what is due to `out` (kcp-go flush): ACKs, window probes, then new and retransmitted
-   * PUSH segments, packed up to the mtu. With `ackOnly`, queues still move into the send buffer but
-   * nothing is (re)transmitted. With `newOnly`, only segments never sent go out: retransmissions
-   * wait for the next full flush (rxkcp's writes use it). Returns how many ms until it wants to
-   * run again.
+   * PUSH segments, packed up to the mtu; `kind` narrows that (see `FlushKind`). Returns how many ms
+   * until it wants to run again.
    */
-  flush(now: number, out: Sink<Uint8Array>, ackOnly = false, newOnly = false): number {
+  flush(now: number, out: Sink<Uint8Array>, kind: FlushKind = 'full'): number {
+    if (kind !== 'full' && kind !== 'acks' && kind !== 'new') throw new TypeError(`kcp: flush kind must be 'full', 'acks' or 'new', got ${String(kind)}`);
     now = now >>> 0;
     const stats = this.stats;
     const conv = this.conv;
@@ -656,7 +698,7 @@ export class Kcp {
       newSegs++;
     }
 
-    if (ackOnly) {
+    if (kind === 'acks') {
       this.emit(out);
       stats.OutSegs += outSegs;
       this.storeGauges();
@@ -681,7 +723,7 @@ export class Kcp {
     if (n === head) this.haveMinResend = false; // nothing in flight: no bound to keep (kcp-go then returns interval)
     const quiet =
       (!Kcp.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0) ||
-      (newOnly && this.haveMinResend);
+      (kind === 'new' && this.haveMinResend);
     if (quiet) {
       start = n;
       while (start > head && items[start - 1]!.xmit === 0) start--;

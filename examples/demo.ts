@@ -5,7 +5,8 @@
  *
  *   npm start -- [seconds]
  */
-import { dial, Listener, toDuplex, patternBytes, PatternVerifier, type SessionOptions } from 'rxkcp/io';
+import { dial, Listener, toDuplex, type SessionOptions } from 'rxkcp/io';
+import { patternBytes, PatternVerifier } from 'rxkcp/testing';
 
 const seconds = Number(process.argv[2] ?? 4);
 const options: SessionOptions = {

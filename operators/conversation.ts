@@ -8,6 +8,9 @@
  *
  * A user operator goes between any two layers through `layers` (see `LayerSlot`). The conversation
  * registers with one shared `Clock`; pass the same clock to every conversation of a process.
+ * When the core flushes (clock ticks, sleeping while idle, packet clocking, the linger after
+ * close) and what writers are told is `ConversationPolicy`'s (conversation-policy.ts); this class
+ * wires the layers and holds the public API.
  * @module
  */
 import {
@@ -36,11 +39,11 @@ import { encrypt } from './encrypt.js';
 import { fecDecode } from './fec-decode.js';
 import { fecEncode } from './fec-encode.js';
 import { kcpInput } from './kcp-input.js';
-import { layerError } from './layer.js';
 import { assertOptions } from './options.js';
 import { pace } from './pace.js';
 import { reassemble } from './reassemble.js';
-import { Clock, type ClockEntry } from './update-clock.js';
+import { ConversationPolicy } from './conversation-policy.js';
+import { Clock } from './update-clock.js';
 
 /** Places where a user operator can sit, named after the layer it follows or precedes. */
 export type LayerSlot =
@@ -87,10 +90,6 @@ export interface ConversationOptions {
   failOnDeadLink?: boolean;
 }
 
-/** Bounds of the linger after `close()` (ms). */
-const lingerMin = 200;
-const lingerMax = 10_000;
-
 const SLOTS: readonly LayerSlot[] = ['afterDecrypt', 'afterCrcCheck', 'afterFecDecode', 'beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
 
 /**
@@ -128,31 +127,18 @@ export class Conversation {
   private readonly fec: FecOptions | null;
   private readonly outbound = new Subject<Uint8Array>();
   private readonly readable = new Subject<Kcp>();
-  private readonly drained = new Subject<void>();
-  /** `send` calls waiting for room in the send window, in order. */
-  private readonly sendQueue: { data: Uint8Array; resolve: () => void; reject: (e: KcpError) => void }[] = [];
-  /** `drain`/`end` calls waiting for every written byte to be acknowledged. */
-  private drainers: { resolve: () => void; reject: (e: KcpError) => void }[] = [];
+  /** When the core flushes and what writers are told (see conversation-policy.ts). */
+  private readonly policy: ConversationPolicy;
   /** data$ has a reader (one at a time). */
   private reading = false;
   /** `end()` was called: no more writes. */
   private ending = false;
   private readonly kcpSink: Sink<Uint8Array>;
   private readonly subscriptions: Subscription[] = [];
-  private readonly entry: ClockEntry;
-  private readonly writeDelay: boolean;
-  private readonly failOnDeadLink: boolean;
   private readonly layerSlots: ReadonlySet<LayerSlot>;
-  private blocked = false;
   private _closed = false;
   /** The pipelines are torn down and the clock entry removed (after close's linger, or at once). */
   private down = false;
-  /** Something from the peer was taken in: a close lingers to acknowledge its retransmissions. */
-  private heard = false;
-  /** While lingering after close: the clock time the linger ends unless the peer speaks (-1: not lingering). */
-  private lingerUntil = -1;
-  private lingerQuiet = 0;
-  private lingerEnd = 0;
   private _error: KcpError | null = null;
 
   constructor(options: ConversationOptions) {
@@ -174,8 +160,6 @@ export class Conversation {
     if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
     // deferFlush, see soon(): replies go out once the datagrams at hand are taken
     this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true }, this.stats);
-    this.writeDelay = options.writeDelay ?? false;
-    this.failOnDeadLink = options.failOnDeadLink ?? false;
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
     this.layerSlots = new Set(Object.keys(options.layers ?? {}) as LayerSlot[]);
@@ -202,26 +186,20 @@ export class Conversation {
           layer('afterCrcCheck'),
           fecDecode(fec, this.stats, options.onOob), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
           layer('afterFecDecode'),
-          tap(() => this.wake()),
+          tap(() => this.policy.wake()),
           kcpInput(this.kcp, this.kcpSink, this.stats, scheduler)
         )
         .subscribe({
           next: (k) => {
-            this.heard = true;
-            if (this.lingerUntil >= 0) this.lingerUntil = Math.min(this.lingerEnd, this.clock.now() + this.lingerQuiet);
+            this.policy.peerSpoke();
             this.readable.next(k);
-            // the packet-clocked flush and the writable signal wait for the clock's next action,
-            // after every datagram already received has been taken in
-            if (this.kcp.flushDeferred || (this.blocked && this.writable) || (this.drainers.length > 0 && this.kcp.waitSnd() === 0)) {
-              this.clock.soon(this.entry);
-            }
+            this.policy.inputTaken();
           },
           error: (e: unknown) => this.fail(e),
         })
     );
 
     this.datagrams$ = this.outbound.asObservable();
-    this.writable$ = this.drained.asObservable();
     const kcp = this.kcp;
     const stats = this.stats;
     // each subscriber reads through its own reassemble(), fed first with what arrived before it
@@ -250,7 +228,24 @@ export class Conversation {
       reassemble(),
       tap((m) => (stats.BytesReceived += m.length))
     );
-    this.entry = this.clock.add({ flush: (now) => this.tick(now), soon: (now) => this.soon(now), fail: (e) => this.fail(layerError('flush', e)) });
+    const self = this;
+    this.policy = new ConversationPolicy(
+      kcp,
+      this.clock,
+      this.kcpSink,
+      stats,
+      {
+        get closed() { return self._closed; },
+        get down() { return self.down; },
+        fail: (e) => this.fail(e),
+        lingerOver: () => {
+          this.shutdown();
+          this.outbound.complete();
+        },
+      },
+      { writeDelay: options.writeDelay ?? false, failOnDeadLink: options.failOnDeadLink ?? false }
+    );
+    this.writable$ = this.policy.writable$;
   }
 
   /** True after `close()` or a fatal error. */
@@ -260,7 +255,7 @@ export class Conversation {
 
   /** Whether `write` would accept data now (kcp-go: WaitSnd < snd_wnd). */
   get writable(): boolean {
-    return !this._closed && this.kcp.waitSnd() < this.kcp.sndWnd;
+    return this.policy.writable;
   }
 
   /** Segments queued or in flight and not yet acknowledged (kcp-go `WaitSnd`); 0 once all are acknowledged. */
@@ -276,6 +271,7 @@ export class Conversation {
   /**
    * Feeds a body already decrypted and checked (what a listener does: kcp-go decrypts before it
    * demultiplexes, with one cipher for all sessions). Enters after `crcCheck`.
+   * @internal Called by the package itself (the listener, the session); not for users.
    */
   inputBody(body: Uint8Array): void {
     if (!this.down) this.inboundBodies.next(body);
@@ -285,6 +281,7 @@ export class Conversation {
    * Feeds a datagram already decrypted (CFB: in place, nonce and CRC still in front; AEAD: the
    * body), as `decrypt` emits it: it passes the `afterDecrypt` layer and `crcCheck`. A listener
    * uses it for sessions with an `afterDecrypt` layer.
+   * @internal Called by the package itself (the listener, the session); not for users.
    */
   inputDecrypted(datagram: Uint8Array): void {
     if (!this.down) this.inboundDecrypted.next(datagram);
@@ -312,12 +309,7 @@ export class Conversation {
    */
   write(data: Uint8Array): boolean {
     this.assertWritable('write');
-    if (this.sendQueue.length > 0 || this.kcp.waitSnd() >= this.kcp.sndWnd) {
-      this.blocked = true;
-      return false;
-    }
-    this.accept(data);
-    return true;
+    return this.policy.offer(data);
   }
 
   /**
@@ -332,7 +324,7 @@ export class Conversation {
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise((resolve, reject) => this.sendQueue.push({ data, resolve, reject }));
+    return this.policy.enqueue(data);
   }
 
   /**
@@ -343,22 +335,11 @@ export class Conversation {
    */
   drain(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this._error) return Promise.reject(this._error);
-    if (this.sendQueue.length === 0 && this.kcp.waitSnd() === 0) return Promise.resolve();
+    if (this.policy.allAcknowledged) return Promise.resolve();
     if (this._closed) return Promise.reject(this.closedError('drain'));
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const drainer = { resolve, reject };
-      this.drainers.push(drainer);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.drainers = this.drainers.filter((d) => d !== drainer);
-          reject(signal.reason);
-        },
-        { once: true }
-      );
-    });
+    return this.policy.whenDrained(signal);
   }
 
   /**
@@ -381,21 +362,9 @@ export class Conversation {
     return new KcpError('CLOSED', `conversation ${this.kcp.conv}: closed before ${op} finished (unacknowledged data was discarded)`, { conv: this.kcp.conv });
   }
 
-  private accept(data: Uint8Array): void {
-    const mss = this.kcp.mss;
-    for (let off = 0; off < data.length; off += mss) this.kcp.send(data.subarray(off, Math.min(data.length, off + mss)));
-    this.stats.BytesSent += data.length;
-    this.wake();
-    if (!this.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) {
-      // DIVERGES(kcp-go): a write sends its new segments at once, as kcp-go's does, but leaves
-      // retransmissions to the clock, where they are decided after the ACKs at hand are read
-      if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink, 'new');
-    }
-  }
-
   /** Flushes at once (as kcp-go does on Write); the clock's deadline is unchanged. */
   flushNow(): void {
-    if (!this._closed) this.kcp.flush(this.clock.now() >>> 0, this.kcpSink);
+    this.policy.flushNow();
   }
 
   /**
@@ -416,7 +385,7 @@ export class Conversation {
       return;
     }
     this.flushNow();
-    if (options.linger === false || !this.heard) {
+    if (options.linger === false || !this.policy.heard) {
       this.shutdown();
       this.rejectWaiting(this.closedError('the send'));
       this.readable.complete();
@@ -426,123 +395,40 @@ export class Conversation {
     this._closed = true;
     this.rejectWaiting(this.closedError('the send'));
     this.readable.complete();
-    this.drained.complete();
-    const now = this.clock.now();
-    this.lingerQuiet = Math.min(lingerMax, Math.max(lingerMin, 3 * this.kcp.rxRto));
-    this.lingerUntil = now + this.lingerQuiet;
-    this.lingerEnd = now + lingerMax;
-    this.sleepingSince = -1;
-    this.clock.at(this.entry, Math.min(now + this.kcp.interval, this.lingerUntil));
+    this.policy.completeWritable();
+    this.policy.linger();
   }
 
   /** True while a closed conversation still acknowledges its peer (see `close`). */
   get lingering(): boolean {
-    return this.lingerUntil >= 0;
+    return this.policy.lingering;
   }
 
   private finishLinger(): void {
-    if (this.lingerUntil < 0) return;
-    this.lingerUntil = -1;
-    this.shutdown();
-    this.outbound.complete();
-  }
-
-  /** A lingering conversation's tick: acknowledgements only, until the peer has been quiet. */
-  private lingerTick(now: number): number {
-    if (now >= this.lingerUntil) {
-      this.finishLinger();
-      return Infinity;
-    }
-    this.kcp.takeDeferredFlush();
-    this.kcp.flush(now >>> 0, this.kcpSink, 'acks');
-    return Math.max(1, Math.min(this.kcp.interval, this.lingerUntil - now));
+    this.policy.finishLinger();
   }
 
   /**
    * Idle conversations leave the clock until input or a write (default). False keeps every
-   * conversation ticking each interval as kcp-go's sessions do; tests compare the two.
+   * conversation ticking each interval as kcp-go's sessions do.
    */
-  static sleepWhenIdle = true;
-
-  /** Clock time the conversation went to sleep (idle KCP), or -1 while it ticks. */
-  private sleepingSince = -1;
-
-  private soon(now: number): void {
-    if (this.down) return;
-    if (this.lingerUntil >= 0) {
-      if (this.kcp.takeDeferredFlush()) this.kcp.flush(now >>> 0, this.kcpSink, 'acks');
-      return;
-    }
-    if (this.kcp.takeDeferredFlush()) {
-      this.kcp.flush(now >>> 0, this.kcpSink);
-      if (this.failIfDead()) return;
-    }
-    this.checkWritable();
+  static get sleepWhenIdle(): boolean {
+    return ConversationPolicy.sleepWhenIdle;
   }
 
-  private tick(now: number): number {
-    if (this.lingerUntil >= 0) return this.lingerTick(now);
-    this.kcp.takeDeferredFlush(); // a full flush covers it
-    const wait = this.kcp.flush(now >>> 0, this.kcpSink);
-    if (this.failIfDead()) return wait;
-    this.checkWritable();
-    if (Conversation.sleepWhenIdle && this.kcp.idle && !this._closed) {
-      // nothing to flush until input or a write: stop ticking (an idle flush sends nothing)
-      this.sleepingSince = now;
-      return Infinity;
-    }
-    return wait;
-  }
-
-  /**
-   * Puts a sleeping conversation back on the clock at the tick it would have had had it kept
-   * ticking every interval, so what goes on the wire and when is what an always-ticking
-   * conversation (kcp-go's) would send.
-   */
-  private wake(): void {
-    const since = this.sleepingSince;
-    if (since < 0 || this._closed) return;
-    this.sleepingSince = -1;
-    const interval = this.kcp.interval;
-    const now = this.clock.now();
-    this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
-  }
-
-  /** With `failOnDeadLink`, ends the conversation with DEAD_LINK once a segment has been sent `deadLink` times. */
-  private failIfDead(): boolean {
-    if (!this.failOnDeadLink || !this.kcp.isDead) return false;
-    this.fail(new KcpError('DEAD_LINK', `conversation ${this.kcp.conv}: peer unreachable (dead link)`, { conv: this.kcp.conv }));
-    return true;
-  }
-
-  private checkWritable(): void {
-    // queued sends first, in order, then the writable signal for plain writes
-    while (this.sendQueue.length > 0 && this.writable) {
-      const next = this.sendQueue.shift()!;
-      this.accept(next.data);
-      next.resolve();
-    }
-    if (this.blocked && this.writable && this.sendQueue.length === 0) {
-      this.blocked = false;
-      this.drained.next();
-    }
-    if (this.drainers.length > 0 && this.sendQueue.length === 0 && this.kcp.waitSnd() === 0) {
-      const waiting = this.drainers;
-      this.drainers = [];
-      for (const d of waiting) d.resolve();
-    }
+  static set sleepWhenIdle(on: boolean) {
+    ConversationPolicy.sleepWhenIdle = on;
   }
 
   /** Settles what waits on the send side when the conversation ends. */
   private rejectWaiting(err: KcpError): void {
-    const sends = this.sendQueue.splice(0);
-    const drainers = this.drainers;
-    this.drainers = [];
-    for (const s of sends) s.reject(err);
-    for (const d of drainers) d.reject(err);
+    this.policy.rejectWaiting(err);
   }
 
-  /** Ends the conversation with an error (dead link, socket failure, a layer that errored). */
+  /**
+   * Ends the conversation with an error (dead link, socket failure, a layer that errored).
+   * @internal Called by the package itself (the listener, the session); not for users.
+   */
   fail(e: unknown): void {
     if (this._closed) return this.finishLinger();
     const err = e instanceof KcpError ? e : new KcpError('LAYER_ERROR', `conversation ${this.kcp.conv}: ${e instanceof Error ? e.message : String(e)}`, { conv: this.kcp.conv, cause: e });
@@ -551,19 +437,19 @@ export class Conversation {
     this.rejectWaiting(err);
     this.readable.error(err);
     this.outbound.error(err);
-    this.drained.error(err);
+    this.policy.failWritable(err);
   }
 
   private shutdown(): void {
     this._closed = true;
     this.down = true;
-    this.clock.remove(this.entry);
+    this.policy.stop();
     for (const s of this.subscriptions) s.unsubscribe();
     this.inbound.complete();
     this.inboundDecrypted.complete();
     this.inboundBodies.complete();
     this.kcpOut.complete();
     this.oobOut.complete();
-    if (!this._error) this.drained.complete();
+    if (!this._error) this.policy.completeWritable();
   }
 }

@@ -1,20 +1,22 @@
 /**
- * The RxJS operators, session assembly, and the core types they use.
+ * The RxJS operators, the `Conversation` that assembles them, the `Clock` that drives KCP on a
+ * scheduler, the virtual network, the mux and snappy operators, and the cores of `rxkcp/core`
+ * they take.
  * @module rxkcp
  */
 export * from '../src/index.js';
-export * from './update-clock.js';
-export * from './options.js';
-export * from './decrypt.js';
-export * from './crc-check.js';
-export * from './fec-decode.js';
-export * from './kcp-input.js';
-export * from './reassemble.js';
-export * from './fec-encode.js';
-export * from './crc-seal.js';
-export * from './encrypt.js';
-export * from './pace.js';
-export * from './virtual-link.js';
-export * from './conversation.js';
-export * from './mux.js';
-export * from './snappy.js';
+export { Clock, type ClockEntry, type ClockTarget } from './update-clock.js';
+export { MODES, CRYPT_NAMES, type Mode } from './options.js';
+export { decrypt } from './decrypt.js';
+export { crcCheck } from './crc-check.js';
+export { fecDecode } from './fec-decode.js';
+export { kcpInput } from './kcp-input.js';
+export { reassemble } from './reassemble.js';
+export { fecEncode } from './fec-encode.js';
+export { crcSeal } from './crc-seal.js';
+export { encrypt } from './encrypt.js';
+export { pace, type PaceOptions } from './pace.js';
+export { virtualLink, virtualNetwork, type DatagramEndpoint, type VirtualLinkOptions, type VirtualNetworkOptions } from './virtual-link.js';
+export { Conversation, type ConversationOptions, type LayerSlot } from './conversation.js';
+export { Mux, MuxStream, type ByteDuplex, type MuxOptions } from './mux.js';
+export { compressDuplex, snappyCompress, snappyDecompress } from './snappy.js';

@@ -74,10 +74,10 @@ export interface DatagramEndpoint {
 }
 
 export interface VirtualNetworkOptions {
-  /** Link from a to b (seed required). */
-  ab: LossyLinkOptions;
-  /** Link from b to a (seed required). */
-  ba: LossyLinkOptions;
+  /** Link from a to b (seed required); `onLink` receives it, to read its counters. */
+  ab: Omit<VirtualLinkOptions, 'scheduler'>;
+  /** Link from b to a (seed required); `onLink` receives it, to read its counters. */
+  ba: Omit<VirtualLinkOptions, 'scheduler'>;
   scheduler?: SchedulerLike;
 }
 

@@ -1,41 +1,46 @@
 /**
- * The pure cores, usable without rxjs and without Node.
+ * The pure cores, usable without rxjs and without Node: the KCP state machine, Reed-Solomon FEC,
+ * packet encryption, smux and snappy, the counters they keep, and a seeded lossy link to run them
+ * over. Wire-format helpers (segment and packet codecs, GF(256) tables, protocol constants) stay
+ * inside the package.
  * @module rxkcp/core
  */
-export * from './sink.js';
-export * from './stats.js';
-export * from './errors.js';
-export * from './prng.js';
-export * from './wire/bytes.js';
-export * from './wire/constants.js';
-export * from './kcp/constants.js';
-export * from './kcp/kcp.js';
-export * from './kcp/segment.js';
-export * from './sim/lossy-link.js';
-export * from './sim/kcp-pair.js';
-export * from './wire/crc32.js';
-export * from './crypt/block-cipher.js';
-export * from './crypt/block-crypt.js';
-export * from './crypt/cfb-crypt.js';
-export * from './crypt/aead.js';
-export * from './crypt/stream-crypts.js';
-export * from './crypt/crypt.js';
-export * from './crypt/packet.js';
-export * from './crypt/ciphers/aes.js';
-export * from './crypt/ciphers/tea.js';
-export * from './fec/gf256.js';
-export * from './fec/reed-solomon.js';
-export * from './fec/fec-options.js';
-export * from './fec/fec-packet.js';
-export * from './fec/autotune.js';
-export * from './fec/fec-encoder.js';
-export * from './fec/fec-decoder.js';
-export * from './fec/rs-kernel.js';
-export * from './crypt/ciphers/blowfish.js';
-export * from './crypt/ciphers/cast5.js';
-export * from './crypt/ciphers/twofish.js';
-export * from './crypt/ciphers/sm4.js';
-export * from './crypt/ciphers/triple-des.js';
-export * from './crypt/replay-window.js';
-export * from './smux/index.js';
-export * from './snappy/index.js';
+export { KcpError, type KcpErrorCode, type KcpErrorInfo } from './errors.js';
+export { Snmp, SNMP_FIELDS, SNMP_GAUGES, type SnmpField } from './stats.js';
+export { CollectSink, nullSink, type Sink } from './sink.js';
+export { Prng } from './prng.js';
+
+// KCP
+export { Kcp, type FlushKind, type InputSource, type KcpDriverOptions, type KcpOptions } from './kcp/kcp.js';
+export { KcpPair } from './sim/kcp-pair.js';
+export { LossyLink, type LossyLinkOptions, type LossyLinkStats } from './sim/lossy-link.js';
+
+// packet encryption
+export {
+  AEAD_CRYPT_NAMES,
+  CFB_CRYPT_NAMES,
+  createCrypt,
+  cryptFromPassword,
+  deriveKey,
+  type AeadCryptName,
+  type CfbCryptName,
+  type CryptName,
+  type CryptOptions,
+  type PacketCrypt,
+  type RandomSource,
+} from './crypt/crypt.js';
+export type { AeadCrypt } from './crypt/aead.js';
+export type { BlockCrypt } from './crypt/block-crypt.js';
+export { ReplayWindow } from './crypt/replay-window.js';
+export { crc32, type Crc32 } from './wire/crc32.js';
+
+// forward error correction
+export { FecEncoder } from './fec/fec-encoder.js';
+export { FecDecoder, RecoveredPacket } from './fec/fec-decoder.js';
+export type { FecOptions } from './fec/fec-options.js';
+export { ReedSolomon } from './fec/reed-solomon.js';
+
+// smux (kcptun's stream multiplexer) and snappy (its compression)
+export { SmuxSession, SMUX_DEFAULTS, type ResolvedSmuxConfig, type SmuxConfig, type SmuxEvents, type SmuxStats, type SmuxTake } from './smux/mux.js';
+export { snappyDecode, snappyEncode } from './snappy/block.js';
+export { SnappyFrameDecoder, SnappyFrameEncoder, type SnappyFrameStats } from './snappy/framing.js';

@@ -2,7 +2,8 @@
  * The published package as a user meets it: `npm pack` of a copy of the working tree without
  * dist/ (so `prepack` must build it), the tarball installed with rxjs into a fresh application,
  * and from there every entry point loaded both ways, a KcpError raised inside `rxkcp/io` (a dial
- * with failFast to a closed port on 127.0.0.1) recognised by every entry point's KcpError, and the
+ * with failFast to a closed port on 127.0.0.1) recognised by every entry point's KcpError, a
+ * conversation pair run through `rxkcp/testing`'s virtual network in virtual time, and the
  * `rxkcp` command answering --help. The copy keeps the shared dist/ of the tree untouched.
  *
  * npm installs rxkcp's dependencies and rxjs from its cache first (`--prefer-offline`); `npm ci`
@@ -88,11 +89,28 @@ console.log(JSON.stringify({
   name: err && err.name,
   instanceOf: Object.fromEntries(Object.entries(entries).map(([k, m]) => [k, typeof m.KcpError === 'function' && err instanceof m.KcpError])),
   api: { Conversation: typeof main.Conversation, Kcp: typeof core.Kcp, dial: typeof io.dial, Listener: typeof io.Listener, nodeExports: Object.keys(node).length },
+  testing: {
+    withVirtualTime: typeof testing.withVirtualTime,
+    sameVirtualNetwork: testing.virtualNetwork === main.virtualNetwork,
+    samePrng: testing.Prng === core.Prng,
+    // a conversation pair in virtual time over a lossy virtual network, as the README shows it
+    virtual: testing.withVirtualTime(({ clock, scheduler, advance, now }) => {
+      const a = new main.Conversation({ conv: 9, clock, crypt: main.createCrypt('none', new Uint8Array(0)) });
+      const b = new main.Conversation({ conv: 9, clock, crypt: main.createCrypt('none', new Uint8Array(0)) });
+      const net = testing.virtualNetwork(a, b, { ab: { seed: 3, loss: 0.2, delay: 20 }, ba: { seed: 4, delay: 20 }, scheduler });
+      const v = new testing.PatternVerifier();
+      b.data$.subscribe((m) => v.push(m));
+      a.send(testing.patternBytes(0, 20000)).catch(() => {});
+      advance(30000);
+      a.close({ linger: false }); b.close({ linger: false }); net.unsubscribe();
+      return { received: v.offset, error: v.error, now: now() };
+    }),
+  },
 }));
 process.exit(0);
 `;
-const ESM = `import * as main from 'rxkcp'; import * as core from 'rxkcp/core'; import * as node from 'rxkcp/node'; import * as io from 'rxkcp/io'; import dgram from 'node:dgram';\n${BODY}`;
-const CJS = `const main = require('rxkcp'), core = require('rxkcp/core'), node = require('rxkcp/node'), io = require('rxkcp/io'), dgram = require('node:dgram');\n(async () => {\n${BODY}\n})().catch((e) => { console.error(e); process.exit(1); });`;
+const ESM = `import * as main from 'rxkcp'; import * as core from 'rxkcp/core'; import * as node from 'rxkcp/node'; import * as io from 'rxkcp/io'; import * as testing from 'rxkcp/testing'; import dgram from 'node:dgram';\n${BODY}`;
+const CJS = `const main = require('rxkcp'), core = require('rxkcp/core'), node = require('rxkcp/node'), io = require('rxkcp/io'), testing = require('rxkcp/testing'), dgram = require('node:dgram');\n(async () => {\n${BODY}\n})().catch((e) => { console.error(e); process.exit(1); });`;
 
 async function runIn(file: string, text: string): Promise<Record<string, unknown>> {
   writeFileSync(join(app, file), text);
@@ -112,6 +130,7 @@ const expected = {
   name: 'KcpError',
   instanceOf: Object.fromEntries(ENTRIES.map((e) => [e, true])),
   api: { Conversation: 'function', Kcp: 'function', dial: 'function', Listener: 'function' },
+  testing: { withVirtualTime: 'function', sameVirtualNetwork: true, samePrng: true, virtual: { received: 20000, error: null, now: 30000 } },
 };
 
 describe('the packed rxkcp installed in a fresh application', () => {
@@ -119,7 +138,7 @@ describe('the packed rxkcp installed in a fresh application', () => {
     const files = await listTarball();
     expect(files).toContain('package/LICENSE');
     expect(files).toContain('package/README.md');
-    for (const f of ['index', 'core', 'node', 'io']) {
+    for (const f of ['index', 'core', 'node', 'io', 'testing']) {
       expect(files).toContain(`package/dist/${f}.js`);
       expect(files).toContain(`package/dist/${f}.cjs`);
     }

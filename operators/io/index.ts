@@ -1,16 +1,32 @@
 /**
- * Sessions over UDP (listen, dial), the Node Duplex adapter and the UDP edge. KcpError is
- * exported from every entry point: it is one class, shared by all of them.
+ * Sessions over UDP (listen, dial), the Node Duplex adapters, the echo service, the impairing
+ * relay and kcptun's tunnel. KcpError is exported from every entry point: it is one class, shared
+ * by all of them.
  * @module rxkcp/io
  */
-export * from '../../src/errors.js';
-export * from './udp.js';
-export * from './session.js';
-export * from './listener.js';
-export * from './dial.js';
-export * from './stream.js';
-export * from './pattern.js';
-export * from './echo.js';
-export * from './relay.js';
-export * from './mux-stream.js';
-export * from './tunnel.js';
+export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors.js';
+export { Session, aggregateStats, type SessionEnd, type SessionEndReason, type SessionOptions } from './session.js';
+export { Listener, type ListenOptions } from './listener.js';
+export { dial, type DialOptions } from './dial.js';
+export { duplexOf, toDuplex, type DuplexEnds } from './stream.js';
+export { muxStreamDuplex } from './mux-stream.js';
+export { echo } from './echo.js';
+export {
+  relay,
+  type Impairment,
+  type Relay,
+  type RelayDirectionStats,
+  type RelayDrops,
+  type RelayOptions,
+  type RelayStats,
+  type RelayStatsSnapshot,
+} from './relay.js';
+export {
+  tunnelClient,
+  tunnelServer,
+  type TunnelClientOptions,
+  type TunnelHandle,
+  type TunnelOptions,
+  type TunnelServerOptions,
+  type TunnelStats,
+} from './tunnel.js';

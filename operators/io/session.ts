@@ -332,13 +332,19 @@ export class Session {
     return interval(period, scheduler).pipe(map(() => this.stats.snapshot()));
   }
 
-  /** Feeds one raw datagram from the remote. */
+  /**
+   * Feeds one raw datagram from the remote.
+   * @internal Called by the package itself (the listener, the session); not for users.
+   */
   input(datagram: Uint8Array): void {
     this.lastInput = this.clock.now();
     this.conversation.input(datagram);
   }
 
-  /** Feeds a body a listener already decrypted and checked. */
+  /**
+   * Feeds a body a listener already decrypted and checked.
+   * @internal Called by the package itself (the listener, the session); not for users.
+   */
   inputBody(body: Uint8Array): void {
     this.lastInput = this.clock.now();
     this.conversation.inputBody(body);
@@ -347,6 +353,7 @@ export class Session {
   /**
    * Feeds what a listener decrypted and checked: `decrypted` (as `decrypt` emits it) through the
    * session's own `afterDecrypt` layer and CRC check when it has one, else `body` directly.
+   * @internal Called by the package itself (the listener, the session); not for users.
    */
   inputOpened(decrypted: Uint8Array, body: Uint8Array): void {
     this.lastInput = this.clock.now();
@@ -364,7 +371,10 @@ export class Session {
     this.finish({ reason: 'closed' }, options);
   }
 
-  /** Ends the session with an error on its streams (`ended$` gives the reason by its code). */
+  /**
+   * Ends the session with an error on its streams (`ended$` gives the reason by its code).
+   * @internal Called by the package itself (the listener, the session); not for users.
+   */
   fail(e: KcpError): void {
     this.conversation.fail(e);
     this.retire(sessionEndOf(e));

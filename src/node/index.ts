@@ -3,6 +3,6 @@
  * point: it is one class, shared by all of them.
  * @module rxkcp/node
  */
-export * from '../errors.js';
-export * from './crc32.js';
-export * from './crypt.js';
+export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../errors.js';
+export { nodeCrc32 } from './crc32.js';
+export { createNodeCrypt, deriveKeyAsync, nodeCryptFromPassword, nodeCryptFromPasswordAsync } from './crypt.js';

@@ -32,6 +32,7 @@ import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
+import { readOneByOne } from './async-iteration.js';
 import { crcCheck } from './crc-check.js';
 import { crcSeal } from './crc-seal.js';
 import { decrypt } from './decrypt.js';
@@ -158,7 +159,7 @@ export class Conversation {
     const scheduler = this.clock.scheduler;
     const kcpMtu = kcpMtuFor(mtu, this.crypt, fec);
     if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
-    // deferFlush, see soon(): replies go out once the datagrams at hand are taken
+    // deferFlush: replies to input go out once the datagrams at hand are taken (ConversationPolicy.inputTaken)
     this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true }, this.stats);
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
@@ -263,6 +264,14 @@ export class Conversation {
     return this.kcp.waitSnd();
   }
 
+  /**
+   * `for await (const m of conversation)`: `data$` one message at a time, reading only while the
+   * loop asks for the next; `break` stops reading with nothing taken.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return readOneByOne(this.data$);
+  }
+
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
   input(datagram: Uint8Array): void {
     if (!this.down) this.inbound.next(datagram);
@@ -278,8 +287,8 @@ export class Conversation {
   }
 
   /**
-   * Feeds a datagram already decrypted (CFB: in place, nonce and CRC still in front; AEAD: the
-   * body), as `decrypt` emits it: it passes the `afterDecrypt` layer and `crcCheck`. A listener
+   * Feeds a datagram already decrypted (`framed` crypts: in place, nonce and CRC still in front;
+   * AEAD: the body), as `decrypt` emits it: it passes the `afterDecrypt` layer and `crcCheck`. A listener
    * uses it for sessions with an `afterDecrypt` layer.
    * @internal Called by the package itself (the listener, the session); not for users.
    */

@@ -6,7 +6,8 @@
  *     decrypted: -d0-d1-d2-|
  *     result:    -b0----b2-|     d1's CRC did not match: dropped, InCsumErrors + 1
  *
- * Only the CFB framing has a CRC; with AEAD or `null` crypto this passes bodies through.
+ * Only the `framed` crypts (nonce + CRC header: the CFB ciphers, salsa20, xor, none) have a
+ * CRC; with AEAD or `null` crypto this passes bodies through.
  *
  * @param crypt The same crypto `decrypt` was given (its CRC function is used).
  * @param stats Counters to increment.

@@ -4,7 +4,8 @@
  *     bodies: -b0-b1-|
  *     result: -s0-s1-|     s = [16-byte nonce slot][CRC32 LE of b][b], a new array
  *
- * Only the CFB framing has a CRC; with AEAD or `null` crypto this passes bodies through.
+ * Only the `framed` crypts (nonce + CRC header: the CFB ciphers, salsa20, xor, none) have a
+ * CRC; with AEAD or `null` crypto this passes bodies through.
  *
  * @param crypt The same crypto `encrypt` is given.
  * @see encrypt

@@ -4,12 +4,12 @@
  * <informal> kcp-go's receive-side `Decrypt` (CFB family, in place) or AEAD `Open`, as a stream.
  *
  *     datagrams: -c0-c1-c2-|
- *     result:    -p0-p1----|     c2 was shorter than the header (CFB) or failed its tag (AEAD)
+ *     result:    -p0-p1----|     c2 was shorter than the header (framed) or failed its tag (AEAD)
  *
- * CFB: the datagram is decrypted in place and emitted whole (nonce and CRC still in front, for
- * `crcCheck`); shorter than 20 bytes is dropped uncounted, as kcp-go. AEAD: emits the body; a
- * failed tag is counted in `stats.InCsumErrors`. `null` crypto passes everything through. Never
- * errors on wire data.
+ * `framed` (the CFB ciphers, salsa20, xor, none): the datagram is decrypted in place and emitted
+ * whole (nonce and CRC still in front, for `crcCheck`); shorter than 20 bytes is dropped
+ * uncounted, as kcp-go. AEAD: emits the body; a failed tag is counted in `stats.InCsumErrors`.
+ * `null` crypto passes everything through. Never errors on wire data.
  *
  * @param crypt From `createCrypt`/`createNodeCrypt`. The datagrams must be the caller's to modify.
  * @param stats Counters to increment.

@@ -4,9 +4,9 @@
  *     sealed: -s0-s1-|
  *     result: -c0-c1-|
  *
- * CFB: fills the 16-byte nonce from `crypt.random` and encrypts the whole datagram in place (the
- * array `crcSeal` made). AEAD: seals each body as `nonce ‖ ciphertext ‖ tag` with a fresh nonce.
- * `null`: passes through. Inject `random` in `createCrypt` for deterministic tests.
+ * `framed` (the CFB ciphers, salsa20, xor, none): fills the 16-byte nonce from `crypt.random`
+ * and encrypts the whole datagram in place (the array `crcSeal` made). AEAD: seals each body as
+ * `nonce ‖ ciphertext ‖ tag` with a fresh nonce. `null`: passes through. Inject `random` in `createCrypt` for deterministic tests.
  *
  * @param crypt From `createCrypt`/`createNodeCrypt`.
  * @see crcSeal

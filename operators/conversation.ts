@@ -32,6 +32,7 @@ import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
+import { readOneByOne } from './async-iteration.js';
 import { crcCheck } from './crc-check.js';
 import { crcSeal } from './crc-seal.js';
 import { decrypt } from './decrypt.js';
@@ -261,6 +262,14 @@ export class Conversation {
   /** Segments queued or in flight and not yet acknowledged (kcp-go `WaitSnd`); 0 once all are acknowledged. */
   waitSnd(): number {
     return this.kcp.waitSnd();
+  }
+
+  /**
+   * `for await (const m of conversation)`: `data$` one message at a time, reading only while the
+   * loop asks for the next; `break` stops reading with nothing taken.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return readOneByOne(this.data$);
   }
 
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */

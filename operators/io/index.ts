@@ -9,6 +9,7 @@ export { Session, aggregateStats, type SessionEnd, type SessionEndReason, type S
 export { Listener, type ListenOptions } from './listener.js';
 export { dial, type DialOptions } from './dial.js';
 export { duplexOf, toDuplex, type DuplexEnds } from './stream.js';
+export { toWebStreams, type WebStreams } from './web-streams.js';
 export { muxStreamDuplex } from './mux-stream.js';
 export { echo } from './echo.js';
 export {

@@ -273,6 +273,15 @@ export class Session {
     return this.conversation.data$;
   }
 
+  /**
+   * `for await (const m of session)`: `data$` one message at a time, reading only while the loop
+   * asks for the next (data waits in KCP meanwhile); `break` stops reading with nothing taken, so
+   * a later reader continues where the loop stopped.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this.conversation[Symbol.asyncIterator]();
+  }
+
   /** Emits when a refused write may be retried. */
   get writable$(): Observable<void> {
     return this.conversation.writable$;

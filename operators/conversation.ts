@@ -118,6 +118,12 @@ export class Conversation {
   readonly data$: Observable<Uint8Array>;
   /** Emits when a write that was refused (window full) may be retried. */
   readonly writable$: Observable<void>;
+  /**
+   * OOB payloads received (kcp-go type 0xF3: unreliable, unordered, beside the stream), as they
+   * arrive; hot. Completes when the conversation ends. `onOob` receives the same.
+   */
+  readonly oob$: Observable<Uint8Array>;
+  private readonly oobIn = new Subject<Uint8Array>();
 
   private readonly inbound = new Subject<Uint8Array>();
   private readonly inboundDecrypted = new Subject<Uint8Array>();
@@ -185,7 +191,10 @@ export class Conversation {
       )
         .pipe(
           layer('afterCrcCheck'),
-          fecDecode(fec, this.stats, options.onOob), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
+          fecDecode(fec, this.stats, (p) => {
+            options.onOob?.(p);
+            this.oobIn.next(p);
+          }), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
           layer('afterFecDecode'),
           tap(() => this.policy.wake()),
           kcpInput(this.kcp, this.kcpSink, this.stats, scheduler)
@@ -247,6 +256,7 @@ export class Conversation {
       { writeDelay: options.writeDelay ?? false, failOnDeadLink: options.failOnDeadLink ?? false }
     );
     this.writable$ = this.policy.writable$;
+    this.oob$ = this.oobIn.asObservable();
   }
 
   /** True after `close()` or a fatal error. */
@@ -459,6 +469,7 @@ export class Conversation {
     this.inboundBodies.complete();
     this.kcpOut.complete();
     this.oobOut.complete();
+    this.oobIn.complete();
     if (!this._error) this.policy.completeWritable();
   }
 }

@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { firstValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
+import { Listener, listen } from '../operators/io/listener.js';
 import { aggregateStats, type Session } from '../operators/io/session.js';
 import { echo } from '../operators/io/echo.js';
 import { toDuplex } from '../operators/io/stream.js';
@@ -229,6 +229,27 @@ describe('sessions over loopback UDP', () => {
       if (n >= data.length) break;
     }
     expect(Buffer.concat(chunks).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('listen() and dial() are peers; OOB messages arrive on oob$ as an observable', async () => {
+    const fec = { dataShards: 10, parityShards: 3 };
+    const l = await listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'oob$', ...fec, ...fast });
+    cleanup.push(() => l.close());
+    const atServer: string[] = [];
+    l.sessions$.subscribe((s) => s.oob$.subscribe((p) => (atServer.push(new TextDecoder().decode(p)), s.sendOob(p))));
+    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'oob$', ...fec, ...fast });
+    cleanup.push(() => c.close());
+    const back: string[] = [];
+    let completed = false;
+    c.oob$.subscribe({ next: (p) => back.push(new TextDecoder().decode(p)), complete: () => (completed = true) });
+    await c.send(new Uint8Array([1])); // opens the session at the server
+    await c.drain();
+    c.sendOob(new TextEncoder().encode('ping'));
+    for (let i = 0; i < 100 && back.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(atServer).toEqual(['ping']);
+    expect(back).toEqual(['ping']);
+    c.close({ linger: false });
+    expect(completed).toBe(true);
   });
 
   it('sends and receives OOB messages beside the stream when FEC is on, and refuses them without FEC', async () => {

@@ -6,7 +6,7 @@
  */
 export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors.js';
 export { Session, aggregateStats, type SessionEnd, type SessionEndReason, type SessionOptions } from './session.js';
-export { Listener, type ListenOptions } from './listener.js';
+export { Listener, listen, type ListenOptions } from './listener.js';
 export { dial, type DialOptions } from './dial.js';
 export { duplexOf, toDuplex, type DuplexEnds } from './stream.js';
 export { toWebStreams, type WebStreams } from './web-streams.js';

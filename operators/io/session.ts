@@ -273,6 +273,11 @@ export class Session {
     return this.conversation.data$;
   }
 
+  /** OOB payloads received (see `Conversation.oob$`); `onOob` gets the same with the session. */
+  get oob$(): Observable<Uint8Array> {
+    return this.conversation.oob$;
+  }
+
   /**
    * `for await (const m of session)`: `data$` one message at a time, reading only while the loop
    * asks for the next (data waits in KCP meanwhile); `break` stops reading with nothing taken, so

@@ -18,10 +18,18 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { verifyCrc } from '../src/crypt/packet.js';
 import { Snmp } from '../src/stats.js';
-import { assertCrypt } from './checks.js';
+import { assertCrypt, isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function crcCheck(crypt: PacketCrypt, stats: Snmp = new Snmp()): OperatorFunction<Uint8Array, Uint8Array> {
+export interface CrcCheckOptions {
+  crypt: PacketCrypt;
+  stats?: Snmp;
+}
+
+export function crcCheck(options: CrcCheckOptions): OperatorFunction<Uint8Array, Uint8Array>;
+export function crcCheck(crypt: PacketCrypt, stats?: Snmp): OperatorFunction<Uint8Array, Uint8Array>;
+export function crcCheck(first: PacketCrypt | CrcCheckOptions, statsArg?: Snmp): OperatorFunction<Uint8Array, Uint8Array> {
+  const { crypt, stats = new Snmp() } = isOptionsBag<CrcCheckOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg };
   assertCrypt('crcCheck', crypt);
   return (source) =>
     new Observable<Uint8Array>((subscriber) =>

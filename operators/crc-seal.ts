@@ -14,10 +14,13 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { addCrcHeader } from '../src/crypt/packet.js';
-import { assertCrypt } from './checks.js';
+import { assertCrypt, isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
+export function crcSeal(options: { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array>;
+export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
+export function crcSeal(first: PacketCrypt | { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array> {
+  const crypt = isOptionsBag<{ crypt: PacketCrypt }>(first, ['crypt']) ? first.crypt : first;
   assertCrypt('crcSeal', crypt);
   if (crypt.kind !== 'framed') return (source) => source;
   const crc32 = crypt.crc32;

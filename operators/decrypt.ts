@@ -23,10 +23,19 @@ import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { decryptDatagram, openDatagram } from '../src/crypt/packet.js';
 import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { Snmp } from '../src/stats.js';
-import { assertCrypt } from './checks.js';
+import { assertCrypt, isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function decrypt(crypt: PacketCrypt, stats: Snmp = new Snmp(), antiReplay?: number): OperatorFunction<Uint8Array, Uint8Array> {
+export interface DecryptOptions {
+  crypt: PacketCrypt;
+  stats?: Snmp;
+  antiReplay?: number;
+}
+
+export function decrypt(options: DecryptOptions): OperatorFunction<Uint8Array, Uint8Array>;
+export function decrypt(crypt: PacketCrypt, stats?: Snmp, antiReplay?: number): OperatorFunction<Uint8Array, Uint8Array>;
+export function decrypt(first: PacketCrypt | DecryptOptions, statsArg?: Snmp, antiReplayArg?: number): OperatorFunction<Uint8Array, Uint8Array> {
+  const { crypt, stats = new Snmp(), antiReplay } = isOptionsBag<DecryptOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg, antiReplay: antiReplayArg };
   assertCrypt('decrypt', crypt);
   if (antiReplay !== undefined && crypt.kind !== 'aead') throw new RangeError('decrypt: antiReplay needs an AEAD cipher (CFB nonces are not authenticated)');
   if (antiReplay !== undefined) new ReplayWindow(antiReplay); // checks the size now

@@ -15,10 +15,13 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { aeadSeal, encryptDatagram } from '../src/crypt/packet.js';
-import { assertCrypt } from './checks.js';
+import { assertCrypt, isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array> {
+export function encrypt(options: { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array>;
+export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
+export function encrypt(first: PacketCrypt | { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array> {
+  const crypt = isOptionsBag<{ crypt: PacketCrypt }>(first, ['crypt']) ? first.crypt : first;
   assertCrypt('encrypt', crypt);
   if (crypt.kind === 'framed') {
     const { block, random } = crypt;

@@ -25,13 +25,27 @@ import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
 import { classify, decodeOOB } from '../src/fec/fec-packet.js';
 import { Snmp } from '../src/stats.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
+import { isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
+export interface FecDecodeOptions {
+  /** Expected geometry, or null/absent to adapt to the peer. */
+  fec?: FecOptions | null;
+  stats?: Snmp;
+  onOob?: (payload: Uint8Array) => void;
+}
+
+export function fecDecode(options?: FecDecodeOptions): OperatorFunction<Uint8Array, Uint8Array>;
+export function fecDecode(fec: FecOptions | null, stats?: Snmp, onOob?: (payload: Uint8Array) => void): OperatorFunction<Uint8Array, Uint8Array>;
 export function fecDecode(
-  options: FecOptions | null = null,
-  stats: Snmp = new Snmp(),
-  onOob?: (payload: Uint8Array) => void
+  first: FecOptions | FecDecodeOptions | null = null,
+  statsArg?: Snmp,
+  onOobArg?: (payload: Uint8Array) => void
 ): OperatorFunction<Uint8Array, Uint8Array> {
+  const bag = isOptionsBag<FecDecodeOptions>(first, ['fec', 'stats', 'onOob']) ? first : { fec: first as FecOptions | null, stats: statsArg, onOob: onOobArg };
+  const options = bag.fec ?? null;
+  const stats = bag.stats ?? new Snmp();
+  const onOob = bag.onOob;
   if (options !== null) assertFecOptions(options);
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {

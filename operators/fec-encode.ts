@@ -19,13 +19,23 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { FecEncoder } from '../src/fec/fec-encoder.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
 import { Snmp } from '../src/stats.js';
+import { isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function fecEncode(
-  options: FecOptions | null,
-  stats: Snmp = new Snmp(),
-  scheduler: SchedulerLike = asyncScheduler
-): OperatorFunction<Uint8Array, Uint8Array> {
+export interface FecEncodeOptions {
+  /** Geometry to send with; null sends no FEC (the operator passes datagrams through). */
+  fec: FecOptions | null;
+  stats?: Snmp;
+  scheduler?: SchedulerLike;
+}
+
+export function fecEncode(options: FecEncodeOptions): OperatorFunction<Uint8Array, Uint8Array>;
+export function fecEncode(fec: FecOptions | null, stats?: Snmp, scheduler?: SchedulerLike): OperatorFunction<Uint8Array, Uint8Array>;
+export function fecEncode(first: FecOptions | FecEncodeOptions | null, statsArg?: Snmp, schedulerArg?: SchedulerLike): OperatorFunction<Uint8Array, Uint8Array> {
+  const bag = isOptionsBag<FecEncodeOptions>(first, ['fec', 'stats', 'scheduler']) ? first : { fec: first as FecOptions | null, stats: statsArg, scheduler: schedulerArg };
+  const options = bag.fec;
+  const stats = bag.stats ?? new Snmp();
+  const scheduler = bag.scheduler ?? asyncScheduler;
   if (options === null) return (source) => source;
   assertFecOptions(options);
   return (source) =>

@@ -7,12 +7,12 @@
 export * from '../src/index.js';
 export { Clock, type ClockEntry, type ClockTarget } from './update-clock.js';
 export { MODES, CRYPT_NAMES, type Mode } from './options.js';
-export { decrypt } from './decrypt.js';
-export { crcCheck } from './crc-check.js';
-export { fecDecode } from './fec-decode.js';
+export { decrypt, type DecryptOptions } from './decrypt.js';
+export { crcCheck, type CrcCheckOptions } from './crc-check.js';
+export { fecDecode, type FecDecodeOptions } from './fec-decode.js';
 export { kcpInput } from './kcp-input.js';
 export { reassemble } from './reassemble.js';
-export { fecEncode } from './fec-encode.js';
+export { fecEncode, type FecEncodeOptions } from './fec-encode.js';
 export { crcSeal } from './crc-seal.js';
 export { encrypt } from './encrypt.js';
 export { pace, type PaceOptions } from './pace.js';

@@ -227,3 +227,51 @@ describe('every layer operator honours the RxJS contract', () => {
     });
   }
 });
+
+describe('operators take an options object, RxJS 7 style, as well as positional arguments', () => {
+  const run = (op: OperatorFunction<Uint8Array, Uint8Array>, inputs: Uint8Array[]): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    const s = new Subject<Uint8Array>();
+    s.pipe(op).subscribe((x) => out.push(x.slice()));
+    for (const x of inputs) s.next(x.slice());
+    return out;
+  };
+  const fixedNonce = () => {
+    const c = createCrypt('aes', key, { random: (into) => void into.fill(3) });
+    return c;
+  };
+
+  it('decrypt, crcCheck, crcSeal, encrypt: the same bytes either way, the same counters', () => {
+    const bodies = kcpPackets(3);
+    const a = fixedNonce();
+    const b = fixedNonce();
+    const sealedA = run(encrypt(a), run(crcSeal(a), bodies));
+    const sealedB = run(encrypt({ crypt: b }), run(crcSeal({ crypt: b }), bodies));
+    expect(sealedB).toEqual(sealedA);
+    const statsA = new Snmp();
+    const statsB = new Snmp();
+    const bad = sealedA.map((d, i) => (i === 1 ? d.map((x) => x ^ 1) : d));
+    const openA = run(crcCheck(a, statsA), run(decrypt(a, statsA), bad));
+    const openB = run(crcCheck({ crypt: b, stats: statsB }), run(decrypt({ crypt: b, stats: statsB }), bad));
+    expect(openB).toEqual(openA);
+    expect(openA).toHaveLength(2);
+    expect(statsB.snapshot()).toEqual(statsA.snapshot());
+    expect(statsA.InCsumErrors).toBe(1);
+  });
+
+  it('fecEncode and fecDecode: the same shards and recoveries either way', () => {
+    const packets = kcpPackets(4);
+    const fec = { dataShards: 2, parityShards: 1 };
+    const shardsA = run(fecEncode(fec), packets);
+    const shardsB = run(fecEncode({ fec }), packets);
+    expect(shardsB).toEqual(shardsA);
+    const lossy = shardsA.filter((_, i) => i !== 0); // the first data shard lost: parity rebuilds it
+    const statsA = new Snmp();
+    const statsB = new Snmp();
+    expect(run(fecDecode({ fec, stats: statsB }), lossy)).toEqual(run(fecDecode(fec, statsA), lossy));
+    expect(statsA.FECRecovered).toBe(1);
+    expect(statsB.snapshot()).toEqual(statsA.snapshot());
+    expect(() => fecEncode({ fec: { dataShards: 0, parityShards: 1 } })).toThrow(RangeError);
+    expect(() => decrypt({} as never)).toThrow(TypeError);
+  });
+});

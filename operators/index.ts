@@ -10,7 +10,7 @@ export { MODES, CRYPT_NAMES, type Mode } from './options.js';
 export { decrypt, type DecryptOptions } from './decrypt.js';
 export { crcCheck, type CrcCheckOptions } from './crc-check.js';
 export { fecDecode, type FecDecodeOptions } from './fec-decode.js';
-export { kcpInput } from './kcp-input.js';
+export { kcpInput, type KcpInputOptions } from './kcp-input.js';
 export { reassemble } from './reassemble.js';
 export { fecEncode, type FecEncodeOptions } from './fec-encode.js';
 export { crcSeal } from './crc-seal.js';

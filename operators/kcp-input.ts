@@ -20,17 +20,27 @@
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { RecoveredPacket } from '../src/fec/fec-decoder.js';
-import type { Kcp } from '../src/kcp/kcp.js';
+import { Kcp } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
 import { forward } from './layer.js';
 
-export function kcpInput(
-  kcp: Kcp,
-  output: Sink<Uint8Array>,
-  stats: Snmp = new Snmp(),
-  scheduler: SchedulerLike = asyncScheduler
-): OperatorFunction<Uint8Array, Kcp> {
+export interface KcpInputOptions {
+  kcp: Kcp;
+  output: Sink<Uint8Array>;
+  stats?: Snmp;
+  scheduler?: SchedulerLike;
+}
+
+export function kcpInput(options: KcpInputOptions): OperatorFunction<Uint8Array, Kcp>;
+export function kcpInput(kcp: Kcp, output: Sink<Uint8Array>, stats?: Snmp, scheduler?: SchedulerLike): OperatorFunction<Uint8Array, Kcp>;
+export function kcpInput(first: Kcp | KcpInputOptions, outputArg?: Sink<Uint8Array>, statsArg?: Snmp, schedulerArg?: SchedulerLike): OperatorFunction<Uint8Array, Kcp> {
+  const o: KcpInputOptions = first instanceof Kcp ? { kcp: first, output: outputArg!, stats: statsArg, scheduler: schedulerArg } : first;
+  const { kcp, output } = o;
+  const stats = o.stats ?? new Snmp();
+  const scheduler = o.scheduler ?? asyncScheduler;
+  if (!(kcp instanceof Kcp)) throw new TypeError('kcpInput: kcp must be a Kcp');
+  if (output === null || typeof output !== 'object' || typeof output.next !== 'function') throw new TypeError('kcpInput: output must be a sink with next()');
   return (source) =>
     new Observable<Kcp>((subscriber) =>
       forward('kcpInput', source, subscriber, (packet) => {

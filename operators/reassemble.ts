@@ -14,9 +14,12 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { forward } from './layer.js';
-import type { Kcp } from '../src/kcp/kcp.js';
+import { Kcp } from '../src/kcp/kcp.js';
 
-export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array> {
+export function reassemble(options?: { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array>;
+export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array>;
+export function reassemble(first?: Kcp | { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array> {
+  const kcp = first === undefined || first instanceof Kcp ? first : first.kcp;
   return (source) =>
     new Observable<Uint8Array>((subscriber) =>
       forward('reassemble', source, subscriber, (signal) => {

@@ -274,4 +274,23 @@ describe('operators take an options object, RxJS 7 style, as well as positional 
     expect(() => fecEncode({ fec: { dataShards: 0, parityShards: 1 } })).toThrow(RangeError);
     expect(() => decrypt({} as never)).toThrow(TypeError);
   });
+
+  it('kcpInput and reassemble: the same messages either way; bad arguments throw when the pipeline is built', () => {
+    const packets = kcpPackets(3);
+    const read = (make: (rx: Kcp) => OperatorFunction<Uint8Array, Uint8Array>): number[] => {
+      const rx = new Kcp(9, { nodelay: 1, interval: 10, nc: 1, mtu: 200 });
+      const out: number[] = [];
+      const s = new Subject<Uint8Array>();
+      s.pipe(make(rx)).subscribe((m) => out.push(m[0]!));
+      for (const p of packets) s.next(p);
+      return out;
+    };
+    const sink = { next: () => {} };
+    const positional = read((rx) => (src) => src.pipe(kcpInput(rx, sink), reassemble()));
+    const bag = read((rx) => (src) => src.pipe(kcpInput({ kcp: rx, output: sink }), reassemble({ kcp: rx })));
+    expect(positional).toEqual([0, 1, 2]);
+    expect(bag).toEqual(positional);
+    expect(() => kcpInput({ kcp: {} as Kcp, output: sink })).toThrow(TypeError);
+    expect(() => kcpInput({ kcp: new Kcp(1), output: null as never })).toThrow(TypeError);
+  });
 });

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom, VirtualTimeScheduler } from 'rxjs';
+import { readVerified } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
@@ -84,18 +85,7 @@ describe('for await over a session', () => {
     expect(verifier.offset).toBeGreaterThan(stoppedAt);
 
     // a plain data$ reader takes the rest
-    await new Promise<void>((resolve, reject) => {
-      const sub = client.data$.subscribe({
-        next: (m) => {
-          if (!verifier.push(m)) reject(new Error(verifier.error!));
-          if (verifier.offset >= total) {
-            sub.unsubscribe();
-            resolve();
-          }
-        },
-        error: reject,
-      });
-    });
+    await readVerified(client.data$, verifier, total);
     await finished;
     expect(verifier.offset).toBe(total);
     expect(verifier.error).toBeNull();

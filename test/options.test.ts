@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
+import { portFree } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Conversation } from '../operators/conversation.js';
 import { MODES } from '../operators/options.js';
@@ -31,15 +32,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  const probe = createSocket('udp4');
-  const ok = await new Promise<boolean>((resolve) => {
-    probe.once('error', () => resolve(false));
-    probe.bind(port, '127.0.0.1', () => resolve(true));
-  });
-  probe.close();
-  return ok;
-}
 
 type Bad = [what: string, options: Record<string, unknown>, type: typeof RangeError | typeof TypeError, message: RegExp];
 

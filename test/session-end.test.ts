@@ -5,6 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { config, firstValueFrom, map } from 'rxjs';
+import { portFree } from './helpers/sockets.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { echo } from '../operators/io/echo.js';
@@ -55,16 +56,6 @@ function outcome(s: Session): Promise<string> {
   return new Promise((resolve) => s.data$.subscribe({ error: (e: KcpError) => resolve(e.code), complete: () => resolve('complete') }));
 }
 
-/** Whether a UDP port on 127.0.0.1 can be bound (its last socket is closed). */
-async function portFree(port: number): Promise<boolean> {
-  const probe = createSocket('udp4');
-  const ok = await new Promise<boolean>((resolve) => {
-    probe.once('error', () => resolve(false));
-    probe.bind(port, '127.0.0.1', () => resolve(true));
-  });
-  probe.close();
-  return ok;
-}
 
 describe('how a session ends', () => {
   it('a server written the natural way (data$.subscribe(next) with idleTimeout) survives a client going quiet: data$ completes, ended$ says idle-timeout', async () => {

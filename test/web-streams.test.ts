@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom } from 'rxjs';
+import { readVerified } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
@@ -123,18 +124,7 @@ describe('toWebStreams over a session', () => {
     expect(r.done).toBe(false);
     expect(verifier.push(r.value!), verifier.error ?? '').toBe(true);
     await reader.cancel();
-    await new Promise<void>((resolve, reject) => {
-      const sub = client.data$.subscribe({
-        next: (m) => {
-          if (!verifier.push(m)) reject(new Error(verifier.error!));
-          if (verifier.offset >= total) {
-            sub.unsubscribe();
-            resolve();
-          }
-        },
-        error: reject,
-      });
-    });
+    await readVerified(client.data$, verifier, total);
     await sending;
     expect(verifier.offset).toBe(total);
   }, 60_000);

@@ -67,15 +67,16 @@ const rows: [string, keyof typeof c][] = [
   ['KCP segments out', 'OutSegs'],
   ['retransmitted', 'RetransSegs'],
   ['  fast / early / timeout', 'FastRetransSegs'],
+  ['  not needed (ACK of earlier copy)', 'SpuriousRetrans'],
   ['FEC parity shards received', 'FECParityShards'],
   ['FEC shards rebuilt', 'FECRecovered'],
   ['checksum errors', 'InCsumErrors'],
 ];
-console.log(`  ${'counter'.padEnd(28)} ${'client'.padStart(10)} ${'server'.padStart(10)}`);
+console.log(`  ${'counter'.padEnd(36)} ${'client'.padStart(10)} ${'server'.padStart(10)}`);
 for (const [label, key] of rows) {
   const fmt = (st: typeof c | undefined) =>
     key === 'FastRetransSegs' && st ? `${st.FastRetransSegs}/${st.EarlyRetransSegs}/${st.LostSegs}` : String(st?.[key] ?? '-');
-  console.log(`  ${label.padEnd(28)} ${fmt(c).padStart(10)} ${fmt(s).padStart(10)}`);
+  console.log(`  ${label.padEnd(36)} ${fmt(c).padStart(10)} ${fmt(s).padStart(10)}`);
 }
 console.log(`  rtt: srtt ${session.conversation.kcp.rxSrtt} ms, rto ${session.conversation.kcp.rxRto} ms`);
 session.close();

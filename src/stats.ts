@@ -48,6 +48,7 @@ export const SNMP_FIELDS = [
   'DeadLinks', // conversations where a segment reached the dead-link count (kcp-go sets its state field and goes on)
   'StrayPkts', // datagrams a listener refused because the session they would open could never deliver (mid-stream)
   'LatePkts', // datagrams a listener dropped because they belong to a session that just ended
+  'SpuriousRetrans', // retransmissions shown unneeded: the ACK echoed an earlier transmission's ts (Eifel detection)
 ] as const;
 
 export type SnmpField = (typeof SNMP_FIELDS)[number];
@@ -100,6 +101,7 @@ export class Snmp {
   DeadLinks = 0;
   StrayPkts = 0;
   LatePkts = 0;
+  SpuriousRetrans = 0;
 
   /** Adds every field of `other` into this one (MaxConn takes the maximum). */
   add(other: Snmp): this {

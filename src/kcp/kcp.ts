@@ -447,6 +447,7 @@ export class Kcp {
       if (cmd < IKCP_CMD_PUSH || cmd > IKCP_CMD_WINS) return -3;
 
       if (regular) this._rmtWnd = wnd;
+      if (cmd === IKCP_CMD_ACK) this.checkSpurious(sn, ts); // before una takes the segment away
       if (this.parseUna(una) > 0) flushSegments = true;
       this.shrinkBuf();
 
@@ -526,6 +527,24 @@ export class Kcp {
   private shrinkBuf(): void {
     const first = this.sndBuf.peek();
     this._sndUna = first !== undefined ? first.sn : this._sndNxt;
+  }
+
+  /**
+   * An ACK echoes the ts of the transmission it answers: when that is earlier than the segment's
+   * last transmission, the segment had arrived and sending it again was not needed (Eifel
+   * detection, RFC 3522). Counted in SpuriousRetrans; nothing is undone.
+   */
+  private checkSpurious(sn: number, ts: number): void {
+    if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return;
+    const buf = this.sndBuf;
+    for (let i = 0, n = buf.length; i < n; i++) {
+      const seg = buf.at(i);
+      if (sn === seg.sn) {
+        if (!seg.acked && seg.xmit > 1 && itimediff(ts, seg.ts) < 0) this.stats.SpuriousRetrans++;
+        return;
+      }
+      if (itimediff(sn, seg.sn) < 0) return;
+    }
   }
 
   private parseAck(sn: number): void {

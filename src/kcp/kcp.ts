@@ -447,12 +447,12 @@ export class Kcp {
       if (cmd < IKCP_CMD_PUSH || cmd > IKCP_CMD_WINS) return -3;
 
       if (regular) this._rmtWnd = wnd;
-      if (cmd === IKCP_CMD_ACK) this.checkSpurious(sn, ts); // before una takes the segment away
+      // an ACK's own segment is looked at before una takes it away (parseAck's comment says why)
+      if (cmd === IKCP_CMD_ACK) this.parseAck(sn, ts);
       if (this.parseUna(una) > 0) flushSegments = true;
       this.shrinkBuf();
 
       if (cmd === IKCP_CMD_ACK) {
-        this.parseAck(sn);
         if (this.parseFastack(sn, ts)) flushSegments = true;
         updateRtt = true;
         latest = ts;
@@ -530,29 +530,19 @@ export class Kcp {
   }
 
   /**
-   * An ACK echoes the ts of the transmission it answers: when that is earlier than the segment's
-   * last transmission, the segment had arrived and sending it again was not needed (Eifel
-   * detection, RFC 3522). Counted in SpuriousRetrans; nothing is undone.
+   * Marks the acknowledged segment. The ACK echoes the ts of the transmission it answers: when
+   * that is earlier than the segment's last transmission, the segment had arrived and sending it
+   * again was not needed (Eifel detection, RFC 3522), counted in SpuriousRetrans (nothing is
+   * undone). Called before una is applied, so the segment is still there to compare; marking one
+   * that una then removes changes nothing.
    */
-  private checkSpurious(sn: number, ts: number): void {
+  private parseAck(sn: number, ts: number): void {
     if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return;
     const buf = this.sndBuf;
     for (let i = 0, n = buf.length; i < n; i++) {
       const seg = buf.at(i);
       if (sn === seg.sn) {
         if (!seg.acked && seg.xmit > 1 && itimediff(ts, seg.ts) < 0) this.stats.SpuriousRetrans++;
-        return;
-      }
-      if (itimediff(sn, seg.sn) < 0) return;
-    }
-  }
-
-  private parseAck(sn: number): void {
-    if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return;
-    const buf = this.sndBuf;
-    for (let i = 0, n = buf.length; i < n; i++) {
-      const seg = buf.at(i);
-      if (sn === seg.sn) {
         // marked in place; it leaves snd_buf when una passes it
         seg.acked = true;
         seg.data = EMPTY;

@@ -5,11 +5,9 @@
  * loop ends when its session closes. Conversations iterate the same way in virtual time.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { firstValueFrom, VirtualTimeScheduler } from 'rxjs';
-import { readVerified } from './helpers/sockets.js';
+import { VirtualTimeScheduler } from 'rxjs';
+import { readVerified, sessionPair } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
 import type { Session } from '../operators/io/session.js';
 import { Clock } from '../operators/update-clock.js';
@@ -24,20 +22,7 @@ afterEach(() => {
   while (cleanup.length) cleanup.pop()!();
 });
 
-/** A listener and a dialled session; the server side is handed out once it has heard from the client. */
-async function pair(): Promise<{ client: Session; server: Session }> {
-  const l = await Listener.listen({ listen: '127.0.0.1:0', ...common });
-  cleanup.push(() => l.close());
-  const server = firstValueFrom(l.sessions$);
-  const client = await dial({ connect: `127.0.0.1:${l.address.port}`, ...common });
-  cleanup.push(() => client.close({ linger: false }));
-  await client.send(new Uint8Array([0])); // the listener creates the session on first contact
-  const s = await server;
-  cleanup.push(() => s.close({ linger: false }));
-  const hello = await s[Symbol.asyncIterator]().next();
-  expect(hello).toEqual({ done: false, value: new Uint8Array([0]) });
-  return { client, server: s };
-}
+const pair = () => sessionPair(common, cleanup);
 
 /** Sends `total` pattern bytes in 4 KiB pieces with `send`; `accepted` counts what was taken so far. */
 function sendPattern(s: Session, total: number) {

@@ -8,12 +8,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom } from 'rxjs';
-import { readVerified } from './helpers/sockets.js';
+import { readVerified, sessionPair } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
-import type { Session } from '../operators/io/session.js';
 import { toWebStreams } from '../operators/io/web-streams.js';
 import { Prng } from '../src/prng.js';
 
@@ -23,18 +20,7 @@ afterEach(() => {
   while (cleanup.length) cleanup.pop()!();
 });
 
-async function pair(): Promise<{ client: Session; server: Session }> {
-  const l = await Listener.listen({ listen: '127.0.0.1:0', ...common });
-  cleanup.push(() => l.close());
-  const server = firstValueFrom(l.sessions$);
-  const client = await dial({ connect: `127.0.0.1:${l.address.port}`, ...common });
-  cleanup.push(() => client.close({ linger: false }));
-  await client.send(new Uint8Array([0]));
-  const s = await server;
-  cleanup.push(() => s.close({ linger: false }));
-  expect(await s[Symbol.asyncIterator]().next()).toEqual({ done: false, value: new Uint8Array([0]) });
-  return { client, server: s };
-}
+const pair = () => sessionPair(common, cleanup);
 
 /** A ReadableStream of `data` in pieces of `chunk` bytes, made only as it is pulled. */
 function source(data: Uint8Array, chunk: number): ReadableStream<Uint8Array> {

@@ -175,6 +175,44 @@ describe('writes that cannot drop, and re-entrancy', () => {
     for (const s of rejected) expect((s.reason as KcpError).code).toBe('CLOSED');
   });
 
+  it('drain() and end() after close() reject when close() discarded a queued send, resolve when it discarded nothing', async () => {
+    const r = testScheduler().run(({ flush }) => {
+      // a: its window full, one send waits in the queue when it closes
+      const a = new Conversation({ conv: 7, kcp: { ...fast, sndWnd: 2 } });
+      // c: everything it wrote is acknowledged before it closes
+      const c = new Conversation({ conv: 8, kcp: fast });
+      const b = new Conversation({ conv: 7, kcp: fast });
+      const d = new Conversation({ conv: 8, kcp: fast });
+      virtualNetwork(a, b, { ab: { seed: 1, delay: 5 }, ba: { seed: 2, delay: 5 } });
+      virtualNetwork(c, d, { ab: { seed: 3, delay: 5 }, ba: { seed: 4, delay: 5 } });
+      b.data$.subscribe();
+      d.data$.subscribe();
+      const outcome = (p: Promise<void>) => p.then(() => 'resolved', (e: KcpError) => e.code);
+      const out: Record<string, Promise<string>> = {};
+      expect(a.write(new Uint8Array(2 * a.kcp.mss))).toBe(true); // fills the window of 2
+      out.queued = outcome(a.send(new Uint8Array(1))); // waits for room
+      c.write(new Uint8Array(100));
+      timer(500).subscribe(() => {
+        // a's first write is acknowledged by now; its queued send was taken then, so queue again
+        a.write(new Uint8Array(2 * a.kcp.mss));
+        out.late = outcome(a.send(new Uint8Array(1)));
+        a.close();
+        c.close();
+      });
+      // later, while both linger: the ACKs for what was in flight have arrived, the queued send is gone
+      timer(600).subscribe(() => {
+        out.aDrain = outcome(a.drain());
+        out.aEnd = outcome(a.end());
+        out.cDrain = outcome(c.drain());
+        out.cEnd = outcome(c.end());
+      });
+      flush();
+      return out;
+    });
+    const got = Object.fromEntries(await Promise.all(Object.entries(r).map(async ([k, v]) => [k, await v])));
+    expect(got).toEqual({ queued: 'resolved', late: 'CLOSED', aDrain: 'CLOSED', aEnd: 'CLOSED', cDrain: 'resolved', cEnd: 'resolved' });
+  });
+
   it('drain() rejects with the error that ends the conversation', async () => {
     const r = testScheduler().run(({ flush }) => {
       const a = new Conversation({ conv: 6, kcp: { ...fast, deadLink: 3 }, failOnDeadLink: true }); // nobody answers

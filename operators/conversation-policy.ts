@@ -64,6 +64,8 @@ export class ConversationPolicy {
   private readonly sendQueue: { data: Uint8Array; resolve: () => void; reject: (e: KcpError) => void }[] = [];
   /** `drain`/`end` calls waiting for every written byte to be acknowledged. */
   private drainers: { resolve: () => void; reject: (e: KcpError) => void }[] = [];
+  /** Queued sends were rejected (the conversation ended before they were taken). */
+  private discarded = false;
   /** A write was refused: `writable$` owes it a signal. */
   private blocked = false;
   /** Something from the peer was taken in: a close lingers to acknowledge its retransmissions. */
@@ -111,9 +113,12 @@ export class ConversationPolicy {
     return new Promise((resolve, reject) => this.sendQueue.push({ data, resolve, reject }));
   }
 
-  /** Nothing waits to be sent or acknowledged. */
+  /**
+   * Nothing waits to be sent or acknowledged, and nothing was discarded: a `send` that close()
+   * rejected never reaches the peer, so no later drain may say everything arrived.
+   */
   get allAcknowledged(): boolean {
-    return this.sendQueue.length === 0 && this.kcp.waitSnd() === 0;
+    return !this.discarded && this.sendQueue.length === 0 && this.kcp.waitSnd() === 0;
   }
 
   /** Resolves once everything is acknowledged, or with the signal's reason on abort. */
@@ -135,6 +140,7 @@ export class ConversationPolicy {
   /** Settles what waits on the send side when the conversation ends. */
   rejectWaiting(err: KcpError): void {
     const sends = this.sendQueue.splice(0);
+    if (sends.length > 0) this.discarded = true;
     const drainers = this.drainers;
     this.drainers = [];
     for (const s of sends) s.reject(err);

@@ -142,6 +142,7 @@ interface Side {
   cpuMs: number;
   datagrams: number;
   layers: Map<Layer, number>;
+  stats: Record<string, number>;
 }
 
 async function profileRxkcp(c: (typeof configs)[number]): Promise<{ client: Side; server: Side; mbps: number }> {
@@ -158,14 +159,14 @@ async function profileRxkcp(c: (typeof configs)[number]): Promise<{ client: Side
   const srv = await server.done;
   const side = (line: Record<string, unknown> | undefined, profile: CpuProfile): Side => {
     const l = line as { cpu_user_s: number; cpu_sys_s: number; stats: Record<string, number> };
-    return { cpuMs: (l.cpu_user_s + l.cpu_sys_s) * 1000, datagrams: l.stats.InPkts! + l.stats.OutPkts!, layers: attribute(profile) };
+    return { cpuMs: (l.cpu_user_s + l.cpu_sys_s) * 1000, datagrams: l.stats.InPkts! + l.stats.OutPkts!, layers: attribute(profile), stats: l.stats };
   };
   const result = client.lines.find((l) => 'ok' in l) as { ok: boolean; mb_per_s: number } | undefined;
   if (!result?.ok) throw new Error(`${c.name}: the profiled transfer failed`);
   return { client: side(client.lines.find((l) => 'ok' in l), client.profile), server: side(srv.lines.find((l) => l.final), srv.profile), mbps: result.mb_per_s };
 }
 
-async function goPerDatagram(c: (typeof configs)[number]): Promise<{ client: number; server: number; mbps: number; datagrams: [number, number] } | null> {
+async function goPerDatagram(c: (typeof configs)[number]): Promise<{ client: number; server: number; mbps: number; datagrams: [number, number]; cpuMs: [number, number]; stats: [Record<string, number>, Record<string, number>] } | null> {
   if (!haveGoPeer()) return null;
   const goFlags = { mode: 'fast3', mtu: 1400, sndwnd: 1024, rcvwnd: 1024, stream: true, key: 'bench', crypt: c.crypt, datashard: c.ds, parityshard: c.ps } as const;
   const server = await startGoPeer('echo', goFlags);
@@ -173,7 +174,14 @@ async function goPerDatagram(c: (typeof configs)[number]): Promise<{ client: num
   const f = await server.stop();
   const per = (cpu: number, st: Record<string, number>) => (cpu * 1e6) / (st.InPkts! + st.OutPkts!);
   const count = (st: Record<string, number>) => st.InPkts! + st.OutPkts!;
-  return { client: per(r.cpu_user_s + r.cpu_sys_s, r.stats), server: per(f.cpu_user_s + f.cpu_sys_s, f.stats), mbps: r.mb_per_s, datagrams: [count(r.stats), count(f.stats)] };
+  return {
+    client: per(r.cpu_user_s + r.cpu_sys_s, r.stats),
+    server: per(f.cpu_user_s + f.cpu_sys_s, f.stats),
+    mbps: r.mb_per_s,
+    datagrams: [count(r.stats), count(f.stats)],
+    cpuMs: [(r.cpu_user_s + r.cpu_sys_s) * 1000, (f.cpu_user_s + f.cpu_sys_s) * 1000],
+    stats: [r.stats, f.stats],
+  };
 }
 
 if (haveGoPeer()) await buildGoPeer();
@@ -199,4 +207,19 @@ for (const c of configs) {
   emit({ name: `profile ${c.name} process cpu server`, value: cpuS, unit: 'µs/datagram', ...(go ? { go: go.server, ratio: go.server / cpuS } : {}) });
   if (go) console.log(`| ${'kcp-go process CPU'.padEnd(24)} | ${go.client.toFixed(2).padStart(6)} | ${go.server.toFixed(2).padStart(6)} |`);
   console.log(`datagrams handled (in + out): client ${rx.client.datagrams}, server ${rx.server.datagrams}${go ? `; kcp-go ${go.datagrams[0]}, ${go.datagrams[1]}` : ''}`);
+  // per MiB and retransmissions: the figures the per-datagram ones add up to
+  const perMiB = (ms: number) => ms / MB;
+  const retrans = (st: Record<string, number>) => (100 * (st.RetransSegs ?? 0)) / Math.max(1, st.OutSegs ?? 0);
+  console.log(`| ${'per side'.padEnd(28)} | ${'rxkcp client'.padStart(12)} | ${'rxkcp server'.padStart(12)} |${go ? ` ${'kcp-go client'.padStart(13)} | ${'kcp-go server'.padStart(13)} |` : ''}`);
+  console.log(`| ${'-'.repeat(28)} | ${'-'.repeat(12)} | ${'-'.repeat(12)} |${go ? ` ${'-'.repeat(13)} | ${'-'.repeat(13)} |` : ''}`);
+  const row = (label: string, rc: string, rs: string, gc?: string | null, gs?: string | null) => console.log(`| ${label.padEnd(28)} | ${rc.padStart(12)} | ${rs.padStart(12)} |${go ? ` ${gc!.padStart(13)} | ${gs!.padStart(13)} |` : ''}`);
+  row('CPU ms per MiB', perMiB(rx.client.cpuMs).toFixed(1), perMiB(rx.server.cpuMs).toFixed(1), go && perMiB(go.cpuMs[0]).toFixed(1), go && perMiB(go.cpuMs[1]).toFixed(1));
+  row('retransmitted % of segments', retrans(rx.client.stats).toFixed(2), retrans(rx.server.stats).toFixed(2), go && retrans(go.stats[0]).toFixed(2), go && retrans(go.stats[1]).toFixed(2));
+  row('  of which not needed', String(rx.client.stats.SpuriousRetrans ?? 0), String(rx.server.stats.SpuriousRetrans ?? 0), go && '—', go && '—');
+  row('segments received twice', String(rx.client.stats.RepeatSegs ?? 0), String(rx.server.stats.RepeatSegs ?? 0), go && String(go.stats[0].RepeatSegs ?? 0), go && String(go.stats[1].RepeatSegs ?? 0));
+  for (const [side, s, g] of [['client', rx.client, go?.cpuMs[0]], ['server', rx.server, go?.cpuMs[1]]] as const) {
+    emit({ name: `profile ${c.name} cpu per MiB ${side}`, value: perMiB(s.cpuMs), unit: 'ms', ...(g !== undefined ? { go: perMiB(g), ratio: g / s.cpuMs } : {}) });
+    emit({ name: `profile ${c.name} retransmitted ${side}`, value: retrans(s.stats), unit: '% of segments sent', note: `${s.stats.SpuriousRetrans ?? 0} not needed` });
+  }
+  if (go) emit({ name: `profile ${c.name} echo speed`, value: rx.mbps, unit: 'MB/s', go: go.mbps, ratio: rx.mbps / go.mbps });
 }

@@ -20,7 +20,7 @@ import { readU32 } from '../../src/wire/bytes.js';
 import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
 import { Clock } from '../update-clock.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
-import { addressKey, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
+import { addressKey, literalLookup, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 
 /** kcp-go's accept backlog: sessions created but not yet taken by a subscriber. */
 export const acceptBacklog = 128;
@@ -120,7 +120,7 @@ export class Listener {
     const crypt = await prepareSession('listen', options); // every option checked, a secret's key derived off the event loop
     if (options.socket) return new Listener(options.socket, false, options, crypt);
     const { host, port } = parseHostPort(options.listen);
-    const socket = createSocket({ type: socketTypeFor(host), reuseAddr: false });
+    const socket = createSocket({ type: socketTypeFor(host), reuseAddr: false, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, host, () => {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Socket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { Observable } from 'rxjs';
 import type { Snmp } from '../../src/stats.js';
@@ -35,6 +36,22 @@ export function parseHostPort(s: string, defaultHost = '127.0.0.1'): { host: str
   const p = Number(port!);
   if (!Number.isInteger(p) || p < 0 || p > 65535) throw new TypeError(`address: bad port in ${s}`);
   return { host, port: p };
+}
+
+/**
+ * A `lookup` for `dgram.createSocket` that answers an IP literal at once and asks `dns.lookup`
+ * for a name. `dns.lookup` answers even a literal on the next tick, so every addressed `send` on
+ * a socket with the default lookup waits a tick and allocates for it: 4.4-5.0 µs per 1400-byte
+ * send against 4.0-4.2 µs with this one (3.4-3.5 µs connected), measured on 127.0.0.1.
+ */
+export function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void
+): void {
+  const v = isIP(address);
+  if (v !== 0) return callback(null, address, v);
+  dnsLookup(address, typeof family === 'number' ? family : 0, callback);
 }
 
 /** `udp6` for IPv6 literals, else `udp4`. */

@@ -166,18 +166,19 @@ export class Conversation {
     const kcpMtu = kcpMtuFor(mtu, this.crypt, fec);
     if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
     // deferFlush: replies to input go out once the datagrams at hand are taken (ConversationPolicy.inputTaken)
-    this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true }, this.stats);
+    // headroom: FEC and CRC/nonce headers are written in front of the KCP datagram where no user layer has seen it
+    this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true, headroom: mtu - kcpMtu - cryptTrailerSizeOf(this.crypt) }, this.stats);
     this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
     this.layerSlots = new Set(Object.keys(options.layers ?? {}) as LayerSlot[]);
 
     this.subscriptions.push(
-      merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode(fec, this.stats, scheduler)), this.oobOut)
+      merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode({ fec, stats: this.stats, scheduler, inPlace: !this.hasLayer('beforeFecEncode'), headroom: cryptHeaderSizeOf(this.crypt) })), this.oobOut)
         .pipe(
           layer('afterFecEncode'),
-          crcSeal(this.crypt),
+          crcSeal({ crypt: this.crypt, inPlace: !this.hasLayer('afterFecEncode') && (fec !== null || !this.hasLayer('beforeFecEncode')) }),
           layer('afterCrcSeal'),
-          encrypt(this.crypt),
+          encrypt({ crypt: this.crypt, inPlace: !this.hasLayer('afterCrcSeal') }),
           layer('afterEncrypt'),
           options.rateLimit !== undefined ? pace({ rate: options.rateLimit, scheduler }) : identity
         )

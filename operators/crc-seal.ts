@@ -2,10 +2,15 @@
  * Puts kcp-go's nonce slot and CRC32 in front of each outgoing body.
  *
  *     bodies: -b0-b1-|
- *     result: -s0-s1-|     s = [16-byte nonce slot][CRC32 LE of b][b], a new array
+ *     result: -s0-s1-|     s = [16-byte nonce slot][CRC32 LE of b][b]
  *
  * Only the `framed` crypts (nonce + CRC header: the CFB ciphers, salsa20, xor, none) have a
  * CRC; with AEAD or `null` crypto this passes bodies through.
+ *
+ * With `inPlace`, the bodies arriving are this operator's (no one else has seen them) and the
+ * bytes in front of each view are free (FEC and the KCP core leave room when asked): the header is
+ * written there, and what is emitted is a view over the same memory. A body without 20 free bytes
+ * in front is copied as without it. Default false: every datagram is a new array.
  *
  * @param crypt The same crypto `encrypt` is given.
  * @see encrypt
@@ -17,12 +22,20 @@ import { addCrcHeader } from '../src/crypt/packet.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function crcSeal(options: { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array>;
+export interface CrcSealOptions {
+  crypt: PacketCrypt;
+  /** The bodies arriving are this operator's to write in front of (see above). Default false. */
+  inPlace?: boolean;
+}
+
+export function crcSeal(options: CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
-export function crcSeal(first: PacketCrypt | { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array> {
-  const crypt = isOptionsBag<{ crypt: PacketCrypt }>(first, ['crypt']) ? first.crypt : first;
+export function crcSeal(first: PacketCrypt | CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array> {
+  const bag = isOptionsBag<CrcSealOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
+  const crypt = bag.crypt;
+  const inPlace = bag.inPlace === true;
   assertCrypt('crcSeal', crypt);
   if (crypt.kind !== 'framed') return (source) => source;
   const crc32 = crypt.crc32;
-  return (source) => new Observable<Uint8Array>((subscriber) => forward('crcSeal', source, subscriber, (body) => subscriber.next(addCrcHeader(body, crc32))));
+  return (source) => new Observable<Uint8Array>((subscriber) => forward('crcSeal', source, subscriber, (body) => subscriber.next(addCrcHeader(body, crc32, inPlace))));
 }

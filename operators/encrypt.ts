@@ -5,8 +5,11 @@
  *     result: -c0-c1-|
  *
  * `framed` (the CFB ciphers, salsa20, xor, none): fills the 16-byte nonce from `crypt.random`
- * and encrypts the whole datagram in place (the array `crcSeal` made). AEAD: seals each body as
- * `nonce ‖ ciphertext ‖ tag` with a fresh nonce. `null`: passes through. Inject `random` in `createCrypt` for deterministic tests.
+ * and encrypts the whole datagram, in place (the array `crcSeal` made) unless `inPlace: false`,
+ * which encrypts a copy and leaves the arriving array as it was (for a pipeline where someone
+ * else may still hold it). AEAD: seals each body as `nonce ‖ ciphertext ‖ tag` with a fresh
+ * nonce, always a new array. `null`: passes through. Inject `random` in `createCrypt` for
+ * deterministic tests.
  *
  * @param crypt From `createCrypt`/`createNodeCrypt`.
  * @see crcSeal
@@ -18,16 +21,25 @@ import { aeadSeal, encryptDatagram } from '../src/crypt/packet.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
-export function encrypt(options: { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array>;
+export interface EncryptOptions {
+  crypt: PacketCrypt;
+  /** `framed` crypts: encrypt the arriving array itself (default true) or a copy of it. */
+  inPlace?: boolean;
+}
+
+export function encrypt(options: EncryptOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
-export function encrypt(first: PacketCrypt | { crypt: PacketCrypt }): OperatorFunction<Uint8Array, Uint8Array> {
-  const crypt = isOptionsBag<{ crypt: PacketCrypt }>(first, ['crypt']) ? first.crypt : first;
+export function encrypt(first: PacketCrypt | EncryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
+  const bag = isOptionsBag<EncryptOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
+  const crypt = bag.crypt;
+  const inPlace = bag.inPlace !== false;
   assertCrypt('encrypt', crypt);
   if (crypt.kind === 'framed') {
     const { block, random } = crypt;
     return (source) =>
       new Observable<Uint8Array>((subscriber) =>
-        forward('encrypt', source, subscriber, (dg) => {
+        forward('encrypt', source, subscriber, (arriving) => {
+          const dg = inPlace ? arriving : arriving.slice();
           encryptDatagram(dg, block, random);
           subscriber.next(dg);
         })

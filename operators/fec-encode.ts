@@ -27,12 +27,25 @@ export interface FecEncodeOptions {
   fec: FecOptions | null;
   stats?: Snmp;
   scheduler?: SchedulerLike;
+  /**
+   * The datagrams arriving are this operator's (no one else has seen them) and the bytes in front
+   * of each view are free (the KCP core's `headroom`): the FEC header is written there and the body
+   * emitted is a view over the same memory. Default false: every body is a new array.
+   */
+  inPlace?: boolean;
+  /** Bytes left free in front of every body this operator allocates, for an in-place `crcSeal` after it. Default 0. */
+  headroom?: number;
 }
 
 export function fecEncode(options: FecEncodeOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function fecEncode(fec: FecOptions | null, stats?: Snmp, scheduler?: SchedulerLike): OperatorFunction<Uint8Array, Uint8Array>;
 export function fecEncode(first: FecOptions | FecEncodeOptions | null, statsArg?: Snmp, schedulerArg?: SchedulerLike): OperatorFunction<Uint8Array, Uint8Array> {
-  const bag = isOptionsBag<FecEncodeOptions>(first, ['fec', 'stats', 'scheduler']) ? first : { fec: first as FecOptions | null, stats: statsArg, scheduler: schedulerArg };
+  const bag: FecEncodeOptions = isOptionsBag<FecEncodeOptions>(first, ['fec', 'stats', 'scheduler', 'inPlace', 'headroom'])
+    ? first
+    : { fec: first as FecOptions | null, stats: statsArg, scheduler: schedulerArg };
+  const inPlace = bag.inPlace === true;
+  const headroom = bag.headroom ?? 0;
+  if (!Number.isInteger(headroom) || headroom < 0 || headroom > 256) throw new RangeError(`fecEncode: headroom must be 0..256, got ${String(headroom)}`);
   const options = bag.fec;
   const stats = bag.stats ?? new Snmp();
   const scheduler = bag.scheduler ?? asyncScheduler;
@@ -40,7 +53,7 @@ export function fecEncode(first: FecOptions | FecEncodeOptions | null, statsArg?
   assertFecOptions(options);
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
-      const encoder = new FecEncoder(options, stats);
-      return forward('fecEncode', source, subscriber, (kcp) => encoder.encode(kcp, scheduler.now() >>> 0, subscriber));
+      const encoder = new FecEncoder(options, stats, 0, headroom);
+      return forward('fecEncode', source, subscriber, (kcp) => encoder.encode(kcp, scheduler.now() >>> 0, subscriber, inPlace));
     });
 }

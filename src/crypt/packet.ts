@@ -14,10 +14,21 @@ import type { BlockCrypt } from './block-crypt.js';
 import type { ReplayWindow } from './replay-window.js';
 import type { PacketCrypt, RandomSource } from './crypt.js';
 
-/** A new datagram `[16-byte nonce slot][CRC32 LE of body][body]`; the nonce is filled by `encryptDatagram`. */
-export function addCrcHeader(body: Uint8Array, crc32: Crc32): Uint8Array {
-  const out = new Uint8Array(cryptHeaderSize + body.length);
-  out.set(body, cryptHeaderSize);
+/**
+ * The datagram `[16-byte nonce slot, zero][CRC32 LE of body][body]`; the nonce is filled by
+ * `encryptDatagram`. A new array, unless `inPlace` says the bytes in front of `body` are free and
+ * there are at least 20 of them: then the header is written there and the datagram is a view over
+ * the same memory.
+ */
+export function addCrcHeader(body: Uint8Array, crc32: Crc32, inPlace = false): Uint8Array {
+  let out: Uint8Array;
+  if (inPlace && body.byteOffset >= cryptHeaderSize) {
+    out = new Uint8Array(body.buffer, body.byteOffset - cryptHeaderSize, cryptHeaderSize + body.length);
+    out.fill(0, 0, nonceSize);
+  } else {
+    out = new Uint8Array(cryptHeaderSize + body.length);
+    out.set(body, cryptHeaderSize);
+  }
   writeU32(out, nonceSize, crc32(body));
   return out;
 }

@@ -35,12 +35,16 @@ export class FecEncoder {
 
   /**
    * @param startSeqid First seqid (default 0, as every kcp-go peer); for tests of the wrap at paws.
+   * @param headroom Bytes left free in front of every body this encoder allocates (views at that
+   *   offset), for a layer after it that writes its header there (`addCrcHeader` in place).
    */
   constructor(
     options: FecOptions,
     private readonly stats: Snmp,
-    startSeqid = 0
+    startSeqid = 0,
+    private readonly headroom = 0
   ) {
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom > 256) throw new RangeError(`fec: headroom must be 0..256, got ${headroom}`);
     assertFecOptions(options);
     this.dataShards = options.dataShards;
     this.parityShards = options.parityShards;
@@ -56,18 +60,30 @@ export class FecEncoder {
     this.parity = Array.from({ length: this.parityShards }, () => new Uint8Array(mtuLimit));
   }
 
-  /** Wraps one KCP datagram as a data shard (emitted at once), then the group's parity if it completed. */
-  encode(kcp: Uint8Array, now: number, out: Sink<Uint8Array>): void {
-    const body = new Uint8Array(fecHeaderSizePlus2 + kcp.length);
+  /**
+   * Wraps one KCP datagram as a data shard (emitted at once), then the group's parity if it
+   * completed. With `inPlace`, `kcp` is this encoder's to use and the bytes in front of the view
+   * are free: when there are at least 8 of them the header is written there and the body emitted
+   * is a view over the same memory, wider by the header; otherwise the body is a new array.
+   */
+  encode(kcp: Uint8Array, now: number, out: Sink<Uint8Array>, inPlace = false): void {
+    const n = kcp.length;
+    let body: Uint8Array;
+    if (inPlace && kcp.byteOffset >= fecHeaderSizePlus2) body = new Uint8Array(kcp.buffer, kcp.byteOffset - fecHeaderSizePlus2, fecHeaderSizePlus2 + n);
+    else {
+      body = this.allocate(fecHeaderSizePlus2 + n);
+      body.set(kcp, fecHeaderSizePlus2);
+    }
     writeU32(body, 0, this.next);
     writeU16(body, 4, typeData);
-    writeU16(body, 6, kcp.length + 2); // counts itself
-    body.set(kcp, fecHeaderSizePlus2);
+    writeU16(body, 6, n + 2); // counts itself
     this.next = (this.next + 1) % this.paws;
 
     const shard = this.data[this.shardCount]!;
-    const len = body.length - fecHeaderSize;
-    shard.set(body.subarray(fecHeaderSize));
+    const len = n + 2;
+    shard[0] = len & 0xff;
+    shard[1] = len >>> 8;
+    shard.set(kcp, 2);
     this.lens[this.shardCount] = len;
     this.shardCount++;
     if (body.length > this.maxSize) this.maxSize = body.length;
@@ -83,12 +99,18 @@ export class FecEncoder {
     this.tsLatestPacket = now >>> 0;
   }
 
+  /** A new zeroed body of `n` bytes with `headroom` free bytes in front of it. */
+  private allocate(n: number): Uint8Array {
+    const room = this.headroom;
+    return room === 0 ? new Uint8Array(n) : new Uint8Array(room + n).subarray(room);
+  }
+
   private emitParity(out: Sink<Uint8Array>): void {
     const len = this.maxSize - fecHeaderSize;
     for (let i = 0; i < this.dataShards; i++) this.data[i]!.fill(0, this.lens[i]!, len);
     this.codec.encode(this.data, this.parity, len);
     for (let j = 0; j < this.parityShards; j++) {
-      const body = new Uint8Array(fecHeaderSize + len);
+      const body = this.allocate(fecHeaderSize + len);
       writeU32(body, 0, this.next);
       writeU16(body, 4, typeParity);
       body.set(this.parity[j]!.subarray(0, len), fecHeaderSize);

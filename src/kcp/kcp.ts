@@ -88,6 +88,12 @@ export interface KcpDriverOptions {
    * ACK while later ACKs wait unread. Default false (kcp-go: the flush happens inside the input).
    */
   deferFlush?: boolean;
+  /**
+   * Bytes left free in front of every datagram emitted: each is a view at this offset into an
+   * array of its own, so layers after the core (FEC, CRC and nonce) can write their headers there
+   * instead of copying the datagram. Default 0.
+   */
+  headroom?: number;
 }
 
 /**
@@ -174,6 +180,8 @@ export class Kcp {
   /** Scratch for assembling one datagram; what is emitted is a copy. */
   private buffer: Uint8Array;
   private bufLen = 0;
+  /** See `KcpDriverOptions.headroom`. */
+  private readonly headroom: number;
 
   constructor(
     conv: number,
@@ -190,6 +198,7 @@ export class Kcp {
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
     this.clock = options.clock;
     this.deferFlush = options.deferFlush ?? false;
+    this.headroom = options.headroom === undefined ? 0 : checkInt('headroom', options.headroom, 0, 256);
     this.buffer = new Uint8Array(this._mtu);
     if (options.mtu !== undefined) this.setMtu(options.mtu);
     this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
@@ -504,7 +513,7 @@ export class Kcp {
     return 0;
   }
 
-  private updateAck(rtt: number): void {
+  private updateAck(rtt: number, now: number): void {
     // RFC 6298 as kcp-go does it: int32 arithmetic, arithmetic shifts, updated srtt in the test
     if (this._rxSrtt === 0) {
       this._rxSrtt = rtt;
@@ -626,7 +635,14 @@ export class Kcp {
 
   private emit(out: Sink<Uint8Array>): void {
     if (this.bufLen === 0) return;
-    const dg = this.buffer.slice(0, this.bufLen);
+    const room = this.headroom;
+    let dg: Uint8Array;
+    if (room === 0) dg = this.buffer.slice(0, this.bufLen);
+    else {
+      const whole = new Uint8Array(room + this.bufLen);
+      whole.set(this.buffer.subarray(0, this.bufLen), room);
+      dg = whole.subarray(room);
+    }
     this.bufLen = 0;
     this.emitted++;
     out.next(dg);

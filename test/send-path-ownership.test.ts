@@ -1,0 +1,170 @@
+/**
+ * What a layer emits belongs to whoever receives it: a user operator in a send-path slot may keep
+ * the arrays it sees, and nothing rxkcp does afterwards may change them. The layers that write
+ * headers into room left in front of a datagram, or encrypt it in place, must do so only on
+ * arrays no user operator has seen, and the bytes on the wire must not depend on which path
+ * was taken.
+ */
+import { tap, mergeMap, of, type OperatorFunction } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { Conversation, type LayerSlot } from '../operators/conversation.js';
+import { createCrypt, type CryptName } from '../src/crypt/crypt.js';
+import { createNodeCrypt } from '../src/node/crypt.js';
+import type { FecOptions } from '../src/fec/fec-options.js';
+import { Prng } from '../src/prng.js';
+import { seededRandom, testScheduler } from '../marbles/helpers.js';
+
+const SEND_SLOTS: LayerSlot[] = ['beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+interface Kept {
+  slot: LayerSlot;
+  array: Uint8Array;
+  seen: string;
+}
+
+/** Runs one conversation sending a fixed set of messages; returns the wire bytes and what the slots kept. */
+function run(
+  crypt: { name: CryptName; node: boolean },
+  fec: FecOptions | null,
+  slots: LayerSlot[],
+  duplicateAt?: LayerSlot
+): { wire: string[]; kept: Kept[]; whole: number } {
+  const wire: string[] = [];
+  let whole = 0;
+  const kept: Kept[] = [];
+  const key = new Prng(5).bytes(crypt.name === 'aes-128' ? 16 : 32);
+  const c = (crypt.node ? createNodeCrypt : createCrypt)(crypt.name, key, { random: seededRandom(11) });
+  const layers: Partial<Record<LayerSlot, OperatorFunction<Uint8Array, Uint8Array>>> = {};
+  for (const slot of slots) {
+    const keep = tap((d: Uint8Array) => kept.push({ slot, array: d, seen: hex(d) }));
+    layers[slot] = slot === duplicateAt ? (s) => s.pipe(keep, mergeMap((d) => of(d, d))) : keep;
+  }
+  testScheduler().run(({ cold }) => {
+    const conv = new Conversation({ conv: 7, crypt: c, fec, layers, kcp: { nodelay: 1, interval: 10, nc: 1, sndWnd: 64 } });
+    conv.datagrams$.subscribe((d) => {
+      wire.push(hex(d));
+      if (d.byteOffset === 0 && d.buffer.byteLength === d.length) whole++;
+    });
+    const prng = new Prng(3);
+    cold('a 20ms b 20ms c').subscribe(() => {
+      for (const n of [1, 100, 1300, 4000, 17]) conv.write(prng.bytes(n));
+    });
+    cold('300ms a').subscribe(() => conv.close());
+  });
+  return { wire, kept, whole };
+}
+
+const CRYPTS: { name: CryptName; node: boolean }[] = [
+  { name: 'null', node: false },
+  { name: 'none', node: false },
+  { name: 'aes-128', node: false },
+  { name: 'aes-128', node: true },
+  { name: 'salsa20', node: false },
+  { name: 'xor', node: false },
+  { name: 'chacha20-poly1305', node: false },
+];
+const FECS: (FecOptions | null)[] = [null, { dataShards: 3, parityShards: 2 }];
+
+describe('the send path never changes an array a user operator saw', () => {
+  for (const crypt of CRYPTS) {
+    for (const fec of FECS) {
+      const label = `${crypt.name}${crypt.node ? ' (node)' : ''}, ${fec ? 'FEC 3/2' : 'no FEC'}`;
+      it(`${label}: arrays kept in every single slot and in all slots at once stay as they were seen`, () => {
+        for (const slots of [...SEND_SLOTS.map((s) => [s]), SEND_SLOTS]) {
+          const { kept } = run(crypt, fec, slots);
+          expect(kept.length, slots.join('+')).toBeGreaterThan(5);
+          for (const k of kept) expect(hex(k.array), `${slots.join('+')}: an array kept at ${k.slot}`).toBe(k.seen);
+        }
+      });
+
+      it(`${label}: a user operator that passes each array on twice does not see it change`, () => {
+        for (const at of SEND_SLOTS.slice(0, 3)) {
+          const { kept } = run(crypt, fec, SEND_SLOTS, at);
+          for (const k of kept) expect(hex(k.array), `duplicated at ${at}: an array kept at ${k.slot}`).toBe(k.seen);
+        }
+      });
+
+      it(`${label}: the wire bytes are the same with or without user operators in the slots`, () => {
+        const { wire: bare, whole } = run(crypt, fec, []);
+        // without user operators, each datagram is one allocation of exactly its size (AEAD: the seal's own)
+        expect(whole, 'datagrams that are the whole of their own memory').toBe(bare.length);
+        expect(bare.length).toBeGreaterThan(5);
+        for (const slots of [...SEND_SLOTS.map((s) => [s]), SEND_SLOTS]) expect(run(crypt, fec, slots).wire, slots.join('+')).toEqual(bare);
+      });
+    }
+  }
+});
+
+describe('layers writing in front of a datagram (inPlace)', () => {
+  const body = new Prng(9).bytes(300);
+  const withRoom = (room: number) => {
+    const a = new Uint8Array(room + body.length).subarray(room);
+    a.set(body);
+    return a;
+  };
+  const collect = (op: OperatorFunction<Uint8Array, Uint8Array>, input: Uint8Array[]) => {
+    const out: Uint8Array[] = [];
+    of(...input).pipe(op).subscribe((d) => out.push(d));
+    return out;
+  };
+
+  it('fecEncode writes its header into the room and emits a view of the same memory; without room, or without inPlace, a new array with the same bytes', async () => {
+    const { fecEncode } = await import('../operators/fec-encode.js');
+    const fec = { dataShards: 2, parityShards: 1 };
+    const make = (inPlace: boolean, headroom = 0) => fecEncode({ fec, inPlace, headroom });
+    const copied = collect(make(false), [withRoom(8), withRoom(8)]);
+    const input = [withRoom(28), withRoom(28)];
+    const inPlace = collect(make(true, 20), input);
+    const short = collect(make(true), [withRoom(7), withRoom(7)]);
+    expect(copied.map(hex)).toEqual(inPlace.map(hex));
+    expect(short.map(hex)).toEqual(inPlace.map(hex));
+    expect(inPlace).toHaveLength(3); // two data shards and a parity shard
+    expect(inPlace[0]!.buffer).toBe(input[0]!.buffer);
+    expect(inPlace[0]!.byteOffset).toBe(20);
+    expect(inPlace[2]!.byteOffset, 'parity leaves the asked room').toBe(20);
+    expect(copied[0]!.buffer).not.toBe(input[0]!.buffer);
+    expect(short[0]!.byteOffset).toBe(0);
+  });
+
+  it('crcSeal writes nonce slot and CRC into the room; encrypt({ inPlace: false }) leaves the arriving array alone', async () => {
+    const { crcSeal } = await import('../operators/crc-seal.js');
+    const { encrypt } = await import('../operators/encrypt.js');
+    const crypt = createCrypt('aes-128', new Prng(1).bytes(16), { random: seededRandom(3) });
+    const dirty = withRoom(20);
+    new Uint8Array(dirty.buffer).fill(0xee, 0, 20); // whatever was in the room is overwritten
+    const [inPlace] = collect(crcSeal({ crypt, inPlace: true }), [dirty]);
+    const [copied] = collect(crcSeal(crypt), [withRoom(20)]);
+    expect(hex(inPlace!)).toBe(hex(copied!));
+    expect(inPlace!.buffer).toBe(dirty.buffer);
+    const seen = hex(copied!);
+    const [sealed] = collect(encrypt({ crypt, inPlace: false }), [copied!]);
+    expect(hex(copied!)).toBe(seen);
+    expect(hex(sealed!)).not.toBe(seen);
+    const [sealedInPlace] = collect(encrypt(crypt), [copied!]);
+    expect(sealedInPlace).toBe(copied);
+  });
+});
+
+describe('Kcp headroom', () => {
+  it('emits the same bytes as views at the asked offset, each into memory of its own', async () => {
+    const { Kcp } = await import('../src/kcp/kcp.js');
+    const emitted = (headroom: number) => {
+      const k = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, headroom });
+      k.send(new Prng(4).bytes(5000));
+      const out: Uint8Array[] = [];
+      k.flush(0, { next: (d) => out.push(d) });
+      return out;
+    };
+    const plain = emitted(0);
+    const roomy = emitted(28);
+    expect(plain.length).toBeGreaterThan(2);
+    expect(roomy.map(hex)).toEqual(plain.map(hex));
+    for (const d of roomy) {
+      expect(d.byteOffset).toBe(28);
+      expect(d.buffer.byteLength).toBe(28 + d.length);
+    }
+    expect(new Set(roomy.map((d) => d.buffer)).size).toBe(roomy.length);
+    expect(() => new Kcp(3, { headroom: -1 })).toThrow(RangeError);
+  });
+});

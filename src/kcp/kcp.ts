@@ -513,7 +513,7 @@ export class Kcp {
     return 0;
   }
 
-  private updateAck(rtt: number, now: number): void {
+  private updateAck(rtt: number): void {
     // RFC 6298 as kcp-go does it: int32 arithmetic, arithmetic shifts, updated srtt in the test
     if (this._rxSrtt === 0) {
       this._rxSrtt = rtt;

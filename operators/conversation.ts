@@ -192,10 +192,10 @@ export class Conversation {
       )
         .pipe(
           layer('afterCrcCheck'),
-          fecDecode(fec, this.stats, (p) => {
+          fecDecode({ fec, stats: this.stats, inPlace: !this.hasLayer('afterFecDecode'), onOob: (p) => {
             options.onOob?.(p);
             this.oobIn.next(p);
-          }), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
+          } }), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1); shards kept as views unless a user layer follows
           layer('afterFecDecode'),
           tap(() => this.policy.wake()),
           kcpInput(this.kcp, this.kcpSink, this.stats, scheduler)

@@ -33,6 +33,12 @@ export interface FecDecodeOptions {
   fec?: FecOptions | null;
   stats?: Snmp;
   onOob?: (payload: Uint8Array) => void;
+  /**
+   * The bodies arriving are this operator's, and what it emits is read and not kept or changed
+   * downstream (KCP's input copies what it keeps): shards are held for decoding as views of the
+   * datagrams instead of copies. Default false.
+   */
+  inPlace?: boolean;
 }
 
 export function fecDecode(options?: FecDecodeOptions): OperatorFunction<Uint8Array, Uint8Array>;
@@ -42,7 +48,10 @@ export function fecDecode(
   statsArg?: Snmp,
   onOobArg?: (payload: Uint8Array) => void
 ): OperatorFunction<Uint8Array, Uint8Array> {
-  const bag = isOptionsBag<FecDecodeOptions>(first, ['fec', 'stats', 'onOob']) ? first : { fec: first as FecOptions | null, stats: statsArg, onOob: onOobArg };
+  const bag: FecDecodeOptions = isOptionsBag<FecDecodeOptions>(first, ['fec', 'stats', 'onOob', 'inPlace'])
+    ? first
+    : { fec: first as FecOptions | null, stats: statsArg, onOob: onOobArg };
+  const keep = bag.inPlace === true;
   const options = bag.fec ?? null;
   const stats = bag.stats ?? new Snmp();
   const onOob = bag.onOob;
@@ -66,14 +75,18 @@ export function fecDecode(
               stats.InErrs++;
               return;
             }
-            subscriber.next(body.subarray(fecHeaderSizePlus2)); // to KCP first, then kept for decoding
-            if (subscriber.closed) return;
-            decoder ??= new FecDecoder(options, stats);
-            decoder.decode(body, subscriber);
+            {
+              // kept for decoding as it arrived: what goes downstream is downstream's, even to change
+              const held = keep ? body : body.slice();
+              subscriber.next(body.subarray(fecHeaderSizePlus2)); // to KCP first, as kcp-go, then decoded
+              if (subscriber.closed) return;
+              decoder ??= new FecDecoder(options, stats);
+              decoder.decode(held, subscriber, true);
+            }
             return;
           case 'parity':
             decoder ??= new FecDecoder(options, stats);
-            decoder.decode(body, subscriber);
+            decoder.decode(body, subscriber, keep);
         }
       });
       return () => {

@@ -68,9 +68,11 @@ export class FecDecoder {
 
   /**
    * Takes one F1/F2 body (starting at the FEC header) and writes the KCP bytes of any data shards
-   * it lets us rebuild to `out`, as `RecoveredPacket`s. Never throws on wire data.
+   * it lets us rebuild to `out`, as `RecoveredPacket`s. Never throws on wire data. With `keep`, the
+   * caller gives the body's memory to the decoder, which may hold a view of it until its group is
+   * decoded or dropped, instead of a copy: no one may change those bytes afterwards.
    */
-  decode(body: Uint8Array, out: Sink<Uint8Array>): void {
+  decode(body: Uint8Array, out: Sink<Uint8Array>, keep = false): void {
     if (body.length < fecHeaderSize) {
       this.stats.InErrs++;
       return;
@@ -97,7 +99,7 @@ export class FecDecoder {
       this.sets.set(shardId, set);
     }
     if (!set.packets.has(seqid)) {
-      set.packets.set(seqid, body.slice(fecHeaderSize));
+      set.packets.set(seqid, keep ? body.subarray(fecHeaderSize) : body.slice(fecHeaderSize));
       if (set.packets.size >= this.ds) {
         this.sets.delete(shardId);
         this.done.add(shardId);

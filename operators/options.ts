@@ -7,6 +7,7 @@
  */
 import { AEAD_CRYPT_NAMES, CFB_CRYPT_NAMES } from '../src/crypt/crypt.js';
 import { mtuLimit } from '../src/wire/constants.js';
+import { KCP_TIMINGS } from '../src/kcp/kcp.js';
 
 /**
  * kcptun's timing profiles (`--mode`): kcp-go's NoDelay(nodelay, interval, resend, nc). kcp-go's
@@ -58,6 +59,7 @@ const RULES: Record<string, Check> = {
   deadLink: int(1, i31),
   stream: bool,
   ackNoDelay: bool,
+  timing: oneOf(KCP_TIMINGS),
   // the conversation
   mtu: int(50, mtuLimit),
   writeDelay: bool,

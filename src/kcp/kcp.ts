@@ -35,6 +35,7 @@ import {
   IKCP_WND_RCV,
   IKCP_WND_SND,
 } from './constants.js';
+import { DeliveryRate } from './delivery-rate.js';
 import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
 
@@ -68,7 +69,26 @@ export interface KcpOptions {
    * it exists so tests and simulations can start near the 2^32 wrap.
    */
   startSn?: number;
+  /**
+   * How the sender times what it puts on the wire. `adaptive` (default) keeps at most about twice
+   * the measured bandwidth-delay product in flight (delivery rate × minimum RTT, see
+   * `DeliveryRate`), so a fast sender does not fill the receiver's socket buffer or event loop
+   * until segments wait longer than their RTO and are sent again for nothing. `kcp-go` sends
+   * exactly what kcp-go does: everything the windows allow.
+   */
+  timing?: KcpTiming;
 }
+
+/** See `KcpOptions.timing`. */
+export type KcpTiming = 'adaptive' | 'kcp-go';
+export const KCP_TIMINGS: readonly KcpTiming[] = ['adaptive', 'kcp-go'];
+
+/** `adaptive` timing: in flight at most this many times the estimated bandwidth-delay product… */
+const INFLIGHT_GAIN = 2;
+/** …and never fewer segments than this (kcp-go's default window). */
+const INFLIGHT_FLOOR = 32;
+/** `adaptive` timing: an RTO floor raised by a spurious timeout halves after this many ms without another. */
+const RTO_FLOOR_DECAY = 5000;
 
 /**
  * How the code that drives a core wants it to behave; not tuning, so kept apart from
@@ -132,6 +152,13 @@ export class Kcp {
   private _rxSrtt = 0;
   private _rxRto = IKCP_RTO_DEF;
   private rxMinrto = IKCP_RTO_MIN;
+  /**
+   * `adaptive` timing: an RTO floor above rxMinrto, raised when an ACK shows a timeout
+   * retransmission was not needed (the original was only late), halved after each
+   * RTO_FLOOR_DECAY ms without another; 0 when none.
+   */
+  private rtoFloor = 0;
+  private rtoFloorAt = 0;
 
   private _sndWnd = IKCP_WND_SND;
   private _rcvWnd = IKCP_WND_RCV;
@@ -148,6 +175,10 @@ export class Kcp {
   private fastresend = 0;
   private nocwnd = 0;
   private stream = false;
+  /** Delivery-rate estimate that caps what is in flight (`adaptive` timing), or null (`kcp-go`). */
+  private readonly rate: DeliveryRate | null;
+  /** Segments in snd_buf already acknowledged out of order (in flight = sndNxt - sndUna - this). */
+  private ackedHeld = 0;
   /** See `KcpDriverOptions.clock`. */
   private readonly clock: (() => number) | undefined;
   /** See `KcpDriverOptions.deferFlush`. */
@@ -195,6 +226,8 @@ export class Kcp {
     if (options.interval !== undefined) checkInt('interval', options.interval, 0, 0x7fffffff);
     if (options.deadLink !== undefined) checkInt('deadLink', options.deadLink, 1, 0x7fffffff);
     if (options.startSn !== undefined) checkInt('startSn', options.startSn, 0, 0xffffffff);
+    if (options.timing !== undefined && !KCP_TIMINGS.includes(options.timing)) throw new TypeError(`kcp: timing must be one of ${KCP_TIMINGS.join(', ')}, got ${String(options.timing)}`);
+    this.rate = options.timing === 'kcp-go' ? null : new DeliveryRate();
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
     this.clock = options.clock;
     this.deferFlush = options.deferFlush ?? false;
@@ -255,6 +288,8 @@ export class Kcp {
   get rcvQueueLength(): number { return this.rcvQueue.length; }
   /** Stream mode: sends coalesce and message boundaries carry no meaning. */
   get isStream(): boolean { return this.stream; }
+  /** See `KcpOptions.timing`. */
+  get timing(): KcpTiming { return this.rate === null ? 'kcp-go' : 'adaptive'; }
 
   /**
    * Everything readable now as one array, or null (stream mode's read: kcp-go's Read hands over
@@ -457,8 +492,8 @@ export class Kcp {
 
       if (regular) this._rmtWnd = wnd;
       // an ACK's own segment is looked at before una takes it away (parseAck's comment says why)
-      if (cmd === IKCP_CMD_ACK) this.parseAck(sn, ts);
-      if (this.parseUna(una) > 0) flushSegments = true;
+      if (cmd === IKCP_CMD_ACK) this.parseAck(sn, ts, now >>> 0);
+      if (this.parseUna(una, now >>> 0) > 0) flushSegments = true;
       this.shrinkBuf();
 
       if (cmd === IKCP_CMD_ACK) {
@@ -484,8 +519,12 @@ export class Kcp {
     // one RTT sample per datagram, from the last ACK in it
     if (updateRtt && regular) {
       const rtt = itimediff(now >>> 0, latest);
-      if (rtt >= 0) this.updateAck(rtt);
+      if (rtt >= 0) {
+        this.updateAck(rtt, now >>> 0);
+        if (this.rate !== null) this.rate.rtt(rtt, now >>> 0);
+      }
     }
+    if (this.rate !== null) this.rate.update(now >>> 0, Math.max(this._rxSrtt, this.rate.minRtt + this._interval, 4 * this._interval));
 
     if (this.nocwnd === 0 && itimediff(this._sndUna, prevUna) > 0 && this._cwnd < this._rmtWnd) {
       const mss = this._mss;
@@ -513,7 +552,7 @@ export class Kcp {
     return 0;
   }
 
-  private updateAck(rtt: number): void {
+  private updateAck(rtt: number, now: number): void {
     // RFC 6298 as kcp-go does it: int32 arithmetic, arithmetic shifts, updated srtt in the test
     if (this._rxSrtt === 0) {
       this._rxSrtt = rtt;
@@ -530,7 +569,26 @@ export class Kcp {
       }
     }
     const rto = (this._rxSrtt >>> 0) + Math.max(this._interval, (this._rxRttvar << 2) >>> 0);
-    this._rxRto = Math.min(Math.max(this.rxMinrto, rto), IKCP_RTO_MAX);
+    if (this.rtoFloor > 0 && itimediff(now, this.rtoFloorAt) > RTO_FLOOR_DECAY) {
+      this.rtoFloor = this.rtoFloor >> 1 > this.rxMinrto ? this.rtoFloor >> 1 : 0;
+      this.rtoFloorAt = now;
+    }
+    this._rxRto = Math.min(Math.max(this.rxMinrto, this.rtoFloor, rto), IKCP_RTO_MAX);
+  }
+
+  /**
+   * `adaptive` timing's response to a retransmission shown not needed (Eifel response): the
+   * original took `late` ms to be acknowledged, so the RTO floor is raised to that plus one flush
+   * interval, and the RTO with it. The floor keeps the next stall of the same length (a busy
+   * receiver, a paused event loop) from sending everything in flight again; it halves after
+   * RTO_FLOOR_DECAY ms without another spurious retransmission.
+   */
+  private spurious(late: number, now: number): void {
+    if (late <= 0) return;
+    const floor = Math.min(late + this._interval, IKCP_RTO_MAX);
+    if (floor > this.rtoFloor) this.rtoFloor = floor;
+    this.rtoFloorAt = now;
+    if (this._rxRto < this.rtoFloor) this._rxRto = this.rtoFloor;
   }
 
   private shrinkBuf(): void {
@@ -545,13 +603,19 @@ export class Kcp {
    * undone). Called before una is applied, so the segment is still there to compare; marking one
    * that una then removes changes nothing.
    */
-  private parseAck(sn: number, ts: number): void {
+  private parseAck(sn: number, ts: number, now: number): void {
     if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return;
     const buf = this.sndBuf;
     for (let i = 0, n = buf.length; i < n; i++) {
       const seg = buf.at(i);
       if (sn === seg.sn) {
-        if (!seg.acked && seg.xmit > 1 && itimediff(ts, seg.ts) < 0) this.stats.SpuriousRetrans++;
+        if (seg.acked) break;
+        if (seg.xmit > 1 && itimediff(ts, seg.ts) < 0) {
+          this.stats.SpuriousRetrans++;
+          if (this.rate !== null) this.spurious(itimediff(now, ts), now);
+        }
+        if (this.rate !== null) this.rate.delivered(seg.len, now);
+        this.ackedHeld++;
         // marked in place; it leaves snd_buf when una passes it
         seg.acked = true;
         seg.data = EMPTY;
@@ -582,10 +646,18 @@ export class Kcp {
   }
 
   /** Drops segments below `una`; returns how many. */
-  private parseUna(una: number): number {
+  private parseUna(una: number, now: number): number {
     const buf = this.sndBuf;
+    const rate = this.rate;
     let count = 0;
-    while (buf.length > count && itimediff(una, buf.at(count).sn) > 0) count++;
+    let bytes = 0;
+    while (buf.length > count && itimediff(una, buf.at(count).sn) > 0) {
+      const seg = buf.at(count);
+      if (seg.acked) this.ackedHeld--;
+      else bytes += seg.len;
+      count++;
+    }
+    if (rate !== null && bytes > 0) rate.delivered(bytes, now);
     if (count > 0) buf.drop(count);
     return count;
   }
@@ -713,7 +785,12 @@ export class Kcp {
     if (this.nocwnd === 0) cwndEff = Math.min(this._cwnd, cwndEff);
     let newSegs = 0;
     const limit = (this._sndUna + cwndEff) >>> 0;
-    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0) {
+    let capRoom = Infinity;
+    if (this.rate !== null) {
+      // adaptive timing: no more in flight than the delivery-rate estimate allows
+      capRoom = this.rate.inflightCap(this._mss, this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR) - (((this._sndNxt - this._sndUna) >>> 0) - this.ackedHeld);
+    }
+    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && newSegs < capRoom) {
       const seg = this.sndQueue.shift()!;
       seg.conv = conv;
       seg.cmd = IKCP_CMD_PUSH;
@@ -733,6 +810,18 @@ export class Kcp {
     // 5. transmit: new, fast retransmit, early retransmit, RTO; first matching rule wins
     const resent = this.fastresend > 0 ? this.fastresend >>> 0 : 0xffffffff;
     const rxRto = this._rxRto;
+    // adaptive timing, while the sender has more to send than it may (it is not the application
+    // that limits the rate, so the rate measured is the path's): a new segment waits behind
+    // everything in flight, so its timer starts from when the path can have delivered that at
+    // the measured rate (plus a flush interval for a receiver holding its ACKs), not from the RTO
+    // of segments that had less in front of them
+    let newRto = rxRto;
+    if (this.rate !== null && newSegs > 0 && this.sndQueue.length > 0) {
+      const ahead = ((this._sndNxt - this._sndUna) >>> 0) - this.ackedHeld - newSegs;
+      const expected = this.rate.expectedRtt(ahead * this._mss);
+      if (expected > 0) newRto = Math.min(Math.max(rxRto, expected + this._interval), IKCP_RTO_MAX);
+      else if (expected < 0) newRto = Math.max(rxRto, IKCP_RTO_DEF); // no rate measured yet: the RTO a core starts with
+    }
     let nextUpdate = this._interval;
     let change = 0;
     let lost = 0;
@@ -766,7 +855,7 @@ export class Kcp {
       let needsend = false;
       if (seg.xmit === 0) {
         needsend = true;
-        seg.rto = rxRto;
+        seg.rto = newRto;
         seg.resendts = (now + seg.rto) >>> 0;
       } else if (seg.fastack >= resent && seg.fastack !== FASTACK_LOCKED) {
         needsend = true;

@@ -1,0 +1,245 @@
+/**
+ * The sender's timing: `adaptive` (the default) keeps about twice the measured bandwidth-delay
+ * product in flight, starts a new segment's timer from when the path can have delivered what is in
+ * front of it, and answers a retransmission an ACK shows was not needed by raising the RTO floor
+ * (Eifel response). `kcp-go` sends exactly what kcp-go sends. Virtual time throughout, except the
+ * option plumbing, which goes through real sockets on 127.0.0.1.
+ */
+import { firstValueFrom } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Digest } from '../marbles/helpers.js';
+import { Conversation } from '../operators/conversation.js';
+import { dial } from '../operators/io/dial.js';
+import { Listener } from '../operators/io/listener.js';
+import { DeliveryRate } from '../src/kcp/delivery-rate.js';
+import { Kcp, type KcpTiming } from '../src/kcp/kcp.js';
+import { Snmp } from '../src/stats.js';
+import { transfer, type TransferOptions } from './helpers/transfer.js';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  while (cleanup.length) cleanup.pop()!();
+});
+
+const sink = () => {
+  const out: Uint8Array[] = [];
+  return { out, next: (d: Uint8Array) => void out.push(d.slice()) };
+};
+const drop = { next: () => {} };
+
+describe('a path slower than the sender (virtual time, no loss)', () => {
+  // LossyLink's bandwidth queues datagrams without limit, as a socket buffer in front of a busy
+  // receiver does: nothing is lost, datagrams only wait
+  const paths = [
+    { bandwidth: 1_000_000, delay: 5 },
+    { bandwidth: 1_000_000, delay: 20 },
+    { bandwidth: 700_000, delay: 10 },
+    { bandwidth: 1_400_000, delay: 2 },
+  ];
+  for (const link of paths) {
+    it(`${link.bandwidth / 1000} kB/s, ${link.delay} ms: adaptive timing sends no timeout retransmission (kcp-go timing fills the queue until segments outwait their RTO)`, () => {
+      const run = (timing: KcpTiming) => transfer({ bytes: 1 << 20, seed: 11, link, kcp: { timing, stream: true }, until: 600_000 });
+      const adaptive = run('adaptive');
+      expect(adaptive.ok).toBe(true);
+      expect(adaptive.sender.LostSegs).toBe(0);
+      expect(adaptive.sender.RetransSegs).toBe(0);
+      // the same transfer with everything the windows allow in flight: the defect this guards against
+      const kcpGo = run('kcp-go');
+      expect(kcpGo.ok).toBe(true);
+      expect(kcpGo.sender.LostSegs).toBeGreaterThan(kcpGo.sender.OutSegs / 4);
+      // not slower for it
+      expect(adaptive.virtualMs).toBeLessThanOrEqual(kcpGo.virtualMs * 1.1);
+    });
+  }
+});
+
+describe('Eifel response: a retransmission shown not needed raises the RTO floor', () => {
+  /** One segment tx → rx and its ACK back, sent at `at`, acknowledged `rtt` ms later. */
+  function roundTrip(tx: Kcp, rx: Kcp, at: number, rtt: number): void {
+    tx.send(new Uint8Array(100));
+    const data = sink();
+    tx.flush(at, data, 'full');
+    const acks = sink();
+    for (const d of data.out) rx.input(d, at + rtt / 2, drop, 'wire');
+    rx.flush(at + rtt / 2, acks, 'full');
+    for (const d of acks.out) tx.input(d, at + rtt, drop, 'wire');
+    while (rx.recv() !== null); // the reader keeps up: the window stays open
+  }
+
+  function spuriousTimeout(timing: KcpTiming) {
+    const stats = new Snmp();
+    const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, timing }, stats);
+    const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1 });
+    // a few quick round trips: the RTO settles at the nodelay minimum
+    for (let t = 0; t < 100; t += 20) roundTrip(tx, rx, t, 10);
+    expect(tx.rxRto).toBe(30);
+    // a segment whose ACK is slow: it is sent again at its RTO, then the ACK of the original comes
+    tx.send(new Uint8Array(100));
+    const original = sink();
+    tx.flush(100, original, 'full');
+    tx.flush(140, drop, 'full'); // past the RTO: a timeout retransmission
+    expect(stats.LostSegs).toBe(1);
+    const acks = sink();
+    rx.input(original.out[0]!, 150, drop, 'wire');
+    rx.flush(150, acks, 'full');
+    tx.input(acks.out[0]!, 160, drop, 'wire'); // echoes the original's ts (100): 60 ms late
+    expect(stats.SpuriousRetrans).toBe(1);
+    return { tx, rx, stats };
+  }
+
+  it('the RTO is at least the late ACK’s delay plus an interval, and stays there through quick samples until 5 s pass without another', () => {
+    const { tx, rx, stats } = spuriousTimeout('adaptive');
+    expect(tx.rxRto).toBeGreaterThanOrEqual(70);
+    for (let t = 200; t < 5000; t += 20) roundTrip(tx, rx, t, 10);
+    expect(tx.rxRto).toBeGreaterThanOrEqual(70);
+    // a stall as long as the first no longer makes a timeout retransmission
+    tx.send(new Uint8Array(100));
+    const original = sink();
+    tx.flush(5000, original, 'full');
+    tx.flush(5040, drop, 'full');
+    tx.flush(5060, drop, 'full');
+    expect(stats.LostSegs).toBe(1);
+    const acks = sink();
+    rx.input(original.out[0]!, 5055, drop, 'wire');
+    rx.flush(5055, acks, 'full');
+    tx.input(acks.out[0]!, 5062, drop, 'wire');
+    // then the floor halves each 5 s without a spurious retransmission, back to the estimator's
+    for (let t = 5100; t < 21_000; t += 20) roundTrip(tx, rx, t, 10);
+    expect(tx.rxRto).toBe(30);
+  });
+
+  it("kcp-go timing counts it and changes nothing: the RTO is kcp-go's estimator's", () => {
+    const { tx, rx } = spuriousTimeout('kcp-go');
+    for (let t = 200; t < 1000; t += 20) roundTrip(tx, rx, t, 10);
+    expect(tx.rxRto).toBe(30);
+  });
+});
+
+describe("kcp-go timing sends exactly what kcp-go sends", () => {
+  // Digests of every datagram (time, bytes, direction) of these transfers as the core sent them
+  // before it had any timing but kcp-go's; that core is the one the interop suite checks
+  // against the real kcp-go. Recorded by running this same helper on it.
+  const cases: [TransferOptions, { digest: string; datagrams: number; ms: number; outSegs: number; retrans: number; lost: number }][] = [
+    [{ bytes: 2 << 20, seed: 4101, link: { delay: 5, bandwidth: 1_000_000 }, kcp: { stream: true } }, { digest: '56e5f608', datagrams: 7468, ms: 10258, outSegs: 6443, retrans: 4911, lost: 4911 }],
+    [{ bytes: 4 << 20, seed: 4102, link: { loss: 0, delay: 2, jitter: 1 }, kcp: { stream: true } }, { digest: 'f905d7a8', datagrams: 5154, ms: 31, outSegs: 5076, retrans: 2018, lost: 0 }],
+    [
+      { bytes: 2 << 20, seed: 4103, link: { loss: 0.15, delay: 20, jitter: 15, duplicate: 0.02, reorder: 0.1 }, kcp: { sndWnd: 512, rcvWnd: 512 } },
+      { digest: '1970929c', datagrams: 3889, ms: 1179, outSegs: 4161, retrans: 2085, lost: 217 },
+    ],
+    [
+      { bytes: 1 << 20, seed: 4104, link: { loss: 0.05, delay: 30, jitter: 5 }, kcp: { nodelay: 0, interval: 40, resend: 0, nc: 0, sndWnd: 128, rcvWnd: 128 } },
+      { digest: '25a7ed4a', datagrams: 1413, ms: 27064, outSegs: 1129, retrans: 88, lost: 54 },
+    ],
+  ];
+  const trace = (o: TransferOptions, timing: KcpTiming) => {
+    const d = new Digest();
+    let datagrams = 0;
+    const r = transfer({
+      ...o,
+      kcp: { ...o.kcp, timing },
+      tap: (from, dg, now) => {
+        datagrams++;
+        d.num(now).bytes(dg).num(from === 'a' ? 1 : 2);
+      },
+    });
+    expect(r.ok).toBe(true);
+    return { digest: d.value, datagrams, ms: r.virtualMs, outSegs: r.sender.OutSegs, retrans: r.sender.RetransSegs, lost: r.sender.LostSegs };
+  };
+  for (const [o, expected] of cases) {
+    it(`seed ${o.seed}: ${JSON.stringify(o.link)} ${JSON.stringify(o.kcp)}`, () => {
+      expect(trace(o, 'kcp-go')).toEqual(expected);
+    });
+  }
+
+  it('adaptive timing sends differently where it matters (the check above can fail)', () => {
+    expect(trace(cases[0]![0], 'adaptive').digest).not.toBe(cases[0]![1].digest);
+  });
+});
+
+describe('DeliveryRate', () => {
+  it('measures bytes per ms over rounds, and a round with nothing delivered changes nothing', () => {
+    const r = new DeliveryRate();
+    expect(r.rate).toBe(0);
+    expect(r.inflightCap(1000, 10, 2, 32)).toBe(32); // no estimate: the floor
+    r.rtt(20, 0);
+    for (let t = 0; t <= 100; t += 5) {
+      r.delivered(5000, t);
+      r.update(t, 50);
+    }
+    expect(r.rate).toBeCloseTo(1000, 0); // 5000 bytes every 5 ms
+    expect(r.minRtt).toBe(20);
+    // rate × (2 × min RTT + ACK delay) = 1000 × 50 bytes = 50 segments of 1000
+    expect(r.inflightCap(1000, 10, 2, 32)).toBe(50);
+    expect(r.inflightCap(1000, 10, 2, 64)).toBe(64);
+    // idle: nothing delivered for a long time, the estimate stays
+    r.update(10_000, 50);
+    expect(r.rate).toBeCloseTo(1000, 0);
+    // 50 000 bytes in front: 50 ms at 1000 bytes/ms, plus the min RTT
+    expect(r.expectedRtt(50_000)).toBe(70);
+  });
+
+  it('keeps the largest round of the last ten', () => {
+    const r = new DeliveryRate();
+    r.rtt(5, 0);
+    let t = 0;
+    const round = (bytesPerMs: number) => {
+      for (let i = 0; i < 10; i++) {
+        t += 5;
+        r.delivered(bytesPerMs * 5, t);
+        r.update(t, 50);
+      }
+    };
+    round(2000);
+    for (let i = 0; i < 5; i++) round(500);
+    expect(r.rate).toBeGreaterThan(1500); // the fast round is still among the last ten
+    for (let i = 0; i < 6; i++) round(500);
+    expect(r.rate).toBeCloseTo(500, 0);
+  });
+
+  it('forgets a minimum RTT older than 10 s', () => {
+    const r = new DeliveryRate();
+    r.rtt(5, 0);
+    r.rtt(30, 5000);
+    expect(r.minRtt).toBe(5);
+    r.rtt(30, 10_001);
+    expect(r.minRtt).toBe(30);
+  });
+
+  it('takes time modulo 2^32', () => {
+    const r = new DeliveryRate();
+    r.rtt(10, 0xfffffff0);
+    r.delivered(1000, 0xfffffff0);
+    r.update(0xfffffff0, 20);
+    r.delivered(20_000, 0x10);
+    r.update(0x10, 20); // 32 ms later, across the wrap
+    expect(r.rate).toBeCloseTo(20_000 / 32, 3); // the first delivery only started the round
+  });
+});
+
+describe('the timing option', () => {
+  it('the core takes adaptive (default) or kcp-go and refuses anything else', () => {
+    expect(new Kcp(1).timing).toBe('adaptive');
+    expect(new Kcp(1, { timing: 'kcp-go' }).timing).toBe('kcp-go');
+    expect(() => new Kcp(1, { timing: 'fast' as KcpTiming })).toThrow(TypeError);
+  });
+
+  it('conversations, listen and dial check it with the other options', async () => {
+    expect(() => new Conversation({ conv: 1, kcp: { timing: 'fast' as KcpTiming } })).toThrow(/timing must be one of adaptive, kcp-go, got "fast"/);
+    await expect(Listener.listen({ listen: '127.0.0.1:0', timing: 'fast' as KcpTiming })).rejects.toThrow(RangeError);
+    await expect(dial({ connect: '127.0.0.1:9', timing: 'fast' as KcpTiming })).rejects.toThrow(/timing must be one of/);
+  });
+
+  it('reaches the cores of both ends of a session', async () => {
+    for (const timing of ['kcp-go', 'adaptive'] as const) {
+      const l = await Listener.listen({ listen: '127.0.0.1:0', mode: 'fast3', timing });
+      cleanup.push(() => l.close());
+      const s = await dial({ connect: `127.0.0.1:${l.address.port}`, mode: 'fast3', connectTimeout: 2000, timing });
+      cleanup.push(() => s.close());
+      const accepted = firstValueFrom(l.sessions$);
+      s.write(new Uint8Array(1));
+      const srv = await accepted;
+      expect(s.conversation.kcp.timing).toBe(timing);
+      expect(srv.conversation.kcp.timing).toBe(timing);
+    }
+  });
+});

@@ -29,9 +29,8 @@ function run(
   fec: FecOptions | null,
   slots: LayerSlot[],
   duplicateAt?: LayerSlot
-): { wire: string[]; kept: Kept[]; whole: number } {
+): { wire: string[]; kept: Kept[] } {
   const wire: string[] = [];
-  let whole = 0;
   const kept: Kept[] = [];
   const key = new Prng(5).bytes(crypt.name === 'aes-128' ? 16 : 32);
   const c = (crypt.node ? createNodeCrypt : createCrypt)(crypt.name, key, { random: seededRandom(11) });
@@ -42,17 +41,14 @@ function run(
   }
   testScheduler().run(({ cold }) => {
     const conv = new Conversation({ conv: 7, crypt: c, fec, layers, kcp: { nodelay: 1, interval: 10, nc: 1, sndWnd: 64 } });
-    conv.datagrams$.subscribe((d) => {
-      wire.push(hex(d));
-      if (d.byteOffset === 0 && d.buffer.byteLength === d.length) whole++;
-    });
+    conv.datagrams$.subscribe((d) => wire.push(hex(d)));
     const prng = new Prng(3);
     cold('a 20ms b 20ms c').subscribe(() => {
       for (const n of [1, 100, 1300, 4000, 17]) conv.write(prng.bytes(n));
     });
     cold('300ms a').subscribe(() => conv.close());
   });
-  return { wire, kept, whole };
+  return { wire, kept };
 }
 
 const CRYPTS: { name: CryptName; node: boolean }[] = [
@@ -86,9 +82,7 @@ describe('the send path never changes an array a user operator saw', () => {
       });
 
       it(`${label}: the wire bytes are the same with or without user operators in the slots`, () => {
-        const { wire: bare, whole } = run(crypt, fec, []);
-        // without user operators, each datagram is one allocation of exactly its size (AEAD: the seal's own)
-        expect(whole, 'datagrams that are the whole of their own memory').toBe(bare.length);
+        const bare = run(crypt, fec, []).wire;
         expect(bare.length).toBeGreaterThan(5);
         for (const slots of [...SEND_SLOTS.map((s) => [s]), SEND_SLOTS]) expect(run(crypt, fec, slots).wire, slots.join('+')).toEqual(bare);
       });
@@ -122,9 +116,9 @@ describe('layers writing in front of a datagram (inPlace)', () => {
     expect(inPlace).toHaveLength(3); // two data shards and a parity shard
     expect(inPlace[0]!.buffer).toBe(input[0]!.buffer);
     expect(inPlace[0]!.byteOffset).toBe(20);
-    expect(inPlace[2]!.byteOffset, 'parity leaves the asked room').toBe(20);
+    expect(inPlace[2]!.byteOffset, 'parity leaves the asked room').toBeGreaterThanOrEqual(20);
     expect(copied[0]!.buffer).not.toBe(input[0]!.buffer);
-    expect(short[0]!.byteOffset).toBe(0);
+    expect(short[0]!.buffer).not.toBe(input[0]!.buffer);
   });
 
   it('crcSeal writes nonce slot and CRC into the room; encrypt({ inPlace: false }) leaves the arriving array alone', async () => {
@@ -160,11 +154,11 @@ describe('Kcp headroom', () => {
     const roomy = emitted(28);
     expect(plain.length).toBeGreaterThan(2);
     expect(roomy.map(hex)).toEqual(plain.map(hex));
-    for (const d of roomy) {
-      expect(d.byteOffset).toBe(28);
-      expect(d.buffer.byteLength).toBe(28 + d.length);
+    const starts = roomy.map((d) => d.byteOffset);
+    for (let i = 1; i < roomy.length; i++) {
+      if (roomy[i]!.buffer === roomy[i - 1]!.buffer) expect(starts[i]! - 28, 'room kept free between datagrams').toBeGreaterThanOrEqual(starts[i - 1]! + roomy[i - 1]!.length);
     }
-    expect(new Set(roomy.map((d) => d.buffer)).size).toBe(roomy.length);
+    for (const d of roomy) expect(d.byteOffset).toBeGreaterThanOrEqual(28);
     expect(() => new Kcp(3, { headroom: -1 })).toThrow(RangeError);
   });
 });
@@ -230,5 +224,30 @@ describe('the receive path with FEC shards held as views', () => {
       expect(r.recovered).toBeGreaterThan(20);
     }
     expect(scribbled).toEqual(plain);
+  });
+});
+
+describe('takeBytes (shared slabs)', () => {
+  it('hands out zeroed, 8-byte aligned views that never overlap, and large arrays on their own', async () => {
+    const { takeBytes, copyBytes, SLAB_SIZE } = await import('../src/wire/slab.js');
+    const prng = new Prng(12);
+    const views: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const v = takeBytes(prng.int(0, 1600));
+      expect(v.byteOffset % 8).toBe(0);
+      expect(v.every((b) => b === 0)).toBe(true);
+      v.fill(0xff); // the taker owns it: the next views must still come zeroed
+      views.push(v);
+    }
+    for (let i = 1; i < views.length; i++) {
+      const a = views[i - 1]!;
+      const b = views[i]!;
+      if (a.buffer === b.buffer) expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + a.length);
+    }
+    const big = takeBytes(SLAB_SIZE);
+    expect(big.byteOffset).toBe(0);
+    expect(big.buffer.byteLength).toBe(SLAB_SIZE);
+    const src = prng.bytes(100);
+    expect(hex(copyBytes(src, 10, 60))).toBe(hex(src.subarray(10, 60)));
   });
 });

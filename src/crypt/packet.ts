@@ -7,6 +7,7 @@
  */
 import type { Snmp } from '../stats.js';
 import { readU32, writeU32 } from '../wire/bytes.js';
+import { takeBytes } from '../wire/slab.js';
 import { cryptHeaderSize, nonceSize } from '../wire/constants.js';
 import type { Crc32 } from '../wire/crc32.js';
 import type { AeadCrypt } from './aead.js';
@@ -26,7 +27,7 @@ export function addCrcHeader(body: Uint8Array, crc32: Crc32, inPlace = false): U
     out = new Uint8Array(body.buffer, body.byteOffset - cryptHeaderSize, cryptHeaderSize + body.length);
     out.fill(0, 0, nonceSize);
   } else {
-    out = new Uint8Array(cryptHeaderSize + body.length);
+    out = takeBytes(cryptHeaderSize + body.length);
     out.set(body, cryptHeaderSize);
   }
   writeU32(out, nonceSize, crc32(body));

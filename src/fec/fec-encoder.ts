@@ -9,6 +9,7 @@
 import type { Sink } from '../sink.js';
 import type { Snmp } from '../stats.js';
 import { writeU16, writeU32 } from '../wire/bytes.js';
+import { takeBytes } from '../wire/slab.js';
 import { fecHeaderSize, fecHeaderSizePlus2, mtuLimit, typeData, typeParity } from '../wire/constants.js';
 import { assertFecOptions, type FecOptions } from './fec-options.js';
 import { pawsOf } from './fec-packet.js';
@@ -102,7 +103,7 @@ export class FecEncoder {
   /** A new zeroed body of `n` bytes with `headroom` free bytes in front of it. */
   private allocate(n: number): Uint8Array {
     const room = this.headroom;
-    return room === 0 ? new Uint8Array(n) : new Uint8Array(room + n).subarray(room);
+    return room === 0 ? takeBytes(n) : takeBytes(room + n).subarray(room);
   }
 
   private emitParity(out: Sink<Uint8Array>): void {

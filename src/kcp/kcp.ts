@@ -38,6 +38,7 @@ import {
 import { DeliveryRate } from './delivery-rate.js';
 import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
+import { copyBytes, takeBytes } from '../wire/slab.js';
 
 /** kcp-go `_itimediff`: `later - earlier` as a signed 32-bit number. Every sn/ts comparison goes through it. */
 export function itimediff(later: number, earlier: number): number {
@@ -109,9 +110,9 @@ export interface KcpDriverOptions {
    */
   deferFlush?: boolean;
   /**
-   * Bytes left free in front of every datagram emitted: each is a view at this offset into an
-   * array of its own, so layers after the core (FEC, CRC and nonce) can write their headers there
-   * instead of copying the datagram. Default 0.
+   * Bytes left free in front of every datagram emitted: each is a view with this many bytes in
+   * front of it that no other array shares, so layers after the core (FEC, CRC and nonce) can write
+   * their headers there instead of copying the datagram. Default 0.
    */
   headroom?: number;
 }
@@ -334,7 +335,7 @@ export class Kcp {
         // was; kcp-go has already filled the last segment with part of it when it returns -2
         if (Math.ceil((len - extend) / mss) > IKCP_FRG_MAX) return -2;
         if (last.data.length < last.len + extend) {
-          const grown = new Uint8Array(mss);
+          const grown = takeBytes(mss);
           grown.set(last.data.subarray(0, last.len));
           last.data = grown;
         }
@@ -350,7 +351,7 @@ export class Kcp {
     for (let i = 0; i < count; i++) {
       const size = Math.min(len, mss);
       // stream mode keeps room to coalesce later sends into this segment
-      const buf = this.stream ? new Uint8Array(mss) : new Uint8Array(size);
+      const buf = takeBytes(this.stream ? mss : size);
       buf.set(data.subarray(off, off + size));
       const seg = new Segment(buf, size);
       seg.frg = this.stream ? 0 : count - i - 1;
@@ -673,7 +674,7 @@ export class Kcp {
     if (itimediff(sn, (this._rcvNxt + this._rcvWnd) >>> 0) >= 0 || itimediff(sn, this._rcvNxt) < 0) return true;
     let repeat = true;
     if (!this.rcvBuf.has(sn)) {
-      const seg = new Segment(data.slice(off, off + len));
+      const seg = new Segment(copyBytes(data, off, off + len));
       seg.sn = sn;
       seg.frg = frg;
       this.rcvBuf.set(sn, seg);
@@ -709,9 +710,9 @@ export class Kcp {
     if (this.bufLen === 0) return;
     const room = this.headroom;
     let dg: Uint8Array;
-    if (room === 0) dg = this.buffer.slice(0, this.bufLen);
+    if (room === 0) dg = copyBytes(this.buffer, 0, this.bufLen);
     else {
-      const whole = new Uint8Array(room + this.bufLen);
+      const whole = takeBytes(room + this.bufLen);
       whole.set(this.buffer.subarray(0, this.bufLen), room);
       dg = whole.subarray(room);
     }

@@ -1,0 +1,34 @@
+/**
+ * Hands out byte arrays as disjoint views of larger shared allocations. A typed array of 1.4 KB
+ * costs about 0.5 µs to allocate (its memory lives outside the JavaScript heap and is counted
+ * against it); a view of a 16 KiB slab costs about 0.15 µs, the slab's own allocation shared by
+ * about ten datagrams. Every view is fresh, zeroed memory that no other view overlaps, so whoever
+ * receives one owns its bytes; a view keeps its whole slab alive while it lives, which is why slabs
+ * stay small.
+ * @module
+ */
+
+/** Bytes per slab. */
+export const SLAB_SIZE = 16 * 1024;
+
+let slab = new Uint8Array(SLAB_SIZE);
+let used = 0;
+
+/** A new zeroed array of `n` bytes, a view at an 8-byte aligned offset of a shared slab. */
+export function takeBytes(n: number): Uint8Array {
+  if (n > SLAB_SIZE >>> 2) return new Uint8Array(n);
+  if (used + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    used = 0;
+  }
+  const view = slab.subarray(used, used + n);
+  used = (used + n + 7) & ~7;
+  return view;
+}
+
+/** A copy of `src[start..end)` in memory from `takeBytes`. */
+export function copyBytes(src: Uint8Array, start: number, end: number): Uint8Array {
+  const out = takeBytes(end - start);
+  out.set(src.subarray(start, end));
+  return out;
+}

@@ -25,9 +25,13 @@ import {
   type Subscription,
 } from 'rxjs';
 import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
+import { addCrcHeader, aeadSeal, decryptDatagram, encryptDatagram, openDatagram, verifyCrc } from '../src/crypt/packet.js';
+import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { KcpError } from '../src/errors.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { encodeOOB } from '../src/fec/fec-packet.js';
+import { FecDecoder, RecoveredPacket } from '../src/fec/fec-decoder.js';
+import { FecEncoder } from '../src/fec/fec-encoder.js';
+import { classify, decodeOOB, encodeOOB } from '../src/fec/fec-packet.js';
 import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
@@ -40,6 +44,8 @@ import { encrypt } from './encrypt.js';
 import { fecDecode } from './fec-decode.js';
 import { fecEncode } from './fec-encode.js';
 import { kcpInput } from './kcp-input.js';
+import { layerError } from './layer.js';
+import { assertCrypt } from './checks.js';
 import { assertOptions } from './options.js';
 import { pace } from './pace.js';
 import { reassemble } from './reassemble.js';
@@ -125,12 +131,26 @@ export class Conversation {
   readonly oob$: Observable<Uint8Array>;
   private readonly oobIn = new Subject<Uint8Array>();
 
-  private readonly inbound = new Subject<Uint8Array>();
-  private readonly inboundDecrypted = new Subject<Uint8Array>();
-  private readonly inboundBodies = new Subject<Uint8Array>();
-  private readonly kcpOut = new Subject<Uint8Array>();
+  /**
+   * No user layer and no pacing: datagrams go through the layers' cores as plain calls (see
+   * "the default chain, called directly" below) and the operator pipelines and their Subjects are
+   * never built. Otherwise the layer operators are piped, with the user's between them.
+   */
+  private readonly fused: boolean;
+  // the operator pipelines' entries (built only when not fused)
+  private readonly inbound!: Subject<Uint8Array>;
+  private readonly inboundDecrypted!: Subject<Uint8Array>;
+  private readonly inboundBodies!: Subject<Uint8Array>;
+  private readonly kcpOut!: Subject<Uint8Array>;
   /** OOB bodies: they skip KCP and FEC encoding, then share crcSeal/encrypt/pace. */
-  private readonly oobOut = new Subject<Uint8Array>();
+  private readonly oobOut!: Subject<Uint8Array>;
+  // what the fused chain keeps (the operators keep the same per subscription); coders made at first use
+  private readonly onOob: ((payload: Uint8Array) => void) | undefined;
+  private readonly replay: ReplayWindow | undefined;
+  private fecEncoder: FecEncoder | null = null;
+  private fecDecoder: FecDecoder | null = null;
+  private fecSink: Sink<Uint8Array> | null = null;
+  private packetSink: Sink<Uint8Array> | null = null;
   private readonly fec: FecOptions | null;
   private readonly outbound = new Subject<Uint8Array>();
   private readonly readable = new Subject<Kcp>();
@@ -142,7 +162,8 @@ export class Conversation {
   private ending = false;
   private readonly kcpSink: Sink<Uint8Array>;
   private readonly subscriptions: Subscription[] = [];
-  private readonly layerSlots: ReadonlySet<LayerSlot>;
+  /** Bit i: a user operator sits in SLOTS[i]. */
+  private readonly layerMask: number;
   private _closed = false;
   /** The pipelines are torn down and the clock entry removed (after close's linger, or at once). */
   private down = false;
@@ -168,11 +189,29 @@ export class Conversation {
     // deferFlush: replies to input go out once the datagrams at hand are taken (ConversationPolicy.inputTaken)
     // headroom: FEC and CRC/nonce headers are written in front of the KCP datagram where no user layer has seen it
     this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true, headroom: mtu - kcpMtu - cryptTrailerSizeOf(this.crypt) }, this.stats);
-    this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
+    let mask = 0;
+    for (const k of Object.keys(options.layers ?? {})) mask |= 1 << SLOTS.indexOf(k as LayerSlot);
+    this.layerMask = mask;
+    this.fused = mask === 0 && options.rateLimit === undefined;
+    this.onOob = onOob;
+    if (this.fused) {
+      // what the layer operators check when the pipeline is built
+      assertCrypt('crcSeal', this.crypt);
+      if (antiReplay !== undefined && this.crypt.kind !== 'aead') throw new RangeError('decrypt: antiReplay needs an AEAD cipher (CFB nonces are not authenticated)');
+    }
+    this.replay = this.fused && antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined;
+    if (this.fused) this.kcpSink = { next: (dg) => this.sendKcp(dg) };
+    else {
+      this.inbound = new Subject<Uint8Array>();
+      this.inboundDecrypted = new Subject<Uint8Array>();
+      this.inboundBodies = new Subject<Uint8Array>();
+      this.kcpOut = new Subject<Uint8Array>();
+      this.oobOut = new Subject<Uint8Array>();
+      this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
+    }
     const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
-    this.layerSlots = new Set(Object.keys(options.layers ?? {}) as LayerSlot[]);
 
-    this.subscriptions.push(
+    if (!this.fused) this.subscriptions.push(
       merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode({ fec, stats: this.stats, scheduler, inPlace: !this.hasLayer('beforeFecEncode'), headroom: cryptHeaderSizeOf(this.crypt) })), this.oobOut)
         .pipe(
           layer('afterFecEncode'),
@@ -285,7 +324,9 @@ export class Conversation {
 
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
   input(datagram: Uint8Array): void {
-    if (!this.down) this.inbound.next(datagram);
+    if (this.down) return;
+    if (this.fused) this.decryptStep(datagram);
+    else this.inbound.next(datagram);
   }
 
   /**
@@ -294,7 +335,9 @@ export class Conversation {
    * @internal Called by the package itself (the listener, the session); not for users.
    */
   inputBody(body: Uint8Array): void {
-    if (!this.down) this.inboundBodies.next(body);
+    if (this.down) return;
+    if (this.fused) this.fecDecodeStep(body);
+    else this.inboundBodies.next(body);
   }
 
   /**
@@ -304,12 +347,14 @@ export class Conversation {
    * @internal Called by the package itself (the listener, the session); not for users.
    */
   inputDecrypted(datagram: Uint8Array): void {
-    if (!this.down) this.inboundDecrypted.next(datagram);
+    if (this.down) return;
+    if (this.fused) this.crcCheckStep(datagram);
+    else this.inboundDecrypted.next(datagram);
   }
 
   /** Whether a user operator sits in `slot`. */
   hasLayer(slot: LayerSlot): boolean {
-    return this.layerSlots.has(slot);
+    return (this.layerMask & (1 << SLOTS.indexOf(slot))) !== 0;
   }
 
   /** Sends an OOB message (kcp-go type 0xF3): unreliable, unordered, needs FEC configured. */
@@ -318,7 +363,9 @@ export class Conversation {
     if (this._closed) throw new KcpError('CLOSED', 'sendOob after close', { conv: this.kcp.conv });
     if (!this.fec) throw new RangeError('conversation: OOB requires FEC to be enabled');
     if (4 + payload.length > this.kcp.mtu) throw new RangeError(`conversation: OOB payload too large (max ${this.kcp.mtu - 4})`);
-    this.oobOut.next(encodeOOB(payload, this.kcp.conv));
+    const body = encodeOOB(payload, this.kcp.conv);
+    if (this.fused) this.sealStep(body);
+    else this.oobOut.next(body);
   }
 
   /**
@@ -460,16 +507,164 @@ export class Conversation {
     this.policy.failWritable(err);
   }
 
+  // ---- the default chain, called directly ------------------------------------------------------
+  // What the layer operators do to each datagram, as plain calls (fused, as Akka Streams and
+  // Reactor fuse operators): the same core calls in the same order, the same counters, a throw in
+  // a layer's own step ending the conversation with that layer's LAYER_ERROR, and nothing done once
+  // the pipelines are down (each step checks `down` where an operator would find its subscriber
+  // closed). Used only with no user layer, so every layer owns what it is given: headers are
+  // written in place and FEC shards held as views, as the operators do with `inPlace`. A change
+  // to what a layer operator does belongs here too: test/fused-chain.test.ts compares the two.
+
+  /** decrypt: datagrams from `input`. */
+  private decryptStep(dg: Uint8Array): void {
+    let out: Uint8Array | null = dg;
+    try {
+      const crypt = this.crypt;
+      if (crypt.kind === 'framed') out = decryptDatagram(dg, crypt.block) ? dg : null;
+      else if (crypt.kind === 'aead') out = openDatagram(crypt, dg, this.stats, this.replay);
+    } catch (e) {
+      return this.fail(layerError('decrypt', e));
+    }
+    if (out !== null) this.crcCheckStep(out);
+  }
+
+  /** crcCheck: decrypted datagrams (also from `inputDecrypted`). */
+  private crcCheckStep(dg: Uint8Array): void {
+    if (this.down) return;
+    let body: Uint8Array | null = dg;
+    try {
+      if (this.crypt.kind === 'framed') body = verifyCrc(dg, this.crypt.crc32, this.stats);
+    } catch (e) {
+      return this.fail(layerError('crcCheck', e));
+    }
+    if (body !== null) this.fecDecodeStep(body);
+  }
+
+  /** fecDecode: bodies (also from `inputBody`); KCP packets on to `packetStep`. */
+  private fecDecodeStep(body: Uint8Array): void {
+    if (this.down) return;
+    try {
+      switch (classify(body)) {
+        case 'kcp':
+          this.packetStep(body);
+          return;
+        case 'oob': {
+          this.stats.OOBPackets++;
+          const payload = decodeOOB(body);
+          if (payload !== null) this.oobReceived(payload);
+          return;
+        }
+        case 'data':
+          if (body.length < fecHeaderSizePlus2) {
+            this.stats.InErrs++;
+            return;
+          }
+          this.packetStep(body.subarray(fecHeaderSizePlus2)); // to KCP first, as kcp-go, then decoded
+          if (this.down) return;
+          this.decoder().decode(body, this.packetSink!, true);
+          return;
+        case 'parity':
+          this.decoder().decode(body, this.packetSink!, true);
+      }
+    } catch (e) {
+      this.fail(layerError('fecDecode', e));
+    }
+  }
+
+  private decoder(): FecDecoder {
+    // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
+    this.packetSink ??= { next: (p) => this.packetStep(p) };
+    return (this.fecDecoder ??= new FecDecoder(this.fec, this.stats));
+  }
+
+  private oobReceived(payload: Uint8Array): void {
+    this.onOob?.(payload);
+    this.oobIn.next(payload);
+  }
+
+  /** kcpInput: KCP packets into the core, then the reader is told. */
+  private packetStep(packet: Uint8Array): void {
+    if (this.down) return;
+    try {
+      this.policy.wake();
+    } catch (e) {
+      return this.fail(e);
+    }
+    if (this.down) return;
+    const stats = this.stats;
+    try {
+      stats.InPkts++;
+      stats.InBytes += packet.length;
+      const r = this.kcp.input(packet, this.clock.now() >>> 0, this.kcpSink, packet instanceof RecoveredPacket ? 'fec' : 'wire');
+      if (r !== 0) {
+        stats.KCPInErrors++;
+        return;
+      }
+    } catch (e) {
+      return this.fail(layerError('kcpInput', e));
+    }
+    if (this.down) return;
+    this.policy.peerSpoke();
+    this.readable.next(this.kcp);
+    this.policy.inputTaken();
+  }
+
+  /** fecEncode: what the core flushes. */
+  private sendKcp(dg: Uint8Array): void {
+    if (this.down) return;
+    const fec = this.fec;
+    if (fec === null) return this.sealStep(dg);
+    try {
+      this.fecSink ??= { next: (b) => this.sealStep(b) };
+      this.fecEncoder ??= new FecEncoder(fec, this.stats, 0, cryptHeaderSizeOf(this.crypt));
+      this.fecEncoder.encode(dg, this.clock.now() >>> 0, this.fecSink, true);
+    } catch (e) {
+      this.fail(layerError('fecEncode', e));
+    }
+  }
+
+  /** crcSeal and encrypt: bodies from FEC (or the core without it) and OOB messages, to `datagrams$`. */
+  private sealStep(body: Uint8Array): void {
+    if (this.down) return;
+    const crypt = this.crypt;
+    let dg = body;
+    if (crypt.kind === 'framed') {
+      try {
+        dg = addCrcHeader(body, crypt.crc32, true);
+      } catch (e) {
+        return this.fail(layerError('crcSeal', e));
+      }
+      try {
+        encryptDatagram(dg, crypt.block, crypt.random);
+      } catch (e) {
+        return this.fail(layerError('encrypt', e));
+      }
+    } else if (crypt.kind === 'aead') {
+      try {
+        dg = aeadSeal(body, crypt.aead, crypt.random);
+      } catch (e) {
+        return this.fail(layerError('encrypt', e));
+      }
+    }
+    this.outbound.next(dg);
+  }
+
   private shutdown(): void {
     this._closed = true;
     this.down = true;
     this.policy.stop();
-    for (const s of this.subscriptions) s.unsubscribe();
-    this.inbound.complete();
-    this.inboundDecrypted.complete();
-    this.inboundBodies.complete();
-    this.kcpOut.complete();
-    this.oobOut.complete();
+    if (this.fused) {
+      // drop what the coders hold, as the operators do when unsubscribed
+      this.fecEncoder = this.fecDecoder = null;
+    } else {
+      for (const s of this.subscriptions) s.unsubscribe();
+      this.inbound.complete();
+      this.inboundDecrypted.complete();
+      this.inboundBodies.complete();
+      this.kcpOut.complete();
+      this.oobOut.complete();
+    }
     this.oobIn.complete();
     if (!this._error) this.policy.completeWritable();
   }

@@ -45,6 +45,9 @@ export function itimediff(later: number, earlier: number): number {
   return (later - earlier) | 0;
 }
 
+/** The scratch every core assembles its datagrams in (see `Kcp.buffer`). */
+const scratch = new Uint8Array(mtuLimit);
+
 const FASTACK_LOCKED = 0xffffffff; // fast/early retransmit disabled for a segment until its next RTO
 
 export interface KcpOptions {
@@ -88,6 +91,8 @@ export const KCP_TIMINGS: readonly KcpTiming[] = ['adaptive', 'kcp-go'];
 const INFLIGHT_GAIN = 2;
 /** …and never fewer segments than this (kcp-go's default window). */
 const INFLIGHT_FLOOR = 32;
+/** …with this many flush intervals allowed for a receiver holding its ACKs (kcp-go sends them once per interval). */
+const ACK_DELAY_INTERVALS = Number(process.env.ADI ?? 2);
 /** `adaptive` timing: an RTO floor raised by a spurious timeout halves after this many ms without another. */
 const RTO_FLOOR_DECAY = 5000;
 
@@ -209,8 +214,13 @@ export class Kcp {
   private haveMinResend = false;
   private fastackPending = false;
 
-  /** Scratch for assembling one datagram; what is emitted is a copy. */
-  private buffer: Uint8Array;
+  /**
+   * Scratch for assembling one datagram; what is emitted is a copy. Every core shares one (an idle
+   * core then holds none): a datagram is assembled from a flush's start or its last emit to the
+   * next emit, which copies it out before it calls the sink, and nothing outside the core runs in
+   * between, so a sink that makes another core flush at once finds the scratch free.
+   */
+  private readonly buffer = scratch;
   private bufLen = 0;
   /** See `KcpDriverOptions.headroom`. */
   private readonly headroom: number;
@@ -233,7 +243,6 @@ export class Kcp {
     this.clock = options.clock;
     this.deferFlush = options.deferFlush ?? false;
     this.headroom = options.headroom === undefined ? 0 : checkInt('headroom', options.headroom, 0, 256);
-    this.buffer = new Uint8Array(this._mtu);
     if (options.mtu !== undefined) this.setMtu(options.mtu);
     this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.noDelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc ?? -1);
@@ -454,7 +463,6 @@ export class Kcp {
     if (!Number.isInteger(mtu) || mtu <= IKCP_OVERHEAD || mtu > mtuLimit) return false;
     this._mtu = mtu;
     this._mss = mtu - IKCP_OVERHEAD;
-    this.buffer = new Uint8Array(mtu);
     return true;
   }
 
@@ -789,7 +797,7 @@ export class Kcp {
     let capRoom = Infinity;
     if (this.rate !== null) {
       // adaptive timing: no more in flight than the delivery-rate estimate allows
-      capRoom = this.rate.inflightCap(this._mss, this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR) - (((this._sndNxt - this._sndUna) >>> 0) - this.ackedHeld);
+      capRoom = this.rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR) - (((this._sndNxt - this._sndUna) >>> 0) - this.ackedHeld);
     }
     while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && newSegs < capRoom) {
       const seg = this.sndQueue.shift()!;

@@ -22,6 +22,7 @@ import {
   tap,
   type OperatorFunction,
   type SchedulerLike,
+  type Subscriber,
   type Subscription,
 } from 'rxjs';
 import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
@@ -48,7 +49,6 @@ import { layerError } from './layer.js';
 import { assertCrypt } from './checks.js';
 import { assertOptions } from './options.js';
 import { pace } from './pace.js';
-import { reassemble } from './reassemble.js';
 import { ConversationPolicy } from './conversation-policy.js';
 import { Clock } from './update-clock.js';
 
@@ -153,7 +153,8 @@ export class Conversation {
   private packetSink: Sink<Uint8Array> | null = null;
   private readonly fec: FecOptions | null;
   private readonly outbound = new Subject<Uint8Array>();
-  private readonly readable = new Subject<Kcp>();
+  /** The one `data$` subscriber (see `data$`), told after every input and when the conversation ends. */
+  private reader: Subscriber<Uint8Array> | null = null;
   /** When the core flushes and what writers are told (see conversation-policy.ts). */
   private readonly policy: ConversationPolicy;
   /** data$ has a reader (one at a time). */
@@ -209,7 +210,8 @@ export class Conversation {
       this.oobOut = new Subject<Uint8Array>();
       this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
     }
-    const layer = (slot: LayerSlot) => options.layers?.[slot] ?? identity;
+    const layers = options.layers; // (closures made here keep what they name alive, so not `options`)
+    const layer = (slot: LayerSlot) => layers?.[slot] ?? identity;
 
     if (!this.fused) this.subscriptions.push(
       merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode({ fec, stats: this.stats, scheduler, inPlace: !this.hasLayer('beforeFecEncode'), headroom: cryptHeaderSizeOf(this.crypt) })), this.oobOut)
@@ -232,8 +234,7 @@ export class Conversation {
         .pipe(
           layer('afterCrcCheck'),
           fecDecode({ fec, stats: this.stats, inPlace: !this.hasLayer('afterFecDecode'), onOob: (p) => {
-            options.onOob?.(p);
-            this.oobIn.next(p);
+            this.oobReceived(p);
           } }), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1); shards kept as views unless a user layer follows
           layer('afterFecDecode'),
           tap(() => this.policy.wake()),
@@ -242,7 +243,7 @@ export class Conversation {
         .subscribe({
           next: (k) => {
             this.policy.peerSpoke();
-            this.readable.next(k);
+            this.readTo(this.reader);
             this.policy.inputTaken();
           },
           error: (e: unknown) => this.fail(e),
@@ -252,32 +253,31 @@ export class Conversation {
     this.datagrams$ = this.outbound.asObservable();
     const kcp = this.kcp;
     const stats = this.stats;
-    // each subscriber reads through its own reassemble(), fed first with what arrived before it
+    // the subscriber reads what `reassemble` would (see `readTo`), first what arrived before it
     // subscribed (even after close), then after every input
-    const signals = new Observable<Kcp>((s) => {
+    this.data$ = new Observable<Uint8Array>((s) => {
       if (this.reading) {
         s.error(new KcpError('READER_BUSY', `conversation ${kcp.conv}: data$ already has a reader (one at a time: share it with share() to fan out)`, { conv: kcp.conv }));
         return undefined;
       }
       this.reading = true;
-      s.add(() => (this.reading = false));
+      s.add(() => {
+        this.reading = false;
+        if (this.reader === s) this.reader = null;
+      });
       if (this._error || this._closed) {
         // what arrived before the end stays readable, then the end
-        s.next(kcp);
+        this.readTo(s);
         if (this._error) s.error(this._error);
         else s.complete();
         return undefined;
       }
       // listen for the end first: a reader that closes the conversation inside its first next
       // must see data$ complete there and then, not read on
-      s.add(this.readable.subscribe(s));
-      s.next(kcp);
+      this.reader = s;
+      this.readTo(s);
       return undefined;
     });
-    this.data$ = signals.pipe(
-      reassemble(),
-      tap((m) => (stats.BytesReceived += m.length))
-    );
     const self = this;
     this.policy = new ConversationPolicy(
       kcp,
@@ -455,13 +455,13 @@ export class Conversation {
     if (options.linger === false || !this.policy.heard) {
       this.shutdown();
       this.rejectWaiting(this.closedError('the send'));
-      this.readable.complete();
+      this.reader?.complete();
       this.outbound.complete();
       return;
     }
     this._closed = true;
     this.rejectWaiting(this.closedError('the send'));
-    this.readable.complete();
+    this.reader?.complete();
     this.policy.completeWritable();
     this.policy.linger();
   }
@@ -502,7 +502,7 @@ export class Conversation {
     this._error = err;
     this.shutdown();
     this.rejectWaiting(err);
-    this.readable.error(err);
+    this.reader?.error(err);
     this.outbound.error(err);
     this.policy.failWritable(err);
   }
@@ -606,8 +606,37 @@ export class Conversation {
     }
     if (this.down) return;
     this.policy.peerSpoke();
-    this.readable.next(this.kcp);
+    this.readTo(this.reader);
     this.policy.inputTaken();
+  }
+
+  /**
+   * What `reassemble` does for a reader: every whole message the core has ready, one emission each
+   * (stream mode: all of it in one), taken only while the reader is open, so one that unsubscribes
+   * inside its next leaves the rest in the core; each counted in BytesReceived before it is
+   * emitted. A throw ends the reader with a LAYER_ERROR.
+   */
+  private readTo(reader: Subscriber<Uint8Array> | null): void {
+    if (reader === null || reader.closed) return;
+    const k = this.kcp;
+    try {
+      if (k.isStream) {
+        const all = k.recvAll();
+        if (all !== null) {
+          this.stats.BytesReceived += all.length;
+          reader.next(all);
+        }
+        return;
+      }
+      while (!reader.closed) {
+        const m = k.recv();
+        if (m === null) return;
+        this.stats.BytesReceived += m.length;
+        reader.next(m);
+      }
+    } catch (e) {
+      reader.error(layerError('reassemble', e));
+    }
   }
 
   /** fecEncode: what the core flushes. */

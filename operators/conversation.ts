@@ -49,7 +49,7 @@ import { layerError } from './layer.js';
 import { assertCrypt } from './checks.js';
 import { assertOptions } from './options.js';
 import { pace } from './pace.js';
-import { ConversationPolicy } from './conversation-policy.js';
+import { ConversationPolicy, type PolicyHost } from './conversation-policy.js';
 import { Clock } from './update-clock.js';
 
 /** Places where a user operator can sit, named after the layer it follows or precedes. */
@@ -278,23 +278,10 @@ export class Conversation {
       this.readTo(s);
       return undefined;
     });
-    const self = this;
-    this.policy = new ConversationPolicy(
-      kcp,
-      this.clock,
-      this.kcpSink,
-      stats,
-      {
-        get closed() { return self._closed; },
-        get down() { return self.down; },
-        fail: (e) => this.fail(e),
-        lingerOver: () => {
-          this.shutdown();
-          this.outbound.complete();
-        },
-      },
-      { writeDelay: options.writeDelay ?? false, failOnDeadLink: options.failOnDeadLink ?? false }
-    );
+    this.policy = new ConversationPolicy(kcp, this.clock, this.kcpSink, stats, new Host(this), {
+      writeDelay: options.writeDelay ?? false,
+      failOnDeadLink: options.failOnDeadLink ?? false,
+    });
     this.writable$ = this.policy.writable$;
     this.oob$ = this.oobIn.asObservable();
   }
@@ -679,6 +666,12 @@ export class Conversation {
     this.outbound.next(dg);
   }
 
+  /** The linger after close is over (see `Host`). */
+  private lingerOver(): void {
+    this.shutdown();
+    this.outbound.complete();
+  }
+
   private shutdown(): void {
     this._closed = true;
     this.down = true;
@@ -696,5 +689,25 @@ export class Conversation {
     }
     this.oobIn.complete();
     if (!this._error) this.policy.completeWritable();
+  }
+}
+
+/**
+ * What the policy asks its conversation (`PolicyHost`). A class of its own: an object literal with
+ * getters would be a property dictionary of about 450 bytes in every conversation.
+ */
+class Host implements PolicyHost {
+  constructor(private readonly c: Conversation) {}
+  get closed(): boolean {
+    return this.c.closed;
+  }
+  get down(): boolean {
+    return this.c['down'];
+  }
+  fail(e: unknown): void {
+    this.c.fail(e);
+  }
+  lingerOver(): void {
+    this.c['lingerOver']();
   }
 }

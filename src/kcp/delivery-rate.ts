@@ -114,14 +114,14 @@ export class DeliveryRate {
   }
 
   /**
-   * Segments of `mss` bytes to keep in flight: rate × (`gain` × min RTT + `ackDelay`), at least
-   * `floor`; `floor` too while there is no estimate yet, so a sender starts with that many and
-   * grows from what it measures. `ackDelay` is how long a receiver may hold
+   * Bytes to keep in flight: rate × (`gain` × min RTT + `ackDelay`), at least `floor` segments of
+   * `mss` bytes; that floor too while there is no estimate yet, so a sender starts with that many
+   * and grows from what it measures. `ackDelay` is how long a receiver may hold
    * its ACKs (kcp-go's send them on its flush interval): the minimum RTT comes from the ACKs sent
    * at once, and without it a sender would wait on the held ones with the pipe half empty.
    */
   inflightCap(mss: number, ackDelay: number, gain: number, floor: number): number {
-    if (this._rate <= 0 || this._minRtt < 0) return floor;
-    return Math.max(floor, Math.ceil((this._rate * (gain * Math.max(1, this._minRtt) + ackDelay)) / mss));
+    if (this._rate <= 0 || this._minRtt < 0) return floor * mss;
+    return Math.max(floor * mss, Math.ceil(this._rate * (gain * Math.max(1, this._minRtt) + ackDelay)));
   }
 }

@@ -92,7 +92,7 @@ const INFLIGHT_GAIN = 2;
 /** …and never fewer segments than this (kcp-go's default window). */
 const INFLIGHT_FLOOR = 32;
 /** …with this many flush intervals allowed for a receiver holding its ACKs (kcp-go sends them once per interval). */
-const ACK_DELAY_INTERVALS = Number(process.env.ADI ?? 2);
+const ACK_DELAY_INTERVALS = 2;
 /** `adaptive` timing: an RTO floor raised by a spurious timeout halves after this many ms without another. */
 const RTO_FLOOR_DECAY = 5000;
 
@@ -183,8 +183,8 @@ export class Kcp {
   private stream = false;
   /** Delivery-rate estimate that caps what is in flight (`adaptive` timing), or null (`kcp-go`). */
   private readonly rate: DeliveryRate | null;
-  /** Segments in snd_buf already acknowledged out of order (in flight = sndNxt - sndUna - this). */
-  private ackedHeld = 0;
+  /** Payload bytes of the segments in snd_buf not yet acknowledged (`adaptive` timing). */
+  private inflightBytes = 0;
   /** See `KcpDriverOptions.clock`. */
   private readonly clock: (() => number) | undefined;
   /** See `KcpDriverOptions.deferFlush`. */
@@ -623,8 +623,10 @@ export class Kcp {
           this.stats.SpuriousRetrans++;
           if (this.rate !== null) this.spurious(itimediff(now, ts), now);
         }
-        if (this.rate !== null) this.rate.delivered(seg.len, now);
-        this.ackedHeld++;
+        if (this.rate !== null) {
+          this.rate.delivered(seg.len, now);
+          this.inflightBytes -= seg.len;
+        }
         // marked in place; it leaves snd_buf when una passes it
         seg.acked = true;
         seg.data = EMPTY;
@@ -662,11 +664,13 @@ export class Kcp {
     let bytes = 0;
     while (buf.length > count && itimediff(una, buf.at(count).sn) > 0) {
       const seg = buf.at(count);
-      if (seg.acked) this.ackedHeld--;
-      else bytes += seg.len;
+      if (!seg.acked) bytes += seg.len;
       count++;
     }
-    if (rate !== null && bytes > 0) rate.delivered(bytes, now);
+    if (rate !== null && bytes > 0) {
+      rate.delivered(bytes, now);
+      this.inflightBytes -= bytes;
+    }
     if (count > 0) buf.drop(count);
     return count;
   }
@@ -794,13 +798,12 @@ export class Kcp {
     if (this.nocwnd === 0) cwndEff = Math.min(this._cwnd, cwndEff);
     let newSegs = 0;
     const limit = (this._sndUna + cwndEff) >>> 0;
-    let capRoom = Infinity;
-    if (this.rate !== null) {
-      // adaptive timing: no more in flight than the delivery-rate estimate allows
-      capRoom = this.rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR) - (((this._sndNxt - this._sndUna) >>> 0) - this.ackedHeld);
-    }
-    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && newSegs < capRoom) {
+    // adaptive timing: no more bytes in flight than the delivery-rate estimate allows
+    const rate = this.rate;
+    const cap = rate === null ? Infinity : rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR);
+    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this.inflightBytes < cap) {
       const seg = this.sndQueue.shift()!;
+      if (rate !== null) this.inflightBytes += seg.len;
       seg.conv = conv;
       seg.cmd = IKCP_CMD_PUSH;
       seg.sn = this._sndNxt;
@@ -826,9 +829,10 @@ export class Kcp {
     // of segments that had less in front of them
     let newRto = rxRto;
     if (this.rate !== null && newSegs > 0 && this.sndQueue.length > 0) {
-      const ahead = ((this._sndNxt - this._sndUna) >>> 0) - this.ackedHeld - newSegs;
-      const expected = this.rate.expectedRtt(ahead * this._mss);
-      if (expected > 0) newRto = Math.min(Math.max(rxRto, expected + this._interval), IKCP_RTO_MAX);
+      // everything in flight, this flush's new segments included: the last of them waits behind all
+      const expected = this.rate.expectedRtt(this.inflightBytes);
+      // (at most four RTOs: with a rate too low to carry the floor of the cap, no segment waits minutes)
+      if (expected > 0) newRto = Math.min(Math.max(rxRto, expected + this._interval), 4 * rxRto, IKCP_RTO_MAX);
       else if (expected < 0) newRto = Math.max(rxRto, IKCP_RTO_DEF); // no rate measured yet: the RTO a core starts with
     }
     let nextUpdate = this._interval;

@@ -15,6 +15,7 @@ import { cac } from 'cac';
 import cliProgress from 'cli-progress';
 import type { CryptName } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
+import { KCP_TIMINGS, type KcpTiming } from '../src/kcp/kcp.js';
 import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
 import { dial } from '../operators/io/dial.js';
 import { echo } from '../operators/io/echo.js';
@@ -34,6 +35,12 @@ function int(name: string, v: unknown, min: number, max: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}..${max}, got ${String(v)}`);
   return n;
+}
+
+function timingName(v: unknown): KcpTiming {
+  const t = String(v);
+  if (!(KCP_TIMINGS as readonly string[]).includes(t)) throw new UsageError(`--timing must be ${KCP_TIMINGS.join(' or ')}; got ${t}`);
+  return t as KcpTiming;
 }
 
 /** kcptun's flags to session options (kcptun's defaults: aes, FEC 10/3, mode fast, mtu 1350). */
@@ -63,6 +70,7 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
     ...timing,
     ackNoDelay: Boolean(f.acknodelay),
     stream: Boolean(f.stream),
+    ...(f.timing === undefined ? {} : { timing: timingName(f.timing) }),
   };
 }
 
@@ -99,7 +107,8 @@ function withSessionFlags<T extends { option(n: string, d: string, o?: { default
     .option('--sndwnd <n>', 'send window', { default: 1024 })
     .option('--rcvwnd <n>', 'receive window', { default: 1024 })
     .option('--acknodelay', 'flush ACKs at once')
-    .option('--stream', 'stream mode');
+    .option('--stream', 'stream mode')
+    .option('--timing <timing>', "adaptive (default: in flight what the path delivers) or kcp-go (everything the windows allow, as kcp-go)");
 }
 
 async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Promise<void> {

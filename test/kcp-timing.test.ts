@@ -8,6 +8,7 @@
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Digest } from '../marbles/helpers.js';
+import { sessionOptions } from '../cli/cli.js';
 import { Conversation } from '../operators/conversation.js';
 import { dial } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
@@ -160,7 +161,7 @@ describe('DeliveryRate', () => {
   it('measures bytes per ms over rounds, and a round with nothing delivered changes nothing', () => {
     const r = new DeliveryRate();
     expect(r.rate).toBe(0);
-    expect(r.inflightCap(1000, 10, 2, 32)).toBe(32); // no estimate: the floor
+    expect(r.inflightCap(1000, 10, 2, 32)).toBe(32_000); // no estimate: the floor, 32 segments
     r.rtt(20, 0);
     for (let t = 0; t <= 100; t += 5) {
       r.delivered(5000, t);
@@ -168,9 +169,9 @@ describe('DeliveryRate', () => {
     }
     expect(r.rate).toBeCloseTo(1000, 0); // 5000 bytes every 5 ms
     expect(r.minRtt).toBe(20);
-    // rate × (2 × min RTT + ACK delay) = 1000 × 50 bytes = 50 segments of 1000
-    expect(r.inflightCap(1000, 10, 2, 32)).toBe(50);
-    expect(r.inflightCap(1000, 10, 2, 64)).toBe(64);
+    // rate × (2 × min RTT + ACK delay) = 1000 × 50 bytes, or the floor of 64 segments of 1000
+    expect(r.inflightCap(1000, 10, 2, 32)).toBe(50_000);
+    expect(r.inflightCap(1000, 10, 2, 64)).toBe(64_000);
     // idle: nothing delivered for a long time, the estimate stays
     r.update(10_000, 50);
     expect(r.rate).toBeCloseTo(1000, 0);
@@ -227,6 +228,12 @@ describe('the timing option', () => {
     expect(() => new Conversation({ conv: 1, kcp: { timing: 'fast' as KcpTiming } })).toThrow(/timing must be one of adaptive, kcp-go, got "fast"/);
     await expect(Listener.listen({ listen: '127.0.0.1:0', timing: 'fast' as KcpTiming })).rejects.toThrow(RangeError);
     await expect(dial({ connect: '127.0.0.1:9', timing: 'fast' as KcpTiming })).rejects.toThrow(/timing must be one of/);
+  });
+
+  it('the CLI takes it as --timing', () => {
+    expect(sessionOptions({ timing: 'kcp-go' }).timing).toBe('kcp-go');
+    expect(sessionOptions({}).timing).toBeUndefined();
+    expect(() => sessionOptions({ timing: 'fast' })).toThrow(/--timing must be adaptive or kcp-go; got fast/);
   });
 
   it('reaches the cores of both ends of a session', async () => {

@@ -90,7 +90,8 @@ export function udpDatagrams(socket: Socket, transient?: (e: Error) => boolean):
 
 /**
  * Sends one datagram and counts it in OutPkts/OutBytes. With `port` undefined the socket must be
- * connected (half the cost of an addressed send on Linux, measured 5.3 µs against 10.6 µs).
+ * connected: 3.4-3.5 µs per 1400-byte send on 127.0.0.1, against 4.0-4.2 µs addressed on a socket
+ * with `literalLookup` and 4.4-5.0 µs addressed with the default lookup.
  * Without `sent`, Node drops a send error silently; with it, `sent` is called after each send,
  * with the error if there was one (about 0.3 µs more a datagram, measured here). A connected
  * socket needs it to hear an ICMP error that a send picked up before a receive could.

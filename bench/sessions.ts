@@ -3,6 +3,9 @@
  * one and, where Go is installed, a kcp-go one (the interop peer) under the same client load.
  * 1. Memory: server RSS with 1 session, then with 1,000 idle ones; bytes per idle session; then
  *    the same 1,000 sessions streaming (each writing 4 KiB every 250 ms, 16 MB/s echoed in all).
+ *    RSS counts what V8 has not collected yet and its heap's free room: for rxkcp, a second
+ *    server with the same options also reports its V8 heap (and memory outside it, such as typed
+ *    arrays' bytes) after a full GC, with 1 and with 1,000 idle sessions: what a session holds.
  * 2. Load: BENCH_SESSIONS (default 5000, then 10000) client sessions, each sending a 64-byte message
  *    every 500 ms and timing its echo, for BENCH_SECONDS (default 20) after a 5 s warm-up.
  *    Reports server CPU % (of one core), p50/p99 echo latency and server RSS, as JSON lines; the
@@ -34,6 +37,46 @@ function startServer(): Promise<{ child: ChildProcess; port: number }> {
       if (m) resolve({ child, port: Number(m[1]) });
     });
   });
+}
+
+/**
+ * An rxkcp echo server as `rxkcp echo` runs it with `flags` (the same listener options, `echo()`
+ * per session) that prints its V8 heap and external memory after a full GC for each line on stdin.
+ */
+function startHeapServer(): Promise<{ child: ChildProcess; port: number; measure(): Promise<{ heap: number; external: number }> }> {
+  const io = new URL('../dist/io.js', import.meta.url).href;
+  const src = `
+    const { Listener, echo } = await import(${JSON.stringify(io)});
+    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'null', dataShards: 0, parityShards: 0, mode: 'normal', mtu: 1350, sndWnd: 1024, rcvWnd: 1024 });
+    l.sessions$.subscribe((s) => echo(s));
+    console.log(JSON.stringify({ port: l.address.port }));
+    process.stdin.on('data', async () => {
+      for (let i = 0; i < 4; i++) (globalThis.gc(), await new Promise((r) => setTimeout(r, 50)));
+      const m = process.memoryUsage();
+      console.log(JSON.stringify({ heap: m.heapUsed, external: m.external }));
+    });`;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', src], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: ((l: Record<string, number>) => void)[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.startsWith('{')) lines.shift()?.(JSON.parse(line) as Record<string, number>);
+    }
+  });
+  const next = () => new Promise<Record<string, number>>((r) => lines.push(r));
+  return next().then(({ port }) => ({
+    child,
+    port: port!,
+    measure: () => {
+      const m = next();
+      child.stdin!.write('\n');
+      return m.then(({ heap, external }) => ({ heap: heap!, external: external! }));
+    },
+  }));
 }
 
 /** RSS (bytes) and CPU seconds (user + system) of a process, from /proc. */
@@ -83,7 +126,7 @@ for (const kind of process.env.BENCH_SKIP_MEMORY ? [] : servers) {
   const rss1000 = procStats(server.pid).rss;
   emit({ name: `${kind} server RSS with 1 session`, value: rss1 / 2 ** 20, unit: 'MiB' });
   emit({ name: `${kind} server RSS with 1,000 idle sessions`, value: rss1000 / 2 ** 20, unit: 'MiB' });
-  emit({ name: `${kind} server bytes per idle session`, value: (rss1000 - rss1) / 999, unit: 'bytes' });
+  emit({ name: `${kind} server bytes per idle session (RSS)`, value: (rss1000 - rss1) / 999, unit: 'bytes' });
   // the same sessions streaming: 4 KiB from each every 250 ms, echoed; RSS sampled over 10 s
   const all = [...one, ...more];
   let echoed = 0;
@@ -106,6 +149,19 @@ for (const kind of process.env.BENCH_SKIP_MEMORY ? [] : servers) {
   emit({ name: `${kind} server RSS with 1,000 sessions streaming (max over 10 s)`, value: Math.max(...rssStreaming) / 2 ** 20, unit: 'MiB', note: `echoed ${((echoed - e0) / 10 / 1e6).toFixed(1)} MB/s in all, server CPU ${((cpu1 - cpu0) * 10).toFixed(0)} % of one core` });
   for (const s of all) s.close();
   await server.stop();
+  if (kind !== 'rxkcp') continue;
+  // what an idle session holds, without V8's uncollected garbage and free room
+  const heapServer = await startHeapServer();
+  const first = await openSessions(heapServer.port, 1);
+  await sleep(500);
+  const m1 = await heapServer.measure();
+  const rest = await openSessions(heapServer.port, 999);
+  await sleep(2000);
+  const m1000 = await heapServer.measure();
+  emit({ name: 'rxkcp server V8 heap per idle session (after GC)', value: (m1000.heap - m1.heap) / 999, unit: 'bytes' });
+  emit({ name: 'rxkcp server memory outside the heap per idle session (after GC)', value: (m1000.external - m1.external) / 999, unit: 'bytes' });
+  for (const s of [...first, ...rest]) s.close();
+  heapServer.child.kill('SIGTERM');
 }
 
 // 2. many sessions at 2 messages per second

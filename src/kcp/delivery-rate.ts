@@ -28,8 +28,6 @@ export class DeliveryRate {
   private rateAt = 0;
   private rateCount = 0;
   private _rate = 0;
-  /** `now` of the last `update`. */
-  private lastUpdate = 0;
   private _minRtt = -1;
   private minRttAt = 0;
 
@@ -74,7 +72,6 @@ export class DeliveryRate {
    * a pause does not shrink the estimate.
    */
   update(now: number, round: number): void {
-    this.lastUpdate = now;
     if (this.roundStart < 0) return;
     const elapsed = (now - this.roundStart) | 0;
     if (elapsed < Math.max(1, round)) return;
@@ -94,23 +91,6 @@ export class DeliveryRate {
       this.roundStart = -1; // idle: the next delivery starts a round
     }
     this.roundBytes = 0;
-  }
-
-  /**
-   * How long (ms) a segment sent now behind `bytes` already in flight should take to be
-   * acknowledged: the minimum RTT plus the time the path takes to deliver those bytes at the
-   * measured rate; 0 before any RTT sample, -1 while there is one but no rate yet.
-   */
-  expectedRtt(bytes: number): number {
-    if (this._minRtt < 0) return 0;
-    let rate = this._rate;
-    if (rate <= 0) {
-      // no round has ended yet: what the first one has delivered so far
-      const elapsed = (this.lastUpdate - this.roundStart) | 0;
-      if (this.roundStart < 0 || elapsed <= 0 || this.roundBytes <= 0) return -1;
-      rate = this.roundBytes / elapsed;
-    }
-    return this._minRtt + Math.ceil(bytes / rate);
   }
 
   /**

@@ -185,6 +185,11 @@ export class Kcp {
   private readonly rate: DeliveryRate | null;
   /** Payload bytes of the segments in snd_buf not yet acknowledged (`adaptive` timing). */
   private inflightBytes = 0;
+  /**
+   * When una last moved, or a flush found nothing in flight: `adaptive` timing restarts the
+   * retransmission timers from it.
+   */
+  private unaAdvancedAt = 0;
   /** See `KcpDriverOptions.clock`. */
   private readonly clock: (() => number) | undefined;
   /** See `KcpDriverOptions.deferFlush`. */
@@ -502,7 +507,10 @@ export class Kcp {
       if (regular) this._rmtWnd = wnd;
       // an ACK's own segment is looked at before una takes it away (parseAck's comment says why)
       if (cmd === IKCP_CMD_ACK) this.parseAck(sn, ts, now >>> 0);
-      if (this.parseUna(una, now >>> 0) > 0) flushSegments = true;
+      if (this.parseUna(una, now >>> 0) > 0) {
+        flushSegments = true;
+        this.unaAdvancedAt = now >>> 0;
+      }
       this.shrinkBuf();
 
       if (cmd === IKCP_CMD_ACK) {
@@ -585,6 +593,12 @@ export class Kcp {
     this._rxRto = Math.min(Math.max(this.rxMinrto, this.rtoFloor, rto), IKCP_RTO_MAX);
   }
 
+  /** una has not moved for `rto` ms (or for longer than int32 ms can say). */
+  private unaStill(now: number, rto: number): boolean {
+    const still = itimediff(now, this.unaAdvancedAt);
+    return still < 0 || still >= rto;
+  }
+
   /**
    * `adaptive` timing's response to a retransmission shown not needed (Eifel response): the
    * original took `late` ms to be acknowledged, so the RTO floor is raised to that plus one flush
@@ -621,7 +635,8 @@ export class Kcp {
         if (seg.acked) break;
         if (seg.xmit > 1 && itimediff(ts, seg.ts) < 0) {
           this.stats.SpuriousRetrans++;
-          if (this.rate !== null) this.spurious(itimediff(now, ts), now);
+          // the Eifel response is to a timeout (a fast or early retransmission locks fastack)
+          if (this.rate !== null && seg.fastack !== FASTACK_LOCKED) this.spurious(itimediff(now, ts), now);
         }
         if (this.rate !== null) {
           this.rate.delivered(seg.len, now);
@@ -801,6 +816,8 @@ export class Kcp {
     // adaptive timing: no more bytes in flight than the delivery-rate estimate allows
     const rate = this.rate;
     const cap = rate === null ? Infinity : rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR);
+    // nothing was in flight: the retransmission timers start now (see unaAdvancedAt)
+    if (this.sndBuf.length === 0) this.unaAdvancedAt = now;
     while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this.inflightBytes < cap) {
       const seg = this.sndQueue.shift()!;
       if (rate !== null) this.inflightBytes += seg.len;
@@ -822,19 +839,6 @@ export class Kcp {
     // 5. transmit: new, fast retransmit, early retransmit, RTO; first matching rule wins
     const resent = this.fastresend > 0 ? this.fastresend >>> 0 : 0xffffffff;
     const rxRto = this._rxRto;
-    // adaptive timing, while the sender has more to send than it may (it is not the application
-    // that limits the rate, so the rate measured is the path's): a new segment waits behind
-    // everything in flight, so its timer starts from when the path can have delivered that at
-    // the measured rate (plus a flush interval for a receiver holding its ACKs), not from the RTO
-    // of segments that had less in front of them
-    let newRto = rxRto;
-    if (this.rate !== null && newSegs > 0 && this.sndQueue.length > 0) {
-      // everything in flight, this flush's new segments included: the last of them waits behind all
-      const expected = this.rate.expectedRtt(this.inflightBytes);
-      // (at most four RTOs: with a rate too low to carry the floor of the cap, no segment waits minutes)
-      if (expected > 0) newRto = Math.min(Math.max(rxRto, expected + this._interval), 4 * rxRto, IKCP_RTO_MAX);
-      else if (expected < 0) newRto = Math.max(rxRto, IKCP_RTO_DEF); // no rate measured yet: the RTO a core starts with
-    }
     let nextUpdate = this._interval;
     let change = 0;
     let lost = 0;
@@ -868,7 +872,7 @@ export class Kcp {
       let needsend = false;
       if (seg.xmit === 0) {
         needsend = true;
-        seg.rto = newRto;
+        seg.rto = rxRto;
         seg.resendts = (now + seg.rto) >>> 0;
       } else if (seg.fastack >= resent && seg.fastack !== FASTACK_LOCKED) {
         needsend = true;
@@ -884,7 +888,10 @@ export class Kcp {
         seg.resendts = (now + seg.rto) >>> 0;
         change++;
         early++;
-      } else if (itimediff(now, seg.resendts) >= 0) {
+      } else if (itimediff(now, seg.resendts) >= 0 && (this.rate === null || this.unaStill(now, seg.rto))) {
+        // adaptive timing: as TCP restarts its retransmission timer on every ACK of new data, a
+        // segment times out only when una has also stood still for its RTO; while the peer keeps
+        // acknowledging, a late segment is waiting in a queue, not lost
         needsend = true;
         seg.rto += this.nodelay === 0 ? rxRto : rxRto >>> 1;
         seg.fastack = 0;

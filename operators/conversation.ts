@@ -6,7 +6,9 @@
  *     inbound:  input ─▶ decrypt ─▶ crcCheck ─▶ fecDecode ─▶ kcpInput ─▶ (reassemble) ─▶ data$
  *     outbound: write ─▶ Kcp ─▶ clock/packet-clocked flush ─▶ fecEncode ─▶ crcSeal ─▶ encrypt ─▶ pace ─▶ datagrams$
  *
- * A user operator goes between any two layers through `layers` (see `LayerSlot`). The conversation
+ * A user operator goes between any two layers through `layers` (see `LayerSlot`). Without one
+ * (and without `rateLimit`), the layers' cores are called directly, the operators fused into plain
+ * calls that do what they would, and no Subject or subscriber stands between layers. The conversation
  * registers with one shared `Clock`; pass the same clock to every conversation of a process.
  * When the core flushes (clock ticks, sleeping while idle, packet clocking, the linger after
  * close) and what writers are told is `ConversationPolicy`'s (conversation-policy.ts); this class

@@ -76,8 +76,6 @@ export class ConversationPolicy {
   private lingerEnd = 0;
   /** Clock time the conversation went to sleep (idle KCP), or -1 while it ticks. */
   private sleepingSince = -1;
-  /** The last tick came late and only sent ACKs (see `tick`). */
-  private heldLateTick = false;
   private readonly entry: ClockEntry;
 
   constructor(
@@ -241,15 +239,6 @@ export class ConversationPolicy {
 
   private tick(now: number): number {
     if (this.lingerUntil >= 0) return this.lingerTick(now);
-    if (this.kcp.timing === 'adaptive' && now - this.entry.due >= this.kcp.interval && !this.heldLateTick) {
-      // The clock fired an interval or more late: this process was busy, and the peer's ACKs
-      // for what looks overdue may be waiting unread. Only ACKs now; the retransmissions wait
-      // for the next tick, after the datagrams at hand have been taken in.
-      this.heldLateTick = true;
-      this.kcp.flush(now >>> 0, this.sink, 'acks');
-      return 1;
-    }
-    this.heldLateTick = false;
     this.kcp.takeDeferredFlush(); // a full flush covers it
     const wait = this.kcp.flush(now >>> 0, this.sink);
     if (this.failIfDead()) return wait;

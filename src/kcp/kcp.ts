@@ -74,11 +74,17 @@ export interface KcpOptions {
    */
   startSn?: number;
   /**
-   * How the sender times what it puts on the wire. `adaptive` (default) keeps at most about twice
-   * the measured bandwidth-delay product in flight (delivery rate × minimum RTT, see
-   * `DeliveryRate`), so a fast sender does not fill the receiver's socket buffer or event loop
-   * until segments wait longer than their RTO and are sent again for nothing. `kcp-go` sends
-   * exactly what kcp-go does: everything the windows allow.
+   * How the sender times what it puts on the wire; either works with any peer (the receiver's
+   * side is the same). `adaptive` (default):
+   * - keeps at most about twice the measured bandwidth-delay product in flight (delivery rate ×
+   *   (2 × minimum RTT + 2 flush intervals for ACKs a receiver holds), at least 32 segments; see
+   *   `DeliveryRate`), so a fast sender does not fill the receiver's socket buffer or event loop
+   *   until segments wait longer than their RTO;
+   * - restarts the retransmission timers whenever una moves (a segment times out only when una
+   *   has also stood still for its RTO), as TCP does;
+   * - answers a timeout an ACK shows was not needed by raising the RTO floor to that ACK's delay
+   *   (Eifel response), halving it after 5 s without another.
+   * `kcp-go` sends exactly what kcp-go does: everything the windows allow, on kcp-go's timers.
    */
   timing?: KcpTiming;
 }

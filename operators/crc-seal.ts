@@ -7,10 +7,12 @@
  * Only the `framed` crypts (nonce + CRC header: the CFB ciphers, salsa20, xor, none) have a
  * CRC; with AEAD or `null` crypto this passes bodies through.
  *
- * With `inPlace`, the bodies arriving are this operator's (no one else has seen them) and the
- * bytes in front of each view are free (FEC and the KCP core leave room when asked): the header is
- * written there, and what is emitted is a view over the same memory. A body without 20 free bytes
- * in front is copied as without it. Default false: every datagram is a new array.
+ * With `inPlace`, the bodies arriving are this operator's (no one else has seen them): a body whose
+ * maker set room aside in front of it (the KCP core's `headroom`, the FEC encoder's) gets the
+ * header written there, and what is emitted is a view over the same memory. Any other body, a
+ * caller's view into larger memory included, is copied: in-place writing never touches bytes in
+ * front of an array unless its maker vouched for them, and then only once. Default false: every
+ * datagram is a new array.
  *
  * @param crypt The same crypto `encrypt` is given.
  * @see encrypt

@@ -28,9 +28,10 @@ export interface FecEncodeOptions {
   stats?: Snmp;
   scheduler?: SchedulerLike;
   /**
-   * The datagrams arriving are this operator's (no one else has seen them) and the bytes in front
-   * of each view are free (the KCP core's `headroom`): the FEC header is written there and the body
-   * emitted is a view over the same memory. Default false: every body is a new array.
+   * The datagrams arriving are this operator's (no one else has seen them): one whose maker set
+   * room aside in front of it (the KCP core's `headroom`) gets the FEC header written there and the
+   * body emitted is a view over the same memory; any other datagram is copied, so bytes in front of
+   * a caller's view are never touched. Default false: every body is a new array.
    */
   inPlace?: boolean;
   /** Bytes left free in front of every body this operator allocates, for an in-place `crcSeal` after it. Default 0. */

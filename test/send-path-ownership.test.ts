@@ -13,6 +13,7 @@ import { createNodeCrypt } from '../src/node/crypt.js';
 import type { FecOptions } from '../src/fec/fec-options.js';
 import { Prng } from '../src/prng.js';
 import { seededRandom, testScheduler } from '../marbles/helpers.js';
+import { markRoom } from '../src/wire/slab.js';
 
 const SEND_SLOTS: LayerSlot[] = ['beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
@@ -92,14 +93,23 @@ describe('the send path never changes an array a user operator saw', () => {
 
 describe('layers writing in front of a datagram (inPlace)', () => {
   const body = new Prng(9).bytes(300);
+  // an array made with room in front, vouched for (markRoom) right before it is handed on, as the
+  // KCP core and the FEC encoder do
+  const rooms = new Map<Uint8Array, number>();
   const withRoom = (room: number) => {
     const a = new Uint8Array(room + body.length).subarray(room);
     a.set(body);
+    rooms.set(a, room);
     return a;
   };
   const collect = (op: OperatorFunction<Uint8Array, Uint8Array>, input: Uint8Array[]) => {
     const out: Uint8Array[] = [];
-    of(...input).pipe(op).subscribe((d) => out.push(d));
+    of(...input)
+      .pipe(
+        tap((a) => markRoom(a, rooms.get(a) ?? 0)),
+        op
+      )
+      .subscribe((d) => out.push(d));
     return out;
   };
 
@@ -249,5 +259,50 @@ describe('takeBytes (shared slabs)', () => {
     expect(big.buffer.byteLength).toBe(SLAB_SIZE);
     const src = prng.bytes(100);
     expect(hex(copyBytes(src, 10, 60))).toBe(hex(src.subarray(10, 60)));
+  });
+});
+
+describe('in-place headers only in room set aside for them', () => {
+  // a caller's arrays are often views into larger memory (Node's Buffer pool, a slab, a frame
+  // being parsed): the bytes in front of them belong to someone else
+  const crypt = createCrypt('salsa20', new Prng(9).bytes(32), { random: seededRandom(3) });
+  const memory = () => {
+    const whole = new Uint8Array(256).fill(0xa5);
+    return { whole, body: whole.subarray(64, 64 + 100).fill(7) };
+  };
+
+  it("crcSeal({ inPlace: true }) on a caller's view copies: the bytes in front of it are left alone", async () => {
+    const { whole, body } = memory();
+    const { crcSeal } = await import('../operators/crc-seal.js');
+    const { of, lastValueFrom } = await import('rxjs');
+    const out = await lastValueFrom(of(body).pipe(crcSeal({ crypt, inPlace: true })));
+    expect(out.length).toBe(120);
+    expect([...whole.subarray(0, 64)].every((b) => b === 0xa5)).toBe(true);
+  });
+
+  it("fecEncode({ inPlace: true }) on a caller's view copies: the bytes in front of it are left alone", async () => {
+    const { whole, body } = memory();
+    const { fecEncode } = await import('../operators/fec-encode.js');
+    const { of, lastValueFrom, toArray } = await import('rxjs');
+    const out = await lastValueFrom(of(body).pipe(fecEncode({ fec: { dataShards: 2, parityShards: 1 }, inPlace: true }), toArray()));
+    expect(out[0]!.length).toBe(108);
+    expect([...whole.subarray(0, 64)].every((b) => b === 0xa5)).toBe(true);
+  });
+
+  it('the room a KCP datagram was made with is used once: a second in-place seal of the same array copies', async () => {
+    const { Kcp } = await import('../src/kcp/kcp.js');
+    const { addCrcHeader } = await import('../src/crypt/packet.js');
+    const dgs: Uint8Array[] = [];
+    const kcp = new Kcp(1, { nodelay: 1, interval: 10, nc: 1, headroom: 20 });
+    kcp.send(new Uint8Array(50).fill(1));
+    kcp.flush(0, { next: (d) => dgs.push(d) });
+    expect(dgs.length).toBe(1);
+    if (crypt.kind !== 'framed') throw new Error('salsa20 is framed');
+    const first = addCrcHeader(dgs[0]!, crypt.crc32, true);
+    expect(first.buffer).toBe(dgs[0]!.buffer); // written in the room in front
+    const snapshot = [...first];
+    const second = addCrcHeader(dgs[0]!, crypt.crc32, true);
+    expect(second.buffer === first.buffer && second.byteOffset === first.byteOffset).toBe(false);
+    expect([...first]).toEqual(snapshot);
   });
 });

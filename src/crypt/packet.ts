@@ -7,7 +7,7 @@
  */
 import type { Snmp } from '../stats.js';
 import { readU32, writeU32 } from '../wire/bytes.js';
-import { takeBytes } from '../wire/slab.js';
+import { claimRoom, takeBytes } from '../wire/slab.js';
 import { cryptHeaderSize, nonceSize } from '../wire/constants.js';
 import type { Crc32 } from '../wire/crc32.js';
 import type { AeadCrypt } from './aead.js';
@@ -17,13 +17,13 @@ import type { PacketCrypt, RandomSource } from './crypt.js';
 
 /**
  * The datagram `[16-byte nonce slot, zero][CRC32 LE of body][body]`; the nonce is filled by
- * `encryptDatagram`. A new array, unless `inPlace` says the bytes in front of `body` are free and
- * there are at least 20 of them: then the header is written there and the datagram is a view over
- * the same memory.
+ * `encryptDatagram`. A new array, unless `inPlace` is set and `body`'s maker marked at least 20
+ * free bytes in front of it (`markRoom`, claimed once): then the header is written there and the
+ * datagram is a view over the same memory.
  */
 export function addCrcHeader(body: Uint8Array, crc32: Crc32, inPlace = false): Uint8Array {
   let out: Uint8Array;
-  if (inPlace && body.byteOffset >= cryptHeaderSize) {
+  if (inPlace && claimRoom(body) >= cryptHeaderSize) {
     out = new Uint8Array(body.buffer, body.byteOffset - cryptHeaderSize, cryptHeaderSize + body.length);
     out.fill(0, 0, nonceSize);
   } else {

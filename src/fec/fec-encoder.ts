@@ -9,7 +9,7 @@
 import type { Sink } from '../sink.js';
 import type { Snmp } from '../stats.js';
 import { writeU16, writeU32 } from '../wire/bytes.js';
-import { takeBytes } from '../wire/slab.js';
+import { claimRoom, markRoom, takeBytes } from '../wire/slab.js';
 import { fecHeaderSize, fecHeaderSizePlus2, mtuLimit, typeData, typeParity } from '../wire/constants.js';
 import { assertFecOptions, type FecOptions } from './fec-options.js';
 import { pawsOf } from './fec-packet.js';
@@ -63,14 +63,16 @@ export class FecEncoder {
 
   /**
    * Wraps one KCP datagram as a data shard (emitted at once), then the group's parity if it
-   * completed. With `inPlace`, `kcp` is this encoder's to use and the bytes in front of the view
-   * are free: when there are at least 8 of them the header is written there and the body emitted
-   * is a view over the same memory, wider by the header; otherwise the body is a new array.
+   * completed. With `inPlace`, `kcp` is this encoder's to use: when its maker marked at least 8
+   * free bytes in front of it (`markRoom`, claimed once) the header is written there and the body
+   * emitted is a view over the same memory, wider by the header; otherwise the body is a new
+   * array. Every body is marked with the room left in front of it, for an in-place CRC header.
    */
   encode(kcp: Uint8Array, now: number, out: Sink<Uint8Array>, inPlace = false): void {
     const n = kcp.length;
     let body: Uint8Array;
-    if (inPlace && kcp.byteOffset >= fecHeaderSizePlus2) body = new Uint8Array(kcp.buffer, kcp.byteOffset - fecHeaderSizePlus2, fecHeaderSizePlus2 + n);
+    const room = inPlace ? claimRoom(kcp) : 0;
+    if (room >= fecHeaderSizePlus2) body = new Uint8Array(kcp.buffer, kcp.byteOffset - fecHeaderSizePlus2, fecHeaderSizePlus2 + n);
     else {
       body = this.allocate(fecHeaderSizePlus2 + n);
       body.set(kcp, fecHeaderSizePlus2);
@@ -88,6 +90,8 @@ export class FecEncoder {
     this.lens[this.shardCount] = len;
     this.shardCount++;
     if (body.length > this.maxSize) this.maxSize = body.length;
+    if (room >= fecHeaderSizePlus2) markRoom(body, room - fecHeaderSizePlus2);
+    else if (this.headroom > 0) markRoom(body, this.headroom);
     out.next(body);
 
     if (this.shardCount === this.dataShards) {
@@ -116,6 +120,7 @@ export class FecEncoder {
       writeU16(body, 4, typeParity);
       body.set(this.parity[j]!.subarray(0, len), fecHeaderSize);
       this.next = (this.next + 1) % this.paws;
+      if (this.headroom > 0) markRoom(body, this.headroom);
       out.next(body);
     }
   }

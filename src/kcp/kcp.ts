@@ -38,7 +38,7 @@ import {
 import { DeliveryRate } from './delivery-rate.js';
 import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
-import { copyBytes, takeBytes } from '../wire/slab.js';
+import { copyBytes, markRoom, takeBytes } from '../wire/slab.js';
 
 /** kcp-go `_itimediff`: `later - earlier` as a signed 32-bit number. Every sn/ts comparison goes through it. */
 export function itimediff(later: number, earlier: number): number {
@@ -748,6 +748,7 @@ export class Kcp {
       const whole = takeBytes(room + this.bufLen);
       whole.set(this.buffer.subarray(0, this.bufLen), room);
       dg = whole.subarray(room);
+      markRoom(dg, room);
     }
     this.bufLen = 0;
     this.emitted++;

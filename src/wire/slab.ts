@@ -32,3 +32,28 @@ export function copyBytes(src: Uint8Array, start: number, end: number): Uint8Arr
   out.set(src.subarray(start, end));
   return out;
 }
+
+/**
+ * Free bytes in front of an array, vouched for by whoever made it: the KCP core and the FEC encoder
+ * mark each datagram they allocate with room (`markRoom`) right before handing it on, and an
+ * in-place layer claims that room (`claimRoom`) for its header. Only the array marked last is
+ * remembered and a claim forgets it, so the room of an array can be used once, and only by a
+ * layer that runs synchronously after its maker; any other array (one a caller made, one handed on
+ * later, a view into someone else's memory) has no room and is copied. In-place writing therefore
+ * never reaches bytes in front of a view that nobody set aside for it.
+ */
+let marked: Uint8Array | null = null;
+let markedRoom = 0;
+
+/** Records that the `room` bytes in front of `view` are free for the next layer. */
+export function markRoom(view: Uint8Array, room: number): void {
+  marked = view;
+  markedRoom = room;
+}
+
+/** The free bytes in front of `view` if it is the array marked last (forgetting the mark), else 0. */
+export function claimRoom(view: Uint8Array): number {
+  if (view !== marked) return 0;
+  marked = null;
+  return markedRoom;
+}

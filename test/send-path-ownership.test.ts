@@ -306,3 +306,27 @@ describe('in-place headers only in room set aside for them', () => {
     expect([...first]).toEqual(snapshot);
   });
 });
+
+describe('a receiver that detaches what it was given', () => {
+  it("transferring a datagram's buffer (postMessage) takes no memory a core still needs: later datagrams and retransmissions come out as without it", async () => {
+    const { Kcp } = await import('../src/kcp/kcp.js');
+    const run = (detach: boolean) => {
+      const k = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, headroom: 28, timing: 'kcp-go' });
+      const out: string[] = [];
+      const sink = {
+        next: (d: Uint8Array) => {
+          out.push(hex(d));
+          if (detach && d.buffer.byteLength > 0) structuredClone(d.buffer, { transfer: [d.buffer as ArrayBuffer] });
+        },
+      };
+      k.send(new Prng(4).bytes(20_000));
+      k.flush(0, sink);
+      k.send(new Prng(5).bytes(3_000));
+      for (let t = 10; t <= 400; t += 10) k.flush(t, sink); // no ACKs: the first datagrams go again
+      return out;
+    };
+    const plain = run(false);
+    expect(plain.length).toBeGreaterThan(20);
+    expect(run(true)).toEqual(plain);
+  });
+});

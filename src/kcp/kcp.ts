@@ -38,7 +38,7 @@ import {
 import { DeliveryRate } from './delivery-rate.js';
 import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
-import { copyBytes, markRoom, takeBytes } from '../wire/slab.js';
+import { copyBytes, copyHeldBytes, markRoom, takeBytes, takeHeldBytes } from '../wire/slab.js';
 
 /** kcp-go `_itimediff`: `later - earlier` as a signed 32-bit number. Every sn/ts comparison goes through it. */
 export function itimediff(later: number, earlier: number): number {
@@ -355,7 +355,7 @@ export class Kcp {
         // was; kcp-go has already filled the last segment with part of it when it returns -2
         if (Math.ceil((len - extend) / mss) > IKCP_FRG_MAX) return -2;
         if (last.data.length < last.len + extend) {
-          const grown = takeBytes(mss);
+          const grown = takeHeldBytes(mss);
           grown.set(last.data.subarray(0, last.len));
           last.data = grown;
         }
@@ -371,7 +371,7 @@ export class Kcp {
     for (let i = 0; i < count; i++) {
       const size = Math.min(len, mss);
       // stream mode keeps room to coalesce later sends into this segment
-      const buf = takeBytes(this.stream ? mss : size);
+      const buf = takeHeldBytes(this.stream ? mss : size);
       buf.set(data.subarray(off, off + size));
       const seg = new Segment(buf, size);
       seg.frg = this.stream ? 0 : count - i - 1;
@@ -707,7 +707,7 @@ export class Kcp {
     if (itimediff(sn, (this._rcvNxt + this._rcvWnd) >>> 0) >= 0 || itimediff(sn, this._rcvNxt) < 0) return true;
     let repeat = true;
     if (!this.rcvBuf.has(sn)) {
-      const seg = new Segment(copyBytes(data, off, off + len));
+      const seg = new Segment(copyHeldBytes(data, off, off + len));
       seg.sn = sn;
       seg.frg = frg;
       this.rcvBuf.set(sn, seg);

@@ -11,19 +11,47 @@
 /** Bytes per slab. */
 export const SLAB_SIZE = 16 * 1024;
 
-let slab = new Uint8Array(SLAB_SIZE);
-let used = 0;
+/**
+ * One bump allocator over slabs. Two are kept: one for arrays handed downstream (datagrams) and one
+ * for what a core keeps for itself (segment payloads), so a receiver that transfers or detaches a
+ * datagram's `buffer` (postMessage with a transfer list) takes only other datagrams' memory with
+ * it, never what a core still needs; a detached slab is left behind and a new one started.
+ */
+class Arena {
+  private slab = new Uint8Array(SLAB_SIZE);
+  private used = 0;
 
-/** A new zeroed array of `n` bytes, a view at an 8-byte aligned offset of a shared slab. */
-export function takeBytes(n: number): Uint8Array {
-  if (n > SLAB_SIZE >>> 2) return new Uint8Array(n);
-  if (used + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    used = 0;
+  take(n: number): Uint8Array {
+    if (n > SLAB_SIZE >>> 2) return new Uint8Array(n);
+    // byteLength reads 0 once the slab's buffer was detached
+    if (this.used + n > SLAB_SIZE || this.slab.byteLength === 0) {
+      this.slab = new Uint8Array(SLAB_SIZE);
+      this.used = 0;
+    }
+    const view = this.slab.subarray(this.used, this.used + n);
+    this.used = (this.used + n + 7) & ~7;
+    return view;
   }
-  const view = slab.subarray(used, used + n);
-  used = (used + n + 7) & ~7;
-  return view;
+}
+
+const wire = new Arena();
+const held = new Arena();
+
+/** A new zeroed array of `n` bytes to hand downstream, a view at an 8-byte aligned offset of a shared slab. */
+export function takeBytes(n: number): Uint8Array {
+  return wire.take(n);
+}
+
+/** As `takeBytes`, for bytes a core keeps (segment payloads), from slabs no datagram shares. */
+export function takeHeldBytes(n: number): Uint8Array {
+  return held.take(n);
+}
+
+/** A copy of `src[start..end)` in memory from `takeHeldBytes`, for a core to keep. */
+export function copyHeldBytes(src: Uint8Array, start: number, end: number): Uint8Array {
+  const out = held.take(end - start);
+  out.set(src.subarray(start, end));
+  return out;
 }
 
 /** A copy of `src[start..end)` in memory from `takeBytes`. */

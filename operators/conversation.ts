@@ -114,7 +114,11 @@ export class Conversation {
   readonly stats: Snmp;
   readonly clock: Clock;
   readonly crypt: PacketCrypt;
-  /** Finished datagrams to put on the wire. Hot: subscribe before the first write or input. */
+  /**
+   * Finished datagrams to put on the wire. Hot: subscribe before the first write or input. Each is
+   * the subscriber's to keep; like Node's pooled Buffers it may be a view into a larger shared
+   * allocation (`byteOffset` is not 0), so read it through its own bounds, never its whole `buffer`.
+   */
   readonly datagrams$: Observable<Uint8Array>;
   /**
    * Received data: one emission per message (stream mode: per chunk), each a new array. Reading is

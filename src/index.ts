@@ -11,7 +11,7 @@ export { CollectSink, nullSink, type Sink } from './sink.js';
 export { Prng } from './prng.js';
 
 // KCP
-export { Kcp, type FlushKind, type InputSource, type KcpDriverOptions, type KcpOptions } from './kcp/kcp.js';
+export { Kcp, KCP_TIMINGS, type FlushKind, type InputSource, type KcpDriverOptions, type KcpOptions, type KcpTiming } from './kcp/kcp.js';
 export { KcpPair } from './sim/kcp-pair.js';
 export { LossyLink, type LossyLinkOptions, type LossyLinkStats } from './sim/lossy-link.js';
 

@@ -54,6 +54,35 @@ describe('a path slower than the sender (virtual time, no loss)', () => {
   }
 });
 
+describe('a path without a queue (virtual time): adaptive timing is as fast as kcp-go timing', () => {
+  // links where nothing queues (unlimited bandwidth), clean or with random loss: the long, lossy
+  // paths KCP is chosen for; adaptive timing must not hold back what kcp-go sends at once
+  const links = [
+    { name: 'ideal, 20 ms', link: { delay: 20 }, perSeed: true },
+    { name: 'ideal, 50 ms', link: { delay: 50 }, perSeed: true },
+    { name: '50 ms, 5 % loss', link: { delay: 50, loss: 0.05 }, perSeed: false },
+    { name: '50 ms, 20 % loss', link: { delay: 50, loss: 0.2 }, perSeed: false },
+    { name: '5 ms, 10 % loss', link: { delay: 5, loss: 0.1 }, perSeed: false },
+  ];
+  const seeds = [3, 5, 7, 9, 11];
+  for (const { name, link, perSeed } of links) {
+    it(`${name}: 8 MB take at most 5 % longer in virtual time${perSeed ? ' on every seed' : ' over five seeds'}`, () => {
+      const total = { adaptive: 0, 'kcp-go': 0 };
+      for (const seed of seeds) {
+        const ms = { adaptive: 0, 'kcp-go': 0 };
+        for (const timing of ['kcp-go', 'adaptive'] as const) {
+          const r = transfer({ bytes: 8 << 20, seed, link, kcp: { timing, stream: true }, until: 600_000 });
+          expect(r.ok, `seed ${seed}, ${timing}`).toBe(true);
+          ms[timing] = r.virtualMs;
+          total[timing] += r.virtualMs;
+        }
+        if (perSeed) expect(ms.adaptive, `seed ${seed}: adaptive ${ms.adaptive} ms, kcp-go ${ms['kcp-go']} ms`).toBeLessThanOrEqual(ms['kcp-go'] * 1.05);
+      }
+      expect(total.adaptive, `adaptive ${total.adaptive} ms, kcp-go ${total['kcp-go']} ms`).toBeLessThanOrEqual(total['kcp-go'] * 1.05);
+    });
+  }
+});
+
 describe('Eifel response: a retransmission shown not needed raises the RTO floor', () => {
   /** One segment tx → rx and its ACK back, sent at `at`, acknowledged `rtt` ms later. */
   function roundTrip(tx: Kcp, rx: Kcp, at: number, rtt: number): void {

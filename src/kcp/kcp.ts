@@ -75,13 +75,19 @@ export interface KcpOptions {
   startSn?: number;
   /**
    * How the sender times what it puts on the wire; either works with any peer (the receiver's
-   * side is the same). `adaptive` (default):
-   * - keeps at most about twice the measured bandwidth-delay product in flight (delivery rate ×
-   *   (2 × minimum RTT + 2 flush intervals for ACKs a receiver holds), at least 32 segments; see
-   *   `DeliveryRate`), so a fast sender does not fill the receiver's socket buffer or event loop
-   *   until segments wait longer than their RTO;
-   * - restarts the retransmission timers whenever una moves (a segment times out only when una
-   *   has also stood still for its RTO), as TCP does;
+   * side is the same). `adaptive` (default) sends what kcp-go sends on a path without a queue
+   * and differs where one builds:
+   * - sends everything the windows allow until a queue shows itself (an RTT sample above
+   *   2 × minimum RTT + 2 flush intervals, or a timeout an ACK shows was not needed); from then
+   *   until 1 s passes without another sign, keeps at most about twice the measured
+   *   bandwidth-delay product in flight (delivery rate × (2 × minimum RTT + 2 flush intervals for
+   *   ACKs a receiver holds), at least 32 segments; see `DeliveryRate`), so a fast sender does not
+   *   fill the receiver's socket buffer or event loop until segments wait longer than their RTO;
+   * - restarts the retransmission timer of a segment nothing sent after it has overtaken whenever
+   *   una moves (it times out only when una has also stood still for its RTO), as TCP does; in a
+   *   FIFO queue nothing overtakes, while a segment that was overtaken is likely lost and keeps
+   *   kcp-go's timer. With more than 32 segments in flight, a first transmission waits for una to
+   *   stand still at least 200 ms (a receiver busy with a burst acknowledges nothing until through);
    * - answers a timeout an ACK shows was not needed by raising the RTO floor to that ACK's delay
    *   (Eifel response), halving it after 5 s without another.
    * `kcp-go` sends exactly what kcp-go does: everything the windows allow, on kcp-go's timers.
@@ -101,6 +107,14 @@ const INFLIGHT_FLOOR = 32;
 const ACK_DELAY_INTERVALS = 2;
 /** `adaptive` timing: an RTO floor raised by a spurious timeout halves after this many ms without another. */
 const RTO_FLOOR_DECAY = 5000;
+/** `adaptive` timing: the in-flight cap is lifted again after this many ms without a sign of a queue. */
+const CAP_RELEASE = 1000;
+/**
+ * `adaptive` timing: with more than INFLIGHT_FLOOR segments in flight, a segment's first
+ * transmission that nothing sent after it has overtaken times out only after una has stood still
+ * for at least this long (ms), however short its RTO.
+ */
+const BURST_STALL = IKCP_RTO_DEF;
 
 /**
  * How the code that drives a core wants it to behave; not tuning, so kept apart from
@@ -196,6 +210,14 @@ export class Kcp {
    * retransmission timers from it.
    */
   private unaAdvancedAt = 0;
+  /**
+   * `adaptive` timing: whether the in-flight cap applies. It engages on a sign of a standing queue
+   * (an RTT sample above INFLIGHT_GAIN × min RTT + the ACK delay, or a timeout shown spurious) and
+   * is lifted CAP_RELEASE ms after the last such sign; until then the windows alone limit, as kcp-go.
+   */
+  private capped = false;
+  /** When the last sign of a standing queue was seen (`adaptive` timing). */
+  private queueSeenAt = 0;
   /** See `KcpDriverOptions.clock`. */
   private readonly clock: (() => number) | undefined;
   /** See `KcpDriverOptions.deferFlush`. */
@@ -544,7 +566,11 @@ export class Kcp {
       const rtt = itimediff(now >>> 0, latest);
       if (rtt >= 0) {
         this.updateAck(rtt, now >>> 0);
-        if (this.rate !== null) this.rate.rtt(rtt, now >>> 0);
+        if (this.rate !== null) {
+          this.rate.rtt(rtt, now >>> 0);
+          // a sample well above the shortest: segments wait in a queue somewhere
+          if (rtt > INFLIGHT_GAIN * this.rate.minRtt + ACK_DELAY_INTERVALS * this._interval) this.queueSeen(now >>> 0);
+        }
       }
     }
     if (this.rate !== null) this.rate.update(now >>> 0, Math.max(this._rxSrtt, this.rate.minRtt + this._interval, 4 * this._interval));
@@ -617,7 +643,14 @@ export class Kcp {
     const floor = Math.min(late + this._interval, IKCP_RTO_MAX);
     if (floor > this.rtoFloor) this.rtoFloor = floor;
     this.rtoFloorAt = now;
+    this.queueSeen(now);
     if (this._rxRto < this.rtoFloor) this._rxRto = this.rtoFloor;
+  }
+
+  /** `adaptive` timing: a sign of a standing queue; the in-flight cap applies from now. */
+  private queueSeen(now: number): void {
+    this.capped = true;
+    this.queueSeenAt = now;
   }
 
   private shrinkBuf(): void {
@@ -822,7 +855,10 @@ export class Kcp {
     const limit = (this._sndUna + cwndEff) >>> 0;
     // adaptive timing: no more bytes in flight than the delivery-rate estimate allows
     const rate = this.rate;
-    const cap = rate === null ? Infinity : rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR);
+    // …once a queue has shown itself; until then (and CAP_RELEASE ms after the last sign of one)
+    // the windows alone limit, as in kcp-go
+    if (this.capped && itimediff(now, this.queueSeenAt) > CAP_RELEASE) this.capped = false;
+    const cap = rate === null || !this.capped ? Infinity : rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR);
     // nothing was in flight: the retransmission timers start now (see unaAdvancedAt)
     if (this.sndBuf.length === 0) this.unaAdvancedAt = now;
     while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this.inflightBytes < cap) {
@@ -895,10 +931,13 @@ export class Kcp {
         seg.resendts = (now + seg.rto) >>> 0;
         change++;
         early++;
-      } else if (itimediff(now, seg.resendts) >= 0 && (this.rate === null || this.unaStill(now, seg.rto))) {
+      } else if (itimediff(now, seg.resendts) >= 0 && (this.rate === null || seg.fastack !== 0 || this.unaStill(now, seg.xmit > 1 || n - head <= INFLIGHT_FLOOR ? seg.rto : Math.max(seg.rto, BURST_STALL)))) {
         // adaptive timing: as TCP restarts its retransmission timer on every ACK of new data, a
-        // segment times out only when una has also stood still for its RTO; while the peer keeps
-        // acknowledging, a late segment is waiting in a queue, not lost
+        // segment that nothing sent after it has overtaken (fastack 0) times out only when una has
+        // also stood still for its RTO; while the peer keeps acknowledging, a late segment is
+        // waiting in a queue, not lost. One that was overtaken is likely lost: kcp-go's timer.
+        // A large burst's first transmissions wait out a longer stall of una (BURST_STALL): a
+        // receiver busy with the burst acknowledges nothing until it is through
         needsend = true;
         seg.rto += this.nodelay === 0 ? rxRto : rxRto >>> 1;
         seg.fastack = 0;

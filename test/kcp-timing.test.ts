@@ -1,8 +1,9 @@
 /**
- * The sender's timing: `adaptive` (the default) keeps about twice the measured bandwidth-delay
- * product in flight, starts a new segment's timer from when the path can have delivered what is in
- * front of it, and answers a retransmission an ACK shows was not needed by raising the RTO floor
- * (Eifel response). `kcp-go` sends exactly what kcp-go sends. Virtual time throughout, except the
+ * The sender's timing: `adaptive` (the default) sends what kcp-go sends until a queue shows
+ * itself, then keeps about twice the measured bandwidth-delay product in flight; restarts the timer
+ * of a segment nothing has overtaken whenever una moves; lets a large burst wait out a stall of
+ * una; and answers a retransmission an ACK shows was not needed by raising the RTO floor (Eifel
+ * response). `kcp-go` sends exactly what kcp-go sends. Virtual time throughout, except the
  * option plumbing, which goes through real sockets on 127.0.0.1.
  */
 import { firstValueFrom } from 'rxjs';
@@ -209,6 +210,49 @@ describe('a receiver that acknowledges slowly but steadily', () => {
     expect(stats.LostSegs).toBe(0); // the first RTO is 200 ms
     tx.flush(200, drop, 'full');
     expect(stats.LostSegs).toBe(1);
+  });
+});
+
+describe('a receiver that stalls under a burst', () => {
+  /** 64 segments at once after the RTO has settled at 30 ms; the receiver takes none until `stall` ms later. */
+  function burstStall(timing: KcpTiming, stall: number) {
+    const stats = new Snmp();
+    const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128, timing }, stats);
+    const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128 });
+    for (let t = 0; t < 100; t += 20) {
+      tx.send(new Uint8Array(100));
+      const data = sink();
+      tx.flush(t, data, 'full');
+      const acks = sink();
+      for (const d of data.out) rx.input(d, t + 5, drop, 'wire');
+      rx.flush(t + 5, acks, 'full');
+      for (const d of acks.out) tx.input(d, t + 10, drop, 'wire');
+      while (rx.recv() !== null);
+    }
+    expect(tx.rxRto).toBe(30);
+    for (let i = 0; i < 64; i++) tx.send(new Uint8Array(100));
+    const data = sink();
+    tx.flush(100, data, 'full');
+    // the sender's clock runs through the stall; nothing comes back
+    for (let t = 110; t < 100 + stall; t += 10) tx.flush(t, drop, 'full');
+    const lostDuringStall = stats.LostSegs;
+    // then the receiver takes the burst and acknowledges it
+    const acks = sink();
+    for (const d of data.out) rx.input(d, 100 + stall, acks, 'wire'); // a full datagram of ACKs goes out at once
+    rx.flush(100 + stall, acks, 'full');
+    for (const d of acks.out) tx.input(d, 100 + stall, drop, 'wire');
+    while (rx.recv() !== null);
+    expect(tx.waitSnd()).toBe(0);
+    return lostDuringStall;
+  }
+
+  it('adaptive timing waits out a 150 ms stall without a timeout retransmission (kcp-go timing resends the burst at its 30 ms RTO)', () => {
+    expect(burstStall('adaptive', 150)).toBe(0);
+    expect(burstStall('kcp-go', 150)).toBeGreaterThanOrEqual(64);
+  });
+
+  it('adaptive timing still times out once una has stood still for 200 ms', () => {
+    expect(burstStall('adaptive', 260)).toBeGreaterThan(0);
   });
 });
 

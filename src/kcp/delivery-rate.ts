@@ -95,8 +95,8 @@ export class DeliveryRate {
 
   /**
    * Bytes to keep in flight: rate × (`gain` × min RTT + `ackDelay`), at least `floor` segments of
-   * `mss` bytes; that floor too while there is no estimate yet, so a sender starts with that many
-   * and grows from what it measures. `ackDelay` is how long a receiver may hold
+   * `mss` bytes; that floor too while there is no estimate yet, so a sender capped from its start
+   * begins with that many and grows from what it measures. `ackDelay` is how long a receiver may hold
    * its ACKs (kcp-go's send them on its flush interval): the minimum RTT comes from the ACKs sent
    * at once, and without it a sender would wait on the held ones with the pipe half empty.
    */

@@ -78,9 +78,9 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
  * Limits of `echo` and `sink`, for a server exposed to the internet. A datagram from a new source
  * address creates a session (UDP has no handshake) and KCP sends nothing while idle, so without
  * them every session a flood (or a client that left without a word) creates lives as long as the
- * process, at about 45 KiB each (2,000 flood sessions took 89 MiB here). kcptun's clients send an
- * smux keep-alive every 10 s, so 60 s of silence means the peer is gone; 4,096 sessions bound
- * what a flood can hold to about 200 MB and leave room for far more clients than a kcptun server
+ * process, at about 16 KB each without FEC (bench:sessions; about 53 KB with FEC 10/3). kcptun's
+ * clients send an smux keep-alive every 10 s, so 60 s of silence means the peer is gone; 4,096
+ * sessions bound what a flood can hold to about 65 MB (220 MB with FEC) and leave room for far more clients than a kcptun server
  * has (each opens one session per --conn).
  */
 export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096 } as const;

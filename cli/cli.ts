@@ -108,7 +108,7 @@ function withSessionFlags<T extends { option(n: string, d: string, o?: { default
     .option('--rcvwnd <n>', 'receive window', { default: 1024 })
     .option('--acknodelay', 'flush ACKs at once')
     .option('--stream', 'stream mode')
-    .option('--timing <timing>', "adaptive (default: in flight what the path delivers) or kcp-go (everything the windows allow, as kcp-go)");
+    .option('--timing <timing>', "adaptive (default: as kcp-go until a queue builds, then no more in flight than the path delivers) or kcp-go (exactly kcp-go's timing)");
 }
 
 async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Promise<void> {

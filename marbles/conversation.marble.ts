@@ -5,7 +5,7 @@ import { virtualNetwork } from '../operators/virtual-link.js';
 import { createCrypt } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 import { Prng } from '../src/prng.js';
-import { Digest, bytes, seededRandom, testScheduler } from './helpers.js';
+import { Digest, bytes, pumpThrough, seededRandom, testScheduler } from './helpers.js';
 
 describe('Conversation timing in virtual time', () => {
   it('backs off retransmissions (200, 400, 600 ms) and, with failOnDeadLink, errors with DEAD_LINK at deadLink', () => {
@@ -138,29 +138,13 @@ describe('FEC in a lossy transfer', () => {
       const b = new Conversation(opts);
       const net = virtualNetwork(a, b, { ab: { seed: 5, loss: 0.2, delay: 30 }, ba: { seed: 6, loss: 0.2, delay: 30 } });
       const data = new Prng(1).bytes(1 << 20);
-      let sent = 0;
-      const pump = () => {
-        while (sent < data.length && a.write(data.subarray(sent, Math.min(data.length, sent + 8192)))) sent += 8192;
-      };
-      a.writable$.subscribe(pump);
-      const received: Uint8Array[] = [];
-      b.data$.subscribe((m) => {
-        received.push(m);
-        out.delivered += m.length;
-        if (out.delivered >= data.length) {
-          out.at = clock.now();
-          out.retrans = a.stats.RetransSegs;
-          out.recovered = b.stats.FECRecovered;
-          expect(Buffer.concat(received).equals(Buffer.from(data))).toBe(true);
-          a.close();
-          b.close();
-          // in an action of its own: TestScheduler's run mode leaves a timer's pending run behind
-          // when a handler clears another timer due in the same frame, and then throws
-          clock.scheduler.schedule(() => net.unsubscribe());
-        }
+      pumpThrough(a, b, net, data, (received) => {
+        out.delivered = received.length;
+        out.at = clock.now();
+        out.retrans = a.stats.RetransSegs;
+        out.recovered = b.stats.FECRecovered;
+        expect(received.equals(Buffer.from(data))).toBe(true);
       });
-      pump();
-      clock.scheduler.schedule(() => (a.close(), b.close(), net.unsubscribe()), 3_600_000);
       flush();
     });
     return out;

@@ -146,6 +146,28 @@ describe('Eifel response: a retransmission shown not needed raises the RTO floor
   });
 });
 
+/**
+ * A sender and a receiver (windows 128, nodelay) after five quick round trips, so the sender's
+ * RTO has settled at the nodelay minimum, 30 ms.
+ */
+function settledPair(timing: KcpTiming): { stats: Snmp; tx: Kcp; rx: Kcp } {
+  const stats = new Snmp();
+  const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128, timing }, stats);
+  const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128 });
+  for (let t = 0; t < 100; t += 20) {
+    tx.send(new Uint8Array(100));
+    const data = sink();
+    tx.flush(t, data, 'full');
+    const acks = sink();
+    for (const d of data.out) rx.input(d, t + 5, drop, 'wire');
+    rx.flush(t + 5, acks, 'full');
+    for (const d of acks.out) tx.input(d, t + 10, drop, 'wire');
+    while (rx.recv() !== null);
+  }
+  expect(tx.rxRto).toBe(30);
+  return { stats, tx, rx };
+}
+
 describe('a receiver that acknowledges slowly but steadily', () => {
   /** The segments of datagrams, one per array (a KCP header is 24 bytes, its length at 20). */
   function segments(datagrams: Uint8Array[]): Uint8Array[] {
@@ -161,21 +183,7 @@ describe('a receiver that acknowledges slowly but steadily', () => {
   }
 
   function slowAcks(timing: KcpTiming) {
-    const stats = new Snmp();
-    const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128, timing }, stats);
-    const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128 });
-    // quick round trips first: the RTO settles at the nodelay minimum, 30 ms
-    for (let t = 0; t < 100; t += 20) {
-      tx.send(new Uint8Array(100));
-      const data = sink();
-      tx.flush(t, data, 'full');
-      const acks = sink();
-      for (const d of data.out) rx.input(d, t + 5, drop, 'wire');
-      rx.flush(t + 5, acks, 'full');
-      for (const d of acks.out) tx.input(d, t + 10, drop, 'wire');
-      while (rx.recv() !== null);
-    }
-    expect(tx.rxRto).toBe(30);
+    const { stats, tx, rx } = settledPair(timing);
     // 30 segments at once; the receiver takes one every 5 ms and acknowledges it at once, so
     // una moves every 5 ms and the last is acknowledged 150 ms after it was sent
     for (let i = 0; i < 30; i++) tx.send(new Uint8Array(100));
@@ -216,20 +224,7 @@ describe('a receiver that acknowledges slowly but steadily', () => {
 describe('a receiver that stalls under a burst', () => {
   /** 64 segments at once after the RTO has settled at 30 ms; the receiver takes none until `stall` ms later. */
   function burstStall(timing: KcpTiming, stall: number) {
-    const stats = new Snmp();
-    const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128, timing }, stats);
-    const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128 });
-    for (let t = 0; t < 100; t += 20) {
-      tx.send(new Uint8Array(100));
-      const data = sink();
-      tx.flush(t, data, 'full');
-      const acks = sink();
-      for (const d of data.out) rx.input(d, t + 5, drop, 'wire');
-      rx.flush(t + 5, acks, 'full');
-      for (const d of acks.out) tx.input(d, t + 10, drop, 'wire');
-      while (rx.recv() !== null);
-    }
-    expect(tx.rxRto).toBe(30);
+    const { stats, tx, rx } = settledPair(timing);
     for (let i = 0; i < 64; i++) tx.send(new Uint8Array(100));
     const data = sink();
     tx.flush(100, data, 'full');

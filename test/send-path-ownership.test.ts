@@ -12,7 +12,7 @@ import { createCrypt, type CryptName } from '../src/crypt/crypt.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import type { FecOptions } from '../src/fec/fec-options.js';
 import { Prng } from '../src/prng.js';
-import { seededRandom, testScheduler } from '../marbles/helpers.js';
+import { pumpThrough, seededRandom, testScheduler } from '../marbles/helpers.js';
 import { markRoom } from '../src/wire/slab.js';
 
 const SEND_SLOTS: LayerSlot[] = ['beforeFecEncode', 'afterFecEncode', 'afterCrcSeal', 'afterEncrypt'];
@@ -199,27 +199,13 @@ describe('the receive path with FEC shards held as views', () => {
       const b = new Conversation({ ...opts, layers: scribble ? { afterFecDecode: scribbler } : undefined });
       const net = virtualNetwork(a, b, { ab: { seed: 15, loss: 0.2, delay: 30 }, ba: { seed: 16, loss: 0.2, delay: 30 } });
       const data = new Prng(1).bytes(1 << 18);
-      let sent = 0;
-      const pump = () => {
-        while (sent < data.length && a.write(data.subarray(sent, Math.min(data.length, sent + 8192)))) sent += 8192;
-      };
-      a.writable$.subscribe(pump);
-      const received: Uint8Array[] = [];
-      b.data$.subscribe((m) => {
-        received.push(m);
-        out.delivered += m.length;
-        if (out.delivered >= data.length) {
-          out.recovered = b.stats.FECRecovered;
-          out.kcpInErrors = b.stats.KCPInErrors;
-          out.retrans = a.stats.RetransSegs;
-          out.intact = Buffer.concat(received).equals(Buffer.from(data));
-          a.close();
-          b.close();
-          net.unsubscribe();
-        }
+      pumpThrough(a, b, net, data, (received) => {
+        out.delivered = received.length;
+        out.recovered = b.stats.FECRecovered;
+        out.kcpInErrors = b.stats.KCPInErrors;
+        out.retrans = a.stats.RetransSegs;
+        out.intact = received.equals(Buffer.from(data));
       });
-      pump();
-      clock.scheduler.schedule(() => (a.close(), b.close(), net.unsubscribe()), 3_600_000);
       flush();
     });
     return out;

@@ -32,9 +32,10 @@ import { addCrcHeader, aeadSeal, decryptDatagram, encryptDatagram, openDatagram,
 import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { KcpError } from '../src/errors.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { FecDecoder, RecoveredPacket } from '../src/fec/fec-decoder.js';
+import { RecoveredPacket } from '../src/fec/fec-decoder.js';
+import { FecReceiver } from '../src/fec/fec-receiver.js';
 import { FecEncoder } from '../src/fec/fec-encoder.js';
-import { classify, decodeOOB, encodeOOB } from '../src/fec/fec-packet.js';
+import { encodeOOB } from '../src/fec/fec-packet.js';
 import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
@@ -51,6 +52,7 @@ import { layerError } from './layer.js';
 import { assertCrypt } from './checks.js';
 import { assertOptions } from './options.js';
 import { pace } from './pace.js';
+import { readReady } from './reassemble.js';
 import { ConversationPolicy, type PolicyHost } from './conversation-policy.js';
 import { Clock } from './update-clock.js';
 
@@ -154,7 +156,7 @@ export class Conversation {
   private readonly onOob: ((payload: Uint8Array) => void) | undefined;
   private readonly replay: ReplayWindow | undefined;
   private fecEncoder: FecEncoder | null = null;
-  private fecDecoder: FecDecoder | null = null;
+  private fecReceiver: FecReceiver | null = null;
   private fecSink: Sink<Uint8Array> | null = null;
   private packetSink: Sink<Uint8Array> | null = null;
   private readonly fec: FecOptions | null;
@@ -538,38 +540,17 @@ export class Conversation {
   private fecDecodeStep(body: Uint8Array): void {
     if (this.down) return;
     try {
-      switch (classify(body)) {
-        case 'kcp':
-          this.packetStep(body);
-          return;
-        case 'oob': {
-          this.stats.OOBPackets++;
-          const payload = decodeOOB(body);
-          if (payload !== null) this.oobReceived(payload);
-          return;
-        }
-        case 'data':
-          if (body.length < fecHeaderSizePlus2) {
-            this.stats.InErrs++;
-            return;
-          }
-          this.packetStep(body.subarray(fecHeaderSizePlus2)); // to KCP first, as kcp-go, then decoded
-          if (this.down) return;
-          this.decoder().decode(body, this.packetSink!, true);
-          return;
-        case 'parity':
-          this.decoder().decode(body, this.packetSink!, true);
-      }
+      // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
+      this.fecReceiver ??= new FecReceiver(this.fec, this.stats, (p) => this.oobReceived(p), true);
+      this.packetSink ??= { next: (p) => this.packetStep(p) };
+      this.fecReceiver.take(body, this.packetSink, this.isDown);
     } catch (e) {
       this.fail(layerError('fecDecode', e));
     }
   }
 
-  private decoder(): FecDecoder {
-    // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
-    this.packetSink ??= { next: (p) => this.packetStep(p) };
-    return (this.fecDecoder ??= new FecDecoder(this.fec, this.stats));
-  }
+  /** Whether the pipelines are down (for `FecReceiver.take`). */
+  private readonly isDown = (): boolean => this.down;
 
   private oobReceived(payload: Uint8Array): void {
     this.onOob?.(payload);
@@ -604,29 +585,13 @@ export class Conversation {
   }
 
   /**
-   * What `reassemble` does for a reader: every whole message the core has ready, one emission each
-   * (stream mode: all of it in one), taken only while the reader is open, so one that unsubscribes
-   * inside its next leaves the rest in the core; each counted in BytesReceived before it is
-   * emitted. A throw ends the reader with a LAYER_ERROR.
+   * What `reassemble` does for a reader (`readReady`), each message counted in BytesReceived; a
+   * throw ends the reader with a LAYER_ERROR.
    */
   private readTo(reader: Subscriber<Uint8Array> | null): void {
     if (reader === null || reader.closed) return;
-    const k = this.kcp;
     try {
-      if (k.isStream) {
-        const all = k.recvAll();
-        if (all !== null) {
-          this.stats.BytesReceived += all.length;
-          reader.next(all);
-        }
-        return;
-      }
-      while (!reader.closed) {
-        const m = k.recv();
-        if (m === null) return;
-        this.stats.BytesReceived += m.length;
-        reader.next(m);
-      }
+      readReady(this.kcp, reader, this.stats);
     } catch (e) {
       reader.error(layerError('reassemble', e));
     }
@@ -684,7 +649,8 @@ export class Conversation {
     this.policy.stop();
     if (this.fused) {
       // drop what the coders hold, as the operators do when unsubscribed
-      this.fecEncoder = this.fecDecoder = null;
+      this.fecEncoder = null;
+      this.fecReceiver = null;
     } else {
       for (const s of this.subscriptions) s.unsubscribe();
       this.inbound.complete();

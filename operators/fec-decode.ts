@@ -20,11 +20,9 @@
  * @see fecEncode
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { FecDecoder } from '../src/fec/fec-decoder.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { classify, decodeOOB } from '../src/fec/fec-packet.js';
+import { FecReceiver } from '../src/fec/fec-receiver.js';
 import { Snmp } from '../src/stats.js';
-import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
 import { isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 
@@ -58,40 +56,12 @@ export function fecDecode(
   if (options !== null) assertFecOptions(options);
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
-      let decoder: FecDecoder | null = null;
-      const subscription = forward('fecDecode', source, subscriber, (body) => {
-        switch (classify(body)) {
-          case 'kcp':
-            subscriber.next(body);
-            return;
-          case 'oob': {
-            stats.OOBPackets++;
-            const payload = decodeOOB(body);
-            if (payload !== null) onOob?.(payload);
-            return;
-          }
-          case 'data':
-            if (body.length < fecHeaderSizePlus2) {
-              stats.InErrs++;
-              return;
-            }
-            {
-              // kept for decoding as it arrived: what goes downstream is downstream's, even to change
-              const held = keep ? body : body.slice();
-              subscriber.next(body.subarray(fecHeaderSizePlus2)); // to KCP first, as kcp-go, then decoded
-              if (subscriber.closed) return;
-              decoder ??= new FecDecoder(options, stats);
-              decoder.decode(held, subscriber, true);
-            }
-            return;
-          case 'parity':
-            decoder ??= new FecDecoder(options, stats);
-            decoder.decode(body, subscriber, keep);
-        }
-      });
+      let receiver: FecReceiver | null = new FecReceiver(options, stats, onOob, keep);
+      const stopped = () => subscriber.closed;
+      const subscription = forward('fecDecode', source, subscriber, (body) => receiver?.take(body, subscriber, stopped));
       return () => {
         subscription.unsubscribe();
-        decoder = null; // drop buffered shards
+        receiver = null; // drop buffered shards
       };
     });
 }

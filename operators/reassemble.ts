@@ -15,27 +15,36 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { forward } from './layer.js';
 import { Kcp } from '../src/kcp/kcp.js';
+import type { Snmp } from '../src/stats.js';
 
 export function reassemble(options?: { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array>;
 export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array>;
 export function reassemble(first?: Kcp | { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array> {
   const kcp = first === undefined || first instanceof Kcp ? first : first.kcp;
-  return (source) =>
-    new Observable<Uint8Array>((subscriber) =>
-      forward('reassemble', source, subscriber, (signal) => {
-        const k = kcp ?? signal;
-        if (k.isStream) {
-          const all = k.recvAll();
-          if (all !== null) subscriber.next(all);
-          return;
-        }
-        // a message is taken out of the core only for a subscriber that is still open: one that
-        // closes inside its own next (a reader pausing) leaves the rest for the next reader
-        while (!subscriber.closed) {
-          const m = k.recv();
-          if (m === null) return;
-          subscriber.next(m);
-        }
-      })
-    );
+  return (source) => new Observable<Uint8Array>((subscriber) => forward('reassemble', source, subscriber, (signal) => readReady(kcp ?? signal, subscriber)));
+}
+
+/**
+ * What `reassemble` does with one signal: every whole message `k` has ready to `reader`, one
+ * emission each (stream mode: all of it in one), each a new array. A message is taken out of the
+ * core only while the reader is open: one that closes inside its own next (a reader pausing)
+ * leaves the rest for the next reader. With `stats`, each is counted in BytesReceived before it
+ * is emitted. Also what a conversation's `data$` runs for its reader.
+ * @internal
+ */
+export function readReady(k: Kcp, reader: { readonly closed: boolean; next(m: Uint8Array): void }, stats?: Snmp): void {
+  if (k.isStream) {
+    const all = k.recvAll();
+    if (all !== null) {
+      if (stats) stats.BytesReceived += all.length;
+      reader.next(all);
+    }
+    return;
+  }
+  while (!reader.closed) {
+    const m = k.recv();
+    if (m === null) return;
+    if (stats) stats.BytesReceived += m.length;
+    reader.next(m);
+  }
 }

@@ -43,7 +43,7 @@ export interface ListenOptions extends SessionOptions {
    * Default: no limit, as kcp-go. A listener exposed to the internet needs this and `idleTimeout`
    * both: one datagram from a new source address creates a session (with 'none' or 'null' anyone
    * can send one; with a cipher, anyone can replay a captured one), KCP sends nothing while idle,
-   * and an idle session holds about 15 KiB (about 55 KiB with FEC 10/3, most of it the FEC coders'
+   * and an idle session holds about 16 KB (about 53 KB with FEC 10/3, most of it the FEC coders'
    * shard buffers). A limit without `idleTimeout` is filled by one flood
    * for good. `rxkcp echo` and `sink` default to 4096 sessions and 60 s.
    */

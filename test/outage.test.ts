@@ -255,16 +255,22 @@ describe('restarts: a listener holds no session that cannot deliver', () => {
   }, 60_000);
 });
 
+/** A listener (closed after the test) whose sessions it keeps in `accepted` and whose messages go to `got`. */
+async function collectingListener(): Promise<{ l: Listener; got: string[]; accepted: Session[] }> {
+  const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0' });
+  cleanup.push(() => l.close());
+  const got: string[] = [];
+  const accepted: Session[] = [];
+  l.sessions$.subscribe((s) => {
+    accepted.push(s);
+    s.data$.subscribe((m) => got.push(text(m)));
+  });
+  return { l, got, accepted };
+}
+
 describe('first datagrams: what may open a session', () => {
   it('a fresh peer whose sn-0 datagram was lost still gets its session, offered once sn 0 arrives', async () => {
-    const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0' });
-    cleanup.push(() => l.close());
-    const got: string[] = [];
-    const accepted: Session[] = [];
-    l.sessions$.subscribe((s) => {
-      accepted.push(s);
-      s.data$.subscribe((m) => got.push(text(m)));
-    });
+    const { l, got, accepted } = await collectingListener();
     const p = await rawPeer(l.address.port);
     await p.send(push(7, 1, 'second'));
     await until(() => p.received.length > 0, 5000, 'the ACK of sn 1');
@@ -329,14 +335,7 @@ describe('first datagrams: what may open a session', () => {
 
   /** A listener whose sessions' messages go to `got`, and a raw peer whose one message ('once', conv 7) arrived. */
   async function oneMessageSession() {
-    const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0' });
-    cleanup.push(() => l.close());
-    const got: string[] = [];
-    const accepted: Session[] = [];
-    l.sessions$.subscribe((s) => {
-      accepted.push(s);
-      s.data$.subscribe((m) => got.push(text(m)));
-    });
+    const { l, got, accepted } = await collectingListener();
     const p = await rawPeer(l.address.port);
     await p.send(push(7, 0, 'once'));
     await until(() => got.length === 1, 5000, 'the message');

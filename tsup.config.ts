@@ -5,7 +5,7 @@ import { defineConfig } from 'tsup';
 // `scripts/cjs-types.mjs` for their .d.cts twins.
 const common = {
   dts: false,
-  target: 'node20',
+  target: 'node22',
   external: ['rxjs', /^node:/, /^@noble\//],
 };
 

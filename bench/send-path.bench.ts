@@ -28,7 +28,7 @@ function sendPath(crypt: CryptName, withFec: boolean, inPlace: boolean): { flush
   const fec = withFec ? { dataShards: 10, parityShards: 3 } : null;
   const cryptRoom = cryptHeaderSizeOf(c);
   const room = cryptRoom + (fec ? fecHeaderSizePlus2 : 0);
-  const kcp = new Kcp(1, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, mtu: 1400 - room, headroom: inPlace ? room : 0, timing: 'kcp-go' });
+  const kcp = new Kcp(1, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, mtu: 1400 - room, headroom: inPlace ? room : 0, cc: 'kcp-go' });
   const datagrams = new Subject<Uint8Array>();
   let emitted = 0;
   datagrams.pipe(fecEncode({ fec, inPlace, headroom: inPlace ? cryptRoom : 0 }), crcSeal({ crypt: c, inPlace }), encrypt({ crypt: c, inPlace })).subscribe(() => emitted++);

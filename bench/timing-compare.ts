@@ -1,5 +1,5 @@
 /**
- * Compares the sender's two timings (`adaptive`, `kcp-go`) on the same seeded simulated links, in
+ * Compares the sender's congestion-control strategies (`CC_NAMES`) on the same seeded simulated links, in
  * virtual time: per link and seed, the ms an 8 MB transfer takes, and the segments sent, lost to a
  * timeout and retransmitted; then per link the totals over all seeds. Deterministic: the same code
  * gives the same table on any machine.
@@ -7,7 +7,7 @@
  *   npx tsx bench/timing-compare.ts [MB] [seed,seed,...]
  */
 import { transfer } from '../test/helpers/transfer.js';
-import type { KcpTiming } from '../src/kcp/kcp.js';
+import { CC_NAMES } from '../src/kcp/cc-names.js';
 
 const MB = Number(process.argv[2] ?? 8);
 const seeds = (process.argv[3] ?? '3,5,7,9,11').split(',').map(Number);
@@ -23,19 +23,19 @@ const links: { name: string; link: { delay: number; loss?: number; bandwidth?: n
   { name: '1.4 MB/s, 2 ms', link: { delay: 2, bandwidth: 1_400_000 } },
 ];
 const row = (cells: (string | number)[]) => console.log(cells.map((c, i) => (i === 0 ? String(c).padEnd(18) : String(c).padStart(9))).join(' '));
-row(['link', 'seed', 'timing', 'ms', 'out segs', 'lost', 'retrans', 'ratio']);
+row(['link', 'seed', 'cc', 'ms', 'out segs', 'lost', 'retrans', 'ratio']);
 const totals: (string | number)[][] = [];
 for (const { name, link } of links) {
   // bandwidth-limited links carry 1 MB: 8 MB at 1 MB/s is mostly waiting
   const bytes = link.bandwidth ? 1 << 20 : MB << 20;
-  const sum = { 'kcp-go': [0, 0, 0, 0], adaptive: [0, 0, 0, 0] };
+  const sum: Record<string, number[]> = Object.fromEntries(CC_NAMES.map((n) => [n, [0, 0, 0, 0]]));
   for (const seed of seeds) {
     let base = 0;
-    for (const timing of ['kcp-go', 'adaptive'] as KcpTiming[]) {
-      const r = transfer({ bytes, seed, link, kcp: { timing, stream: true }, until: 3_600_000 });
+    for (const timing of ['kcp-go', ...CC_NAMES.filter((n) => n !== 'kcp-go')]) {
+      const r = transfer({ bytes, seed, link, kcp: { cc: timing as (typeof CC_NAMES)[number], stream: true }, until: 3_600_000 });
       if (!r.ok) throw new Error(`${name} seed ${seed} ${timing}: transfer failed`);
       if (timing === 'kcp-go') base = r.virtualMs;
-      const s = sum[timing as 'kcp-go' | 'adaptive'];
+      const s = sum[timing]!;
       s[0] += r.virtualMs;
       s[1] += r.sender.OutSegs;
       s[2] += r.sender.LostSegs;
@@ -43,8 +43,8 @@ for (const { name, link } of links) {
       row([name, seed, timing, r.virtualMs, r.sender.OutSegs, r.sender.LostSegs, r.sender.RetransSegs, (r.virtualMs / base).toFixed(3)]);
     }
   }
-  for (const timing of ['kcp-go', 'adaptive'] as const) totals.push([name, 'all', timing, ...sum[timing], (sum[timing][0] / sum['kcp-go'][0]).toFixed(3)]);
+  for (const timing of Object.keys(sum)) totals.push([name, 'all', timing, ...sum[timing]!, (sum[timing]![0]! / sum['kcp-go']![0]!).toFixed(3)]);
 }
 console.log(`\ntotals over seeds ${seeds.join(', ')}`);
-row(['link', 'seeds', 'timing', 'ms', 'out segs', 'lost', 'retrans', 'ratio']);
+row(['link', 'seeds', 'cc', 'ms', 'out segs', 'lost', 'retrans', 'ratio']);
 for (const t of totals) row(t);

@@ -15,7 +15,8 @@ import { cac } from 'cac';
 import cliProgress from 'cli-progress';
 import type { CryptName } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
-import { KCP_TIMINGS, type KcpTiming } from '../src/kcp/kcp.js';
+import { CC_NAMES } from '../src/kcp/cc-names.js';
+import type { CcName } from '../src/kcp/cc.js';
 import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
 import { dial } from '../operators/io/dial.js';
 import { echo } from '../operators/io/echo.js';
@@ -37,10 +38,10 @@ function int(name: string, v: unknown, min: number, max: number): number {
   return n;
 }
 
-function timingName(v: unknown): KcpTiming {
+function ccName(v: unknown): CcName {
   const t = String(v);
-  if (!(KCP_TIMINGS as readonly string[]).includes(t)) throw new UsageError(`--timing must be ${KCP_TIMINGS.join(' or ')}; got ${t}`);
-  return t as KcpTiming;
+  if (!(CC_NAMES as readonly string[]).includes(t)) throw new UsageError(`--cc must be one of ${CC_NAMES.join(', ')}; got ${t}`);
+  return t as CcName;
 }
 
 /** kcptun's flags to session options (kcptun's defaults: aes, FEC 10/3, mode fast, mtu 1350). */
@@ -70,7 +71,7 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
     ...timing,
     ackNoDelay: Boolean(f.acknodelay),
     stream: Boolean(f.stream),
-    ...(f.timing === undefined ? {} : { timing: timingName(f.timing) }),
+    ...(f.cc === undefined ? {} : { cc: ccName(f.cc) }),
   };
 }
 
@@ -108,7 +109,7 @@ function withSessionFlags<T extends { option(n: string, d: string, o?: { default
     .option('--rcvwnd <n>', 'receive window', { default: 1024 })
     .option('--acknodelay', 'flush ACKs at once')
     .option('--stream', 'stream mode')
-    .option('--timing <timing>', "adaptive (default: as kcp-go until a queue builds, then no more in flight than the path delivers) or kcp-go (exactly kcp-go's timing)");
+    .option('--cc <name>', `congestion control: ${CC_NAMES.join(', ')} (docs/congestion-control.md)`);
 }
 
 async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Promise<void> {

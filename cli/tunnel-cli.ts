@@ -14,6 +14,8 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { CFB_CRYPT_NAMES, type CryptName } from '../src/crypt/crypt.js';
 import { resolveSmuxConfig, type SmuxConfig } from '../src/smux/mux.js';
+import { CC_NAMES, DEFAULT_CC } from '../src/kcp/cc-names.js';
+import type { CcName } from '../src/kcp/cc.js';
 import { SNMP_FIELDS, type Snmp } from '../src/stats.js';
 import { MODES, type Mode } from '../operators/options.js';
 import type { SessionOptions } from '../operators/io/session.js';
@@ -53,6 +55,7 @@ const common = (role: 'client' | 'server'): Flag[] => [
   { name: 'interval', kind: 'int', value: 50, usage: '', hidden: true },
   { name: 'resend', kind: 'int', value: 0, usage: '', hidden: true },
   { name: 'nc', kind: 'int', value: 0, usage: '', hidden: true },
+  { name: 'cc', kind: 'string', value: '', usage: `rxkcp: the sender's congestion control, ${CC_NAMES.join(', ')} (default ${DEFAULT_CC}; docs/congestion-control.md)` },
   { name: 'sockbuf', kind: 'int', value: 4194304, usage: 'per-socket buffer in bytes' },
   { name: 'smuxver', kind: 'int', value: 1, usage: 'specify smux version, available 1,2' },
   { name: 'smuxbuf', kind: 'int', value: 4194304, usage: 'the overall de-mux buffer in bytes' },
@@ -164,6 +167,12 @@ function check(name: string, v: unknown, min: number, max: number): number {
   return n;
 }
 
+function ccOf(v: unknown): CcName {
+  const t = String(v);
+  if (!(CC_NAMES as readonly string[]).includes(t)) throw new TunnelUsageError(`--cc must be one of ${CC_NAMES.join(', ')}, got ${t}`);
+  return t as CcName;
+}
+
 export function sessionOptionsOf(c: TunnelConfig): SessionOptions {
   return {
     crypt: kcptunCrypt(String(c.crypt)),
@@ -178,6 +187,7 @@ export function sessionOptionsOf(c: TunnelConfig): SessionOptions {
     resend: check('resend', c.resend, 0, 0x7fffffff),
     nc: check('nc', c.nc, 0, 1),
     ackNoDelay: c.acknodelay === true,
+    ...(c.cc === '' ? {} : { cc: ccOf(c.cc) }),
     sockbuf: check('sockbuf', c.sockbuf, 1, 2 ** 31 - 1),
   };
 }

@@ -7,7 +7,7 @@
  */
 import { AEAD_CRYPT_NAMES, CFB_CRYPT_NAMES } from '../src/crypt/crypt.js';
 import { mtuLimit } from '../src/wire/constants.js';
-import { KCP_TIMINGS } from '../src/kcp/kcp.js';
+import { CC_NAMES } from '../src/kcp/cc-names.js';
 
 /**
  * kcptun's timing profiles (`--mode`): kcp-go's NoDelay(nodelay, interval, resend, nc). kcp-go's
@@ -59,7 +59,7 @@ const RULES: Record<string, Check> = {
   deadLink: int(1, i31),
   stream: bool,
   ackNoDelay: bool,
-  timing: oneOf(KCP_TIMINGS),
+  cc: (v) => (typeof v === 'function' || (typeof v === 'string' && (CC_NAMES as readonly string[]).includes(v)) ? null : `must be one of ${CC_NAMES.join(', ')} or a strategy factory`),
   // the conversation
   mtu: int(50, mtuLimit),
   writeDelay: bool,

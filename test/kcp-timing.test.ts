@@ -14,7 +14,8 @@ import { Conversation } from '../operators/conversation.js';
 import { dial } from '../operators/io/dial.js';
 import { Listener } from '../operators/io/listener.js';
 import { DeliveryRate } from '../src/kcp/delivery-rate.js';
-import { Kcp, type KcpTiming } from '../src/kcp/kcp.js';
+import { Kcp } from '../src/kcp/kcp.js';
+import { KcpGoCc, type CcName } from '../src/kcp/cc.js';
 import { Snmp } from '../src/stats.js';
 import { transfer, type TransferOptions } from './helpers/transfer.js';
 
@@ -40,7 +41,7 @@ describe('a path slower than the sender (virtual time, no loss)', () => {
   ];
   for (const link of paths) {
     it(`${link.bandwidth / 1000} kB/s, ${link.delay} ms: adaptive timing sends no timeout retransmission (kcp-go timing fills the queue until segments outwait their RTO)`, () => {
-      const run = (timing: KcpTiming) => transfer({ bytes: 1 << 20, seed: 11, link, kcp: { timing, stream: true }, until: 600_000 });
+      const run = (timing: CcName) => transfer({ bytes: 1 << 20, seed: 11, link, kcp: { cc: timing, stream: true }, until: 600_000 });
       const adaptive = run('adaptive');
       expect(adaptive.ok).toBe(true);
       expect(adaptive.sender.LostSegs).toBe(0);
@@ -72,7 +73,7 @@ describe('a path without a queue (virtual time): adaptive timing is as fast as k
       for (const seed of seeds) {
         const ms = { adaptive: 0, 'kcp-go': 0 };
         for (const timing of ['kcp-go', 'adaptive'] as const) {
-          const r = transfer({ bytes: 8 << 20, seed, link, kcp: { timing, stream: true }, until: 600_000 });
+          const r = transfer({ bytes: 8 << 20, seed, link, kcp: { cc: timing, stream: true }, until: 600_000 });
           expect(r.ok, `seed ${seed}, ${timing}`).toBe(true);
           ms[timing] = r.virtualMs;
           total[timing] += r.virtualMs;
@@ -97,9 +98,9 @@ describe('Eifel response: a retransmission shown not needed raises the RTO floor
     while (rx.recv() !== null); // the reader keeps up: the window stays open
   }
 
-  function spuriousTimeout(timing: KcpTiming) {
+  function spuriousTimeout(timing: CcName) {
     const stats = new Snmp();
-    const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, timing }, stats);
+    const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, cc: timing }, stats);
     const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1 });
     // a few quick round trips: the RTO settles at the nodelay minimum
     for (let t = 0; t < 100; t += 20) roundTrip(tx, rx, t, 10);
@@ -150,9 +151,9 @@ describe('Eifel response: a retransmission shown not needed raises the RTO floor
  * A sender and a receiver (windows 128, nodelay) after five quick round trips, so the sender's
  * RTO has settled at the nodelay minimum, 30 ms.
  */
-function settledPair(timing: KcpTiming): { stats: Snmp; tx: Kcp; rx: Kcp } {
+function settledPair(timing: CcName): { stats: Snmp; tx: Kcp; rx: Kcp } {
   const stats = new Snmp();
-  const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128, timing }, stats);
+  const tx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128, cc: timing }, stats);
   const rx = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, rcvWnd: 128 });
   for (let t = 0; t < 100; t += 20) {
     tx.send(new Uint8Array(100));
@@ -182,7 +183,7 @@ describe('a receiver that acknowledges slowly but steadily', () => {
     return out;
   }
 
-  function slowAcks(timing: KcpTiming) {
+  function slowAcks(timing: CcName) {
     const { stats, tx, rx } = settledPair(timing);
     // 30 segments at once; the receiver takes one every 5 ms and acknowledges it at once, so
     // una moves every 5 ms and the last is acknowledged 150 ms after it was sent
@@ -223,7 +224,7 @@ describe('a receiver that acknowledges slowly but steadily', () => {
 
 describe('a receiver that stalls under a burst', () => {
   /** 64 segments at once after the RTO has settled at 30 ms; the receiver takes none until `stall` ms later. */
-  function burstStall(timing: KcpTiming, stall: number) {
+  function burstStall(timing: CcName, stall: number) {
     const { stats, tx, rx } = settledPair(timing);
     for (let i = 0; i < 64; i++) tx.send(new Uint8Array(100));
     const data = sink();
@@ -267,12 +268,12 @@ describe("kcp-go timing sends exactly what kcp-go sends", () => {
       { digest: '25a7ed4a', datagrams: 1413, ms: 27064, outSegs: 1129, retrans: 88, lost: 54 },
     ],
   ];
-  const trace = (o: TransferOptions, timing: KcpTiming) => {
+  const trace = (o: TransferOptions, timing: CcName) => {
     const d = new Digest();
     let datagrams = 0;
     const r = transfer({
       ...o,
-      kcp: { ...o.kcp, timing },
+      kcp: { ...o.kcp, cc: timing },
       tap: (from, dg, now) => {
         datagrams++;
         d.num(now).bytes(dg).num(from === 'a' ? 1 : 2);
@@ -350,36 +351,37 @@ describe('DeliveryRate', () => {
   });
 });
 
-describe('the timing option', () => {
-  it('the core takes adaptive (default) or kcp-go and refuses anything else', () => {
-    expect(new Kcp(1).timing).toBe('adaptive');
-    expect(new Kcp(1, { timing: 'kcp-go' }).timing).toBe('kcp-go');
-    expect(() => new Kcp(1, { timing: 'fast' as KcpTiming })).toThrow(TypeError);
+describe('the cc option', () => {
+  it('the core takes adaptive (default), kcp-go or a factory, and refuses anything else', () => {
+    expect(new Kcp(1).cc).toBe('adaptive');
+    expect(new Kcp(1, { cc: 'kcp-go' }).cc).toBe('kcp-go');
+    expect(new Kcp(1, { cc: (host) => Object.assign(new KcpGoCc(host), { name: 'mine' }) }).cc).toBe('mine');
+    expect(() => new Kcp(1, { cc: 'fast' as CcName })).toThrow(TypeError);
   });
 
   it('conversations, listen and dial check it with the other options', async () => {
-    expect(() => new Conversation({ conv: 1, kcp: { timing: 'fast' as KcpTiming } })).toThrow(/timing must be one of adaptive, kcp-go, got "fast"/);
-    await expect(Listener.listen({ listen: '127.0.0.1:0', timing: 'fast' as KcpTiming })).rejects.toThrow(RangeError);
-    await expect(dial({ connect: '127.0.0.1:9', timing: 'fast' as KcpTiming })).rejects.toThrow(/timing must be one of/);
+    expect(() => new Conversation({ conv: 1, kcp: { cc: 'fast' as CcName } })).toThrow(/cc must be one of adaptive, kcp-go.* got "fast"/);
+    await expect(Listener.listen({ listen: '127.0.0.1:0', cc: 'fast' as CcName })).rejects.toThrow(RangeError);
+    await expect(dial({ connect: '127.0.0.1:9', cc: 'fast' as CcName })).rejects.toThrow(/cc must be one of/);
   });
 
-  it('the CLI takes it as --timing', () => {
-    expect(sessionOptions({ timing: 'kcp-go' }).timing).toBe('kcp-go');
-    expect(sessionOptions({}).timing).toBeUndefined();
-    expect(() => sessionOptions({ timing: 'fast' })).toThrow(/--timing must be adaptive or kcp-go; got fast/);
+  it('the CLI takes it as --cc', () => {
+    expect(sessionOptions({ cc: 'kcp-go' }).cc).toBe('kcp-go');
+    expect(sessionOptions({}).cc).toBeUndefined();
+    expect(() => sessionOptions({ cc: 'fast' })).toThrow(/--cc must be one of adaptive, kcp-go.*; got fast/);
   });
 
   it('reaches the cores of both ends of a session', async () => {
-    for (const timing of ['kcp-go', 'adaptive'] as const) {
-      const l = await Listener.listen({ listen: '127.0.0.1:0', mode: 'fast3', timing });
+    for (const cc of ['kcp-go', 'adaptive'] as const) {
+      const l = await Listener.listen({ listen: '127.0.0.1:0', mode: 'fast3', cc });
       cleanup.push(() => l.close());
-      const s = await dial({ connect: `127.0.0.1:${l.address.port}`, mode: 'fast3', connectTimeout: 2000, timing });
+      const s = await dial({ connect: `127.0.0.1:${l.address.port}`, mode: 'fast3', connectTimeout: 2000, cc });
       cleanup.push(() => s.close());
       const accepted = firstValueFrom(l.sessions$);
       s.write(new Uint8Array(1));
       const srv = await accepted;
-      expect(s.conversation.kcp.timing).toBe(timing);
-      expect(srv.conversation.kcp.timing).toBe(timing);
+      expect(s.conversation.kcp.cc).toBe(cc);
+      expect(srv.conversation.kcp.cc).toBe(cc);
     }
   });
 });

@@ -81,7 +81,7 @@ describe('flush shortcut', () => {
           link: { loss: 0.2, delay: 20, jitter: 15, duplicate: 0.02, reorder: 0.1 },
           // kcp-go timing: the shortcut may wake a flush early on a stale bound, and with adaptive
           // timing (in-flight cap) when a flush runs decides when an early retransmission goes out
-          kcp: { sndWnd: 512, rcvWnd: 512, timing: 'kcp-go' },
+          kcp: { sndWnd: 512, rcvWnd: 512, cc: 'kcp-go' },
           tap: (from, dg, now) => d.num(now).bytes(dg).num(from === 'a' ? 1 : 2),
         });
         expect(r.ok).toBe(true);

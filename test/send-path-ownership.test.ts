@@ -297,7 +297,7 @@ describe('a receiver that detaches what it was given', () => {
   it("transferring a datagram's buffer (postMessage) takes no memory a core still needs: later datagrams and retransmissions come out as without it", async () => {
     const { Kcp } = await import('../src/kcp/kcp.js');
     const run = (detach: boolean) => {
-      const k = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, headroom: 28, timing: 'kcp-go' });
+      const k = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, headroom: 28, cc: 'kcp-go' });
       const out: string[] = [];
       const sink = {
         next: (d: Uint8Array) => {

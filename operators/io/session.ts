@@ -234,7 +234,7 @@ export class Session {
         stream: options.stream,
         ackNoDelay: options.ackNoDelay,
         deadLink: options.deadLink,
-        timing: options.timing,
+        cc: options.cc,
       } satisfies SessionKcpOptions,
       writeDelay: options.writeDelay,
       rateLimit: options.rateLimit,

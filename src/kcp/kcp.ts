@@ -30,12 +30,11 @@ import {
   IKCP_RTO_MAX,
   IKCP_RTO_MIN,
   IKCP_RTO_NDL,
-  IKCP_THRESH_INIT,
-  IKCP_THRESH_MIN,
   IKCP_WND_RCV,
   IKCP_WND_SND,
 } from './constants.js';
-import { DeliveryRate } from './delivery-rate.js';
+import type { CcFactory, CcHost, CcName, CongestionControl } from './cc.js';
+import { ccFactory } from './cc-names.js';
 import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
 import { copyBytes, copyHeldBytes, markRoom, takeBytes, takeHeldBytes } from '../wire/slab.js';
@@ -74,47 +73,14 @@ export interface KcpOptions {
    */
   startSn?: number;
   /**
-   * How the sender times what it puts on the wire; either works with any peer (the receiver's
-   * side is the same). `adaptive` (default) sends what kcp-go sends on a path without a queue
-   * and differs where one builds:
-   * - sends everything the windows allow until a queue shows itself (an RTT sample above
-   *   2 × minimum RTT + 2 flush intervals, or a timeout an ACK shows was not needed); from then
-   *   until 1 s passes without another sign, keeps at most about twice the measured
-   *   bandwidth-delay product in flight (delivery rate × (2 × minimum RTT + 2 flush intervals for
-   *   ACKs a receiver holds), at least 32 segments; see `DeliveryRate`), so a fast sender does not
-   *   fill the receiver's socket buffer or event loop until segments wait longer than their RTO;
-   * - restarts the retransmission timer of a segment nothing sent after it has overtaken whenever
-   *   una moves (it times out only when una has also stood still for its RTO), as TCP does; in a
-   *   FIFO queue nothing overtakes, while a segment that was overtaken is likely lost and keeps
-   *   kcp-go's timer. With more than 32 segments in flight, a first transmission waits for una to
-   *   stand still at least 200 ms (a receiver busy with a burst acknowledges nothing until through);
-   * - answers a timeout an ACK shows was not needed by raising the RTO floor to that ACK's delay
-   *   (Eifel response), halving it after 5 s without another.
+   * The sender's congestion control (docs/congestion-control.md): the name of a strategy rxkcp
+   * ships, or a factory making one per core. Either works with any peer (the receiver's side is
+   * the same). `adaptive` (default) sends what kcp-go sends on a path without a queue and keeps
+   * about twice the measured bandwidth-delay product in flight once a queue shows itself;
    * `kcp-go` sends exactly what kcp-go does: everything the windows allow, on kcp-go's timers.
    */
-  timing?: KcpTiming;
+  cc?: CcName | CcFactory;
 }
-
-/** See `KcpOptions.timing`. */
-export type KcpTiming = 'adaptive' | 'kcp-go';
-export const KCP_TIMINGS: readonly KcpTiming[] = ['adaptive', 'kcp-go'];
-
-/** `adaptive` timing: in flight at most this many times the estimated bandwidth-delay product… */
-const INFLIGHT_GAIN = 2;
-/** …and never fewer segments than this (kcp-go's default window). */
-const INFLIGHT_FLOOR = 32;
-/** …with this many flush intervals allowed for a receiver holding its ACKs (kcp-go sends them once per interval). */
-const ACK_DELAY_INTERVALS = 2;
-/** `adaptive` timing: an RTO floor raised by a spurious timeout halves after this many ms without another. */
-const RTO_FLOOR_DECAY = 5000;
-/** `adaptive` timing: the in-flight cap is lifted again after this many ms without a sign of a queue. */
-const CAP_RELEASE = 1000;
-/**
- * `adaptive` timing: with more than INFLIGHT_FLOOR segments in flight, a segment's first
- * transmission that nothing sent after it has overtaken times out only after una has stood still
- * for at least this long (ms), however short its RTO.
- */
-const BURST_STALL = IKCP_RTO_DEF;
 
 /**
  * How the code that drives a core wants it to behave; not tuning, so kept apart from
@@ -173,51 +139,33 @@ export class Kcp {
   private _sndNxt = 0;
   private _rcvNxt = 0;
 
-  private ssthresh = IKCP_THRESH_INIT;
   private _rxRttvar = 0;
   private _rxSrtt = 0;
   private _rxRto = IKCP_RTO_DEF;
-  private rxMinrto = IKCP_RTO_MIN;
-  /**
-   * `adaptive` timing: an RTO floor above rxMinrto, raised when an ACK shows a timeout
-   * retransmission was not needed (the original was only late), halved after each
-   * RTO_FLOOR_DECAY ms without another; 0 when none.
-   */
-  private rtoFloor = 0;
-  private rtoFloorAt = 0;
+  private rxMinrto_ = IKCP_RTO_MIN;
 
   private _sndWnd = IKCP_WND_SND;
   private _rcvWnd = IKCP_WND_RCV;
   private _rmtWnd = IKCP_WND_RCV;
-  private _cwnd = 0;
-  private incr = 0;
   private probe = 0;
   private _interval = IKCP_INTERVAL;
   private tsProbe = 0;
   private probeWait = 0;
   private deadLink = IKCP_DEADLINK;
 
-  private nodelay = 0;
+  private _nodelay = 0;
   private fastresend = 0;
   private nocwnd = 0;
   private stream = false;
-  /** Delivery-rate estimate that caps what is in flight (`adaptive` timing), or null (`kcp-go`). */
-  private readonly rate: DeliveryRate | null;
-  /** Payload bytes of the segments in snd_buf not yet acknowledged (`adaptive` timing). */
-  private inflightBytes = 0;
+  /** The congestion-control strategy (see `KcpOptions.cc`). */
+  private readonly ccs: CongestionControl;
+  /** Payload bytes of the segments in snd_buf not yet acknowledged. */
+  private _inflightBytes = 0;
   /**
-   * When una last moved, or a flush found nothing in flight: `adaptive` timing restarts the
-   * retransmission timers from it.
+   * When una last moved, or a flush found nothing in flight: a strategy may restart the
+   * retransmission timers from it (`CongestionControl.holdTimeout`).
    */
   private unaAdvancedAt = 0;
-  /**
-   * `adaptive` timing: whether the in-flight cap applies. It engages on a sign of a standing queue
-   * (an RTT sample above INFLIGHT_GAIN × min RTT + the ACK delay, or a timeout shown spurious) and
-   * is lifted CAP_RELEASE ms after the last such sign; until then the windows alone limit, as kcp-go.
-   */
-  private capped = false;
-  /** When the last sign of a standing queue was seen (`adaptive` timing). */
-  private queueSeenAt = 0;
   /** See `KcpDriverOptions.clock`. */
   private readonly clock: (() => number) | undefined;
   /** See `KcpDriverOptions.deferFlush`. */
@@ -270,8 +218,7 @@ export class Kcp {
     if (options.interval !== undefined) checkInt('interval', options.interval, 0, 0x7fffffff);
     if (options.deadLink !== undefined) checkInt('deadLink', options.deadLink, 1, 0x7fffffff);
     if (options.startSn !== undefined) checkInt('startSn', options.startSn, 0, 0xffffffff);
-    if (options.timing !== undefined && !KCP_TIMINGS.includes(options.timing)) throw new TypeError(`kcp: timing must be one of ${KCP_TIMINGS.join(', ')}, got ${String(options.timing)}`);
-    this.rate = options.timing === 'kcp-go' ? null : new DeliveryRate();
+    const makeCc = ccFactory(options.cc);
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
     this.clock = options.clock;
     this.deferFlush = options.deferFlush ?? false;
@@ -283,6 +230,8 @@ export class Kcp {
     this.ackNoDelay = options.ackNoDelay ?? false;
     if (options.deadLink !== undefined) this.deadLink = options.deadLink;
     if (options.startSn !== undefined) this._sndUna = this._sndNxt = this._rcvNxt = options.startSn >>> 0;
+    // last: the strategy may read the settings above
+    this.ccs = makeCc(this);
   }
 
   // ---- read-only views of the state -------------------------------------------------------
@@ -295,7 +244,20 @@ export class Kcp {
   get sndWnd(): number { return this._sndWnd; }
   get rcvWnd(): number { return this._rcvWnd; }
   get rmtWnd(): number { return this._rmtWnd; }
-  get cwnd(): number { return this._cwnd; }
+  /** The strategy's own window (segments; see `CongestionControl.cwnd`). */
+  get cwnd(): number { return this.ccs.cwnd; }
+  /** kcp-go's nc (1: no congestion window). */
+  get nc(): number { return this.nocwnd; }
+  /** kcp-go's nodelay. */
+  get nodelay(): number { return this._nodelay; }
+  /** The RTO floor nodelay sets (ms). */
+  get rxMinrto(): number { return this.rxMinrto_; }
+  /** Payload bytes sent and not yet acknowledged. */
+  get inflightBytes(): number { return this._inflightBytes; }
+  /** snd_nxt - snd_una (segments). */
+  get inflightSegments(): number { return (this._sndNxt - this._sndUna) >>> 0; }
+  /** kcp-go's `resent`: the fast-resend threshold, or 0xFFFFFFFF when fast resend is off. */
+  get resendThreshold(): number { return this.fastresend > 0 ? this.fastresend >>> 0 : 0xffffffff; }
   get rxRto(): number { return this._rxRto; }
   get rxSrtt(): number { return this._rxSrtt; }
   get rxRttvar(): number { return this._rxRttvar; }
@@ -331,8 +293,8 @@ export class Kcp {
   get rcvQueueLength(): number { return this.rcvQueue.length; }
   /** Stream mode: sends coalesce and message boundaries carry no meaning. */
   get isStream(): boolean { return this.stream; }
-  /** See `KcpOptions.timing`. */
-  get timing(): KcpTiming { return this.rate === null ? 'kcp-go' : 'adaptive'; }
+  /** The name of the congestion-control strategy (see `KcpOptions.cc`). */
+  get cc(): string { return this.ccs.name; }
 
   /**
    * Everything readable now as one array, or null (stream mode's read: kcp-go's Read hands over
@@ -474,8 +436,8 @@ export class Kcp {
   /** kcp-go NoDelay: each argument applied only if ≥ 0; interval clamped to 10..5000 ms. */
   noDelay(nodelay: number, interval: number, resend: number, nc: number): void {
     if (nodelay >= 0) {
-      this.nodelay = nodelay;
-      this.rxMinrto = nodelay !== 0 ? IKCP_RTO_NDL : IKCP_RTO_MIN;
+      this._nodelay = nodelay;
+      this.rxMinrto_ = nodelay !== 0 ? IKCP_RTO_NDL : IKCP_RTO_MIN;
     }
     if (interval >= 0) this._interval = Math.min(5000, Math.max(10, interval));
     if (resend >= 0) this.fastresend = resend;
@@ -566,30 +528,10 @@ export class Kcp {
       const rtt = itimediff(now >>> 0, latest);
       if (rtt >= 0) {
         this.updateAck(rtt, now >>> 0);
-        if (this.rate !== null) {
-          this.rate.rtt(rtt, now >>> 0);
-          // a sample well above the shortest: segments wait in a queue somewhere
-          if (rtt > INFLIGHT_GAIN * this.rate.minRtt + ACK_DELAY_INTERVALS * this._interval) this.queueSeen(now >>> 0);
-        }
+        this.ccs.onRtt(rtt, now >>> 0);
       }
     }
-    if (this.rate !== null) this.rate.update(now >>> 0, Math.max(this._rxSrtt, this.rate.minRtt + this._interval, 4 * this._interval));
-
-    if (this.nocwnd === 0 && itimediff(this._sndUna, prevUna) > 0 && this._cwnd < this._rmtWnd) {
-      const mss = this._mss;
-      if (this._cwnd < this.ssthresh) {
-        this._cwnd++;
-        this.incr += mss;
-      } else {
-        if (this.incr < mss) this.incr = mss;
-        this.incr += Math.floor((mss * mss) / this.incr) + Math.floor(mss / 16);
-        if ((this._cwnd + 1) * mss <= this.incr) this._cwnd = Math.ceil(this.incr / mss);
-      }
-      if (this._cwnd > this._rmtWnd) {
-        this._cwnd = this._rmtWnd;
-        this.incr = this._rmtWnd * mss;
-      }
-    }
+    this.ccs.onInput(now >>> 0, itimediff(this._sndUna, prevUna) > 0);
 
     // packet clocking: answer at once instead of waiting for the timer
     if (flushSegments) {
@@ -618,39 +560,7 @@ export class Kcp {
       }
     }
     const rto = (this._rxSrtt >>> 0) + Math.max(this._interval, (this._rxRttvar << 2) >>> 0);
-    if (this.rtoFloor > 0 && itimediff(now, this.rtoFloorAt) > RTO_FLOOR_DECAY) {
-      this.rtoFloor = this.rtoFloor >> 1 > this.rxMinrto ? this.rtoFloor >> 1 : 0;
-      this.rtoFloorAt = now;
-    }
-    this._rxRto = Math.min(Math.max(this.rxMinrto, this.rtoFloor, rto), IKCP_RTO_MAX);
-  }
-
-  /** una has not moved for `rto` ms (or for longer than int32 ms can say). */
-  private unaStill(now: number, rto: number): boolean {
-    const still = itimediff(now, this.unaAdvancedAt);
-    return still < 0 || still >= rto;
-  }
-
-  /**
-   * `adaptive` timing's response to a retransmission shown not needed (Eifel response): the
-   * original took `late` ms to be acknowledged, so the RTO floor is raised to that plus one flush
-   * interval, and the RTO with it. The floor keeps the next stall of the same length (a busy
-   * receiver, a paused event loop) from sending everything in flight again; it halves after
-   * RTO_FLOOR_DECAY ms without another spurious retransmission.
-   */
-  private spurious(late: number, now: number): void {
-    if (late <= 0) return;
-    const floor = Math.min(late + this._interval, IKCP_RTO_MAX);
-    if (floor > this.rtoFloor) this.rtoFloor = floor;
-    this.rtoFloorAt = now;
-    this.queueSeen(now);
-    if (this._rxRto < this.rtoFloor) this._rxRto = this.rtoFloor;
-  }
-
-  /** `adaptive` timing: a sign of a standing queue; the in-flight cap applies from now. */
-  private queueSeen(now: number): void {
-    this.capped = true;
-    this.queueSeenAt = now;
+    this._rxRto = Math.min(Math.max(this.rxMinrto_, this.ccs.rtoFloor(now), rto), IKCP_RTO_MAX);
   }
 
   private shrinkBuf(): void {
@@ -675,12 +585,13 @@ export class Kcp {
         if (seg.xmit > 1 && itimediff(ts, seg.ts) < 0) {
           this.stats.SpuriousRetrans++;
           // the Eifel response is to a timeout (a fast or early retransmission locks fastack)
-          if (this.rate !== null && seg.fastack !== FASTACK_LOCKED) this.spurious(itimediff(now, ts), now);
+          if (seg.fastack !== FASTACK_LOCKED) {
+            const floor = this.ccs.onSpurious(itimediff(now, ts), now);
+            if (this._rxRto < floor) this._rxRto = floor;
+          }
         }
-        if (this.rate !== null) {
-          this.rate.delivered(seg.len, now);
-          this.inflightBytes -= seg.len;
-        }
+        this.ccs.onAck(sn, seg.len, now);
+        this._inflightBytes -= seg.len;
         // marked in place; it leaves snd_buf when una passes it
         seg.acked = true;
         seg.data = EMPTY;
@@ -713,17 +624,20 @@ export class Kcp {
   /** Drops segments below `una`; returns how many. */
   private parseUna(una: number, now: number): number {
     const buf = this.sndBuf;
-    const rate = this.rate;
     let count = 0;
     let bytes = 0;
+    let newest = 0;
     while (buf.length > count && itimediff(una, buf.at(count).sn) > 0) {
       const seg = buf.at(count);
-      if (!seg.acked) bytes += seg.len;
+      if (!seg.acked) {
+        bytes += seg.len;
+        newest = seg.sn;
+      }
       count++;
     }
-    if (rate !== null && bytes > 0) {
-      rate.delivered(bytes, now);
-      this.inflightBytes -= bytes;
+    if (bytes > 0) {
+      this.ccs.onAck(newest, bytes, now);
+      this._inflightBytes -= bytes;
     }
     if (count > 0) buf.drop(count);
     return count;
@@ -849,21 +763,17 @@ export class Kcp {
     this.probe = 0;
 
     // 4. move segments from the queue into the window
-    let cwndEff = Math.min(this._sndWnd, this._rmtWnd);
-    if (this.nocwnd === 0) cwndEff = Math.min(this._cwnd, cwndEff);
+    const ccs = this.ccs;
+    const cwndEff = ccs.window(Math.min(this._sndWnd, this._rmtWnd));
     let newSegs = 0;
     const limit = (this._sndUna + cwndEff) >>> 0;
-    // adaptive timing: no more bytes in flight than the delivery-rate estimate allows
-    const rate = this.rate;
-    // …once a queue has shown itself; until then (and CAP_RELEASE ms after the last sign of one)
-    // the windows alone limit, as in kcp-go
-    if (this.capped && itimediff(now, this.queueSeenAt) > CAP_RELEASE) this.capped = false;
-    const cap = rate === null || !this.capped ? Infinity : rate.inflightCap(this._mss, ACK_DELAY_INTERVALS * this._interval, INFLIGHT_GAIN, INFLIGHT_FLOOR);
+    // no more bytes in flight than the strategy allows
+    const cap = ccs.inflightLimit(now);
     // nothing was in flight: the retransmission timers start now (see unaAdvancedAt)
     if (this.sndBuf.length === 0) this.unaAdvancedAt = now;
-    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this.inflightBytes < cap) {
+    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this._inflightBytes < cap) {
       const seg = this.sndQueue.shift()!;
-      if (rate !== null) this.inflightBytes += seg.len;
+      this._inflightBytes += seg.len;
       seg.conv = conv;
       seg.cmd = IKCP_CMD_PUSH;
       seg.sn = this._sndNxt;
@@ -931,15 +841,12 @@ export class Kcp {
         seg.resendts = (now + seg.rto) >>> 0;
         change++;
         early++;
-      } else if (itimediff(now, seg.resendts) >= 0 && (this.rate === null || seg.fastack !== 0 || this.unaStill(now, seg.xmit > 1 || n - head <= INFLIGHT_FLOOR ? seg.rto : Math.max(seg.rto, BURST_STALL)))) {
-        // adaptive timing: as TCP restarts its retransmission timer on every ACK of new data, a
-        // segment that nothing sent after it has overtaken (fastack 0) times out only when una has
-        // also stood still for its RTO; while the peer keeps acknowledging, a late segment is
-        // waiting in a queue, not lost. One that was overtaken is likely lost: kcp-go's timer.
-        // A large burst's first transmissions wait out a longer stall of una (BURST_STALL): a
-        // receiver busy with the burst acknowledges nothing until it is through
+      } else if (itimediff(now, seg.resendts) >= 0 && (seg.fastack !== 0 || !ccs.holdTimeout(seg.rto, seg.xmit, n - head, itimediff(now, this.unaAdvancedAt)))) {
+        // a segment that nothing sent after it has overtaken (fastack 0) may be held by the
+        // strategy (adaptive restarts its timer whenever una moves); one that was overtaken is
+        // likely lost: kcp-go's timer
         needsend = true;
-        seg.rto += this.nodelay === 0 ? rxRto : rxRto >>> 1;
+        seg.rto += this._nodelay === 0 ? rxRto : rxRto >>> 1;
         seg.fastack = 0;
         seg.resendts = (now + seg.rto) >>> 0;
         lost++;
@@ -958,6 +865,7 @@ export class Kcp {
         }
         seg.xmit++;
         seg.ts = now;
+        ccs.onSent(seg.sn, len, seg.xmit, now);
         seg.wnd = wnd;
         seg.una = una;
         const b = this.buffer;
@@ -1002,24 +910,7 @@ export class Kcp {
       stats.FastRetransSegs += fast;
       stats.EarlyRetransSegs += early;
     }
-    if (this.nocwnd === 0) {
-      if (change > 0) {
-        const inflight = (this._sndNxt - this._sndUna) >>> 0;
-        this.ssthresh = Math.max(Math.floor(inflight / 2), IKCP_THRESH_MIN);
-        // uint32 as kcp-go: with fast resend off, resent is 0xFFFFFFFF and this is ssthresh - 1
-        this._cwnd = (this.ssthresh + resent) >>> 0;
-        this.incr = Math.imul(this._cwnd, this._mss) >>> 0;
-      }
-      if (lost > 0) {
-        this.ssthresh = Math.max(Math.floor(cwndEff / 2), IKCP_THRESH_MIN);
-        this._cwnd = 1;
-        this.incr = this._mss;
-      }
-    }
-    if (this._cwnd < 1) {
-      this._cwnd = 1;
-      this.incr = this._mss;
-    }
+    ccs.onFlush(change, lost, cwndEff, this.sndQueue.length, now);
     this.storeGauges();
     return nextUpdate;
   }

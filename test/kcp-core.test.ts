@@ -196,6 +196,49 @@ describe('retransmission', () => {
   });
 });
 
+describe('a segment acknowledged while the receiver\'s queue is full', () => {
+  // The receiver's queue is full (it has not read), so its ACK for the sender's last segment
+  // carries una below that segment; the window update that would carry una past it is lost, and
+  // the receiver then has nothing more to say. The ACK reaches the sender rebuilt by FEC, so the
+  // remote window stays open and no window probe follows.
+  const setup = () => {
+    const sender = new Kcp(CONV, { nodelay: 0, interval: 10, resend: 0, nc: 1, sndWnd: 3 });
+    const receiver = new Kcp(CONV, { nodelay: 0, interval: 10, resend: 0, nc: 0, rcvWnd: 2 });
+    for (const b of [1, 2, 3]) sender.send(new Uint8Array([b]));
+    const toReceiver = new CollectSink<Uint8Array>();
+    sender.flush(0, toReceiver);
+    for (const d of toReceiver.take()) receiver.input(d, 210, nullSink);
+    expect(receiver.rcvQueueLength).toBe(2); // sn 0 and 1 wait unread, sn 2 in the buffer: rcv_nxt stays 2
+    const acks = new CollectSink<Uint8Array>();
+    receiver.flush(220, acks);
+    const ackSegs = segmentsOf(acks.items);
+    expect(ackSegs.some((s) => s.header.cmd === IKCP_CMD_ACK && s.header.sn === 2 && s.header.una === 2)).toBe(true);
+    for (const d of acks.take()) sender.input(d, 230, nullSink, 'fec');
+    return { sender, receiver };
+  };
+
+  it('counts it as delivered: una passes it and nothing waits to be sent', () => {
+    const { sender, receiver } = setup();
+    expect(sender.sndUna).toBe(3);
+    expect(sender.waitSnd()).toBe(0);
+    // the receiver reads; its window update (una 3) is lost on the way
+    expect([receiver.recv(), receiver.recv(), receiver.recv()]).toEqual([new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])]);
+    receiver.flush(240, nullSink);
+  });
+
+  it('frees its place in the send window: the next three writes leave in one flush', () => {
+    const { sender, receiver } = setup();
+    for (let m = receiver.recv(); m; m = receiver.recv());
+    receiver.flush(240, nullSink); // the window update, lost
+    for (const b of [4, 5, 6]) sender.send(new Uint8Array([b]));
+    const out = new CollectSink<Uint8Array>();
+    sender.flush(250, out);
+    expect(segmentsOf(out.items).filter((s) => s.header.cmd === IKCP_CMD_PUSH).map((s) => s.header.sn)).toEqual([3, 4, 5]);
+    for (const d of out.take()) receiver.input(d, 260, nullSink);
+    expect([receiver.recv(), receiver.recv(), receiver.recv()]).toEqual([new Uint8Array([4]), new Uint8Array([5]), new Uint8Array([6])]);
+  });
+});
+
 describe('scheduling knobs for a single-threaded owner', () => {
   it('newOnly sends segments never sent and leaves an overdue retransmission to the next full flush', () => {
     const stats = new Snmp();

@@ -621,18 +621,31 @@ export class Kcp {
     return reached;
   }
 
-  /** Drops segments below `una`; returns how many. */
+  /**
+   * Drops segments below `una`, and the acknowledged ones that then lead the buffer; returns how
+   * many.
+   *
+   * DIVERGES(kcp-go): kcp-go 5.6.1 leaves a selectively acknowledged segment in snd_buf until a
+   * una passes it. A receiver whose queue is full acknowledges with una below the segment; if the
+   * window update that carries una further is lost, the receiver has nothing more to say, and a
+   * kcp-go sender keeps counting the segment in WaitSnd for ever, holding its place in the send
+   * window (with a window of one segment, nothing more is ever sent). The peer has the segment
+   * (an ACK is only sent for one stored or already delivered), so rxkcp lets una pass it: a
+   * drain or end() resolves, and the window moves on.
+   */
   private parseUna(una: number, now: number): number {
     const buf = this.sndBuf;
     let count = 0;
     let bytes = 0;
     let newest = 0;
-    while (buf.length > count && itimediff(una, buf.at(count).sn) > 0) {
+    while (buf.length > count) {
       const seg = buf.at(count);
-      if (!seg.acked) {
-        bytes += seg.len;
-        newest = seg.sn;
-      }
+      if (itimediff(una, seg.sn) > 0) {
+        if (!seg.acked) {
+          bytes += seg.len;
+          newest = seg.sn;
+        }
+      } else if (!seg.acked) break;
       count++;
     }
     if (bytes > 0) {

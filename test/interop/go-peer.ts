@@ -178,7 +178,8 @@ export function haveKcptun(): boolean {
   return have;
 }
 
-function goEnv(): NodeJS.ProcessEnv {
+/** The environment for `go build` in GOPATH mode against the Debian sources. */
+export function goEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GO111MODULE: 'off', GOPATH, GOFLAGS: '' };
   // Go needs somewhere to cache builds; CI users may have no HOME.
   if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) {

@@ -25,6 +25,7 @@ import { aggregateStats, type SessionOptions } from '../operators/io/session.js'
 import { toDuplex } from '../operators/io/stream.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
 import { relay, type Impairment, type RelayDirectionStats, type RelayOptions } from '../operators/io/relay.js';
+import { PATH_PROFILE_NAMES, pathProfile } from '../src/sim/profiles.js';
 import { tunnelMain } from './tunnel-cli.js';
 
 const CRYPTS = CRYPT_NAMES;
@@ -239,6 +240,10 @@ function stalled(addr: string, ms: number, st: { InPkts: number; InErrs: number;
 export function relayOptions(f: Record<string, unknown>): RelayOptions {
   if (!f.connect) throw new UsageError('relay needs --connect HOST:PORT (the server)');
   const n = (v: unknown): number | undefined => (v === undefined ? undefined : Number(v));
+  if (f.profile !== undefined && !(PATH_PROFILE_NAMES as string[]).includes(String(f.profile))) {
+    throw new UsageError(`--profile must be one of ${PATH_PROFILE_NAMES.join(', ')}; got ${String(f.profile)}`);
+  }
+  const profile = f.profile === undefined ? undefined : pathProfile(String(f.profile)).path;
   const both: Impairment = {
     loss: n(f.loss),
     duplicate: n(f.duplicate),
@@ -253,6 +258,7 @@ export function relayOptions(f: Record<string, unknown>): RelayOptions {
   if (f.blackholeAt !== undefined || f.blackholeFor !== undefined) both.blackhole = { at: n(f.blackholeAt ?? 0)!, duration: n(f.blackholeFor)! };
   for (const k of Object.keys(both) as (keyof Impairment)[]) if (both[k] === undefined) delete both[k];
   return {
+    ...profile,
     ...both,
     listen: String(f.listen ?? '127.0.0.1:0'),
     connect: String(f.connect),
@@ -324,6 +330,7 @@ export async function main(argv = process.argv): Promise<number> {
     .command('relay', 'a seeded network emulator between clients and a server: loss, bursts, duplication, reordering, delay, bandwidth, blackholes')
     .option('--listen <addr>', 'HOST:PORT the clients send to', { default: '127.0.0.1:0' })
     .option('--connect <addr>', 'HOST:PORT of the server')
+    .option('--profile <name>', `a named path, each direction (docs/paths.md): ${PATH_PROFILE_NAMES.join(', ')}; the flags below replace its fields`)
     .option('--loss <p>', 'independent loss probability 0..1, each direction')
     .option('--up-loss <p>', 'loss client → server (replaces --loss there)')
     .option('--down-loss <p>', 'loss server → client (replaces --loss there)')
@@ -336,7 +343,7 @@ export async function main(argv = process.argv): Promise<number> {
     .option('--delay <ms>', 'one-way delay')
     .option('--jitter <ms>', 'extra delay, uniform 0..ms')
     .option('--bandwidth <bytes/s>', 'rate cap per direction')
-    .option('--queue <bytes>', 'bytes that may wait for the capped link; more are dropped (default 1 MiB)')
+    .option('--queue <bytes>', 'bytes that may wait for the capped link (drop-tail); more are dropped (default 1 MiB)')
     .option('--blackhole-at <ms>', 'drop everything from this long after start ...')
     .option('--blackhole-for <ms>', '... for this long')
     .option('--seed <n>', 'seed of every decision', { default: 1 })

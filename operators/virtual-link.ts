@@ -1,15 +1,17 @@
 /**
- * A seeded model of a network link as an operator: loss, fixed and jittered delay, duplication,
- * reordering and a bandwidth limit, timed by the scheduler. The same seed gives the same run, so
- * a lossy conversation replays bit for bit inside `TestScheduler.run`.
+ * A seeded model of one direction of a network path as an operator, timed by the scheduler: a
+ * bottleneck rate with a drop-tail queue in bytes, then random and Gilbert–Elliott bursty loss,
+ * duplication, propagation delay, jitter and reordering (`PathOptions`, the model `rxkcp relay`
+ * uses too; `pathProfiles` has named paths). The same seed gives the same run, so a lossy
+ * conversation replays bit for bit inside `TestScheduler.run`.
  *
  *     sent:      -a-b-c-d-|
  *     delivered: ---a---(cd)b-|     (loss, delay and reordering as the seed decides)
  *
  * Completion waits for what is in flight. Unsubscribing drops it.
  *
- * @param options `LossyLinkOptions` (seed, loss, delay, jitter, duplicate, reorder, bandwidth) and
- *   the scheduler (default asyncScheduler).
+ * @param options `LossyLinkOptions` (seed and the `PathOptions`: bandwidth, queue, delay, jitter,
+ *   loss, burst, duplicate, reorder, reorderDelay) and the scheduler (default asyncScheduler).
  * @see LossyLink
  */
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';

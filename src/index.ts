@@ -16,6 +16,8 @@ export { AdaptiveCc, KcpGoCc, KcpGoWindow, type CcFactory, type CcHost, type CcN
 export { CC_NAMES, DEFAULT_CC } from './kcp/cc-names.js';
 export { KcpPair } from './sim/kcp-pair.js';
 export { LossyLink, type LossyLinkOptions, type LossyLinkStats } from './sim/lossy-link.js';
+export { DEFAULT_QUEUE_BYTES, DEFAULT_REORDER_DELAY_MS, PathModel, stationaryLoss, type BurstLoss, type PathOptions, type PathStats } from './sim/path.js';
+export { idealGoodput, KCPTUN_FEC, PATH_PROFILE_NAMES, pathProfile, pathProfiles, wireFloor, type PathProfile, type PathProfileName, type ShardCounts, type WireFraming } from './sim/profiles.js';
 
 // packet encryption
 export {

@@ -23,34 +23,16 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
-import { Prng } from '../../src/prng.js';
 import { DueQueue } from '../../src/sim/due-queue.js';
+import { assertPathOptions, PathModel, type PathOptions } from '../../src/sim/path.js';
 import { addressKey, parseHostPort, setSocketBuffers, socketTypeFor } from './udp.js';
 
-/** What one direction of the emulated link does to the datagrams crossing it. */
-export interface Impairment {
-  /** Probability (0..1) that a datagram is lost, independently of every other. */
-  loss?: number;
-  /**
-   * Gilbert–Elliott bursts: before each datagram the link moves from the good to the bad state
-   * with probability `enter` and back with probability `exit`; in the bad state a datagram is
-   * lost with probability `loss` (default 1). Independent `loss` applies in both states.
-   */
-  burst?: { enter: number; exit: number; loss?: number };
-  /** Probability (0..1) that a datagram is sent twice. */
-  duplicate?: number;
-  /** Probability (0..1) that a datagram is held back by `reorderDelay` ms, so later ones overtake it. */
-  reorder?: number;
-  /** Extra hold of a reordered datagram, ms (default 10). */
-  reorderDelay?: number;
-  /** One-way delay, ms. */
-  delay?: number;
-  /** Extra delay, uniform in 0..jitter ms, per datagram. */
-  jitter?: number;
-  /** Bytes per second the link carries (serialised one after another); absent or 0 = unlimited. */
-  bandwidth?: number;
-  /** Bytes that may wait for the bandwidth-limited link; a datagram beyond that is dropped (default 1 MiB). */
-  queue?: number;
+/**
+ * What one direction of the emulated link does to the datagrams crossing it: a `PathOptions` path
+ * (the model `virtualLink` uses too: bottleneck rate and drop-tail queue, then bursty and random
+ * loss, duplication, delay, jitter, reordering) plus blackholes.
+ */
+export interface Impairment extends PathOptions {
   /** Drops everything from `at` ms after the relay starts, for `duration` ms. */
   blackhole?: { at: number; duration: number };
 }
@@ -60,7 +42,11 @@ export interface RelayOptions extends Impairment {
   listen?: string;
   /** `HOST:PORT` of the server (an IP literal). */
   connect: string;
-  /** Seed of every decision (default 1). */
+  /**
+   * Seed of every decision (default 1). The up direction decides as a `PathModel` seeded with
+   * `seed`, the down direction as one seeded with `seed + 1`, so `virtualNetwork` with
+   * `ab: { ...path, seed }` and `ba: { ...path, seed: seed + 1 }` makes the same decisions.
+   */
   seed?: number;
   /** Client → server: fields here replace the shared ones. */
   up?: Impairment;
@@ -101,6 +87,8 @@ export interface RelayDirectionStats {
   forwardedBytes: number;
   /** Copies waiting for their time now. */
   held: number;
+  /** Most bytes ever waiting for the bandwidth-limited link (the queue's high-water mark). */
+  queueMax: number;
   /** Socket errors seen while sending (counted, never thrown). */
   errors: number;
 }
@@ -132,41 +120,15 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-const MIB = 1024 * 1024;
-
-function probability(where: string, name: string, v: unknown): void {
-  if (v === undefined) return;
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`relay: ${where}${name} must be a probability 0..1, got ${String(v)}`);
-}
-
-function nonNegative(where: string, name: string, v: unknown): void {
-  if (v === undefined) return;
-  if (typeof v !== 'number' || !(v >= 0 && Number.isFinite(v))) throw new RangeError(`relay: ${where}${name} must be a finite number ≥ 0, got ${String(v)}`);
-}
-
 function checkImpairment(o: Impairment, where: string): void {
-  probability(where, 'loss', o.loss);
-  probability(where, 'duplicate', o.duplicate);
-  probability(where, 'reorder', o.reorder);
-  nonNegative(where, 'reorderDelay', o.reorderDelay);
-  nonNegative(where, 'delay', o.delay);
-  nonNegative(where, 'jitter', o.jitter);
-  nonNegative(where, 'bandwidth', o.bandwidth);
-  if (o.queue !== undefined && !(typeof o.queue === 'number' && o.queue > 0 && Number.isFinite(o.queue))) {
-    throw new RangeError(`relay: ${where}queue must be a finite number of bytes > 0, got ${String(o.queue)}`);
-  }
-  if (o.burst !== undefined) {
-    if (typeof o.burst !== 'object' || o.burst === null) throw new TypeError(`relay: ${where}burst must be { enter, exit, loss? }`);
-    if (o.burst.enter === undefined || o.burst.exit === undefined) throw new RangeError(`relay: ${where}burst needs enter and exit`);
-    probability(where, 'burst.enter', o.burst.enter);
-    probability(where, 'burst.exit', o.burst.exit);
-    probability(where, 'burst.loss', o.burst.loss);
-  }
+  assertPathOptions(o, `relay: ${where}`);
   if (o.blackhole !== undefined) {
     if (typeof o.blackhole !== 'object' || o.blackhole === null) throw new TypeError(`relay: ${where}blackhole must be { at, duration }`);
     if (o.blackhole.at === undefined || o.blackhole.duration === undefined) throw new RangeError(`relay: ${where}blackhole needs at and duration`);
-    nonNegative(where, 'blackhole.at', o.blackhole.at);
-    nonNegative(where, 'blackhole.duration', o.blackhole.duration);
+    for (const k of ['at', 'duration'] as const) {
+      const v = o.blackhole[k];
+      if (typeof v !== 'number' || !(v >= 0 && Number.isFinite(v))) throw new RangeError(`relay: ${where}blackhole.${k} must be a finite number ≥ 0, got ${String(v)}`);
+    }
   }
 }
 
@@ -195,19 +157,13 @@ function newDirectionStats(): RelayDirectionStats {
     bytes: 0,
     forwardedBytes: 0,
     held: 0,
+    queueMax: 0,
     errors: 0,
   };
 }
 
 function copyDirectionStats(s: RelayDirectionStats): RelayDirectionStats {
   return { ...s, dropped: { ...s.dropped } };
-}
-
-/** A seed for one kind of decision of one direction, spread so nearby seeds give unrelated streams. */
-function subSeed(seed: number, direction: number, kind: number): number {
-  let z = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(direction + 1, 0x85ebca6b) ^ Math.imul(kind + 1, 0xc2b2ae35)) >>> 0;
-  z = Math.imul(z ^ (z >>> 15), 0x2c1b3c6d);
-  return (z ^ (z >>> 12)) >>> 0;
 }
 
 interface Held {
@@ -223,23 +179,7 @@ interface Held {
  */
 class Direction {
   readonly stats = newDirectionStats();
-  private readonly loss: number;
-  private readonly burst: { enter: number; exit: number; loss: number } | null;
-  private readonly duplicate: number;
-  private readonly reorder: number;
-  private readonly reorderDelay: number;
-  private readonly delay: number;
-  private readonly jitter: number;
-  private readonly bandwidth: number;
-  private readonly queue: number;
-  private readonly lossRng: Prng;
-  private readonly burstRng: Prng;
-  private readonly duplicateRng: Prng;
-  private readonly reorderRng: Prng;
-  private readonly jitterRng: Prng;
-  private bad = false;
-  /** When the bandwidth-limited link is free again (ms, fractional). */
-  private busyUntil = 0;
+  private readonly path: PathModel;
   private readonly held = new DueQueue<Held>();
   private timer: Subscription | null = null;
   private armedFor = Infinity;
@@ -248,25 +188,12 @@ class Direction {
   constructor(
     o: Impairment,
     seed: number,
-    index: number,
     private readonly scheduler: SchedulerLike,
     /** True while a blackhole covers time `now` (ms). */
     private readonly dark: (now: number) => boolean
   ) {
-    this.loss = o.loss ?? 0;
-    this.burst = o.burst ? { enter: o.burst.enter, exit: o.burst.exit, loss: o.burst.loss ?? 1 } : null;
-    this.duplicate = o.duplicate ?? 0;
-    this.reorder = o.reorder ?? 0;
-    this.reorderDelay = o.reorderDelay ?? 10;
-    this.delay = o.delay ?? 0;
-    this.jitter = o.jitter ?? 0;
-    this.bandwidth = o.bandwidth ?? 0;
-    this.queue = o.queue ?? MIB;
-    this.lossRng = new Prng(subSeed(seed, index, 0));
-    this.burstRng = new Prng(subSeed(seed, index, 1));
-    this.duplicateRng = new Prng(subSeed(seed, index, 2));
-    this.reorderRng = new Prng(subSeed(seed, index, 3));
-    this.jitterRng = new Prng(subSeed(seed, index, 4));
+    const { blackhole: _b, ...path } = o;
+    this.path = new PathModel(path, seed);
   }
 
   /** A datagram arrived; `send` puts it on the wire. `data` is only valid during this call. */
@@ -276,31 +203,22 @@ class Direction {
     s.received++;
     s.bytes += data.length;
     const now = this.scheduler.now();
-    if (this.dark(now)) return this.drop('blackhole');
-    if (this.burst) {
-      // the state moves before each datagram, then the bad state loses it (with burst.loss)
-      const r = this.burstRng.float();
-      if (this.bad ? r < this.burst.exit : r < this.burst.enter) this.bad = !this.bad;
-      if (this.bad && (this.burst.loss >= 1 || this.burstRng.chance(this.burst.loss))) return this.drop('burst');
+    if (this.dark(now)) {
+      s.dropped.blackhole++;
+      s.dropped.total++;
+      return;
     }
-    if (this.loss > 0 && this.lossRng.chance(this.loss)) return this.drop('loss');
-    let start = now;
-    if (this.bandwidth > 0) {
-      const waiting = Math.max(0, this.busyUntil - now) * (this.bandwidth / 1000);
-      if (waiting + data.length > this.queue) return this.drop('queue');
-      // serialised behind what is queued: leaves once its own last byte is on the wire
-      start = Math.max(now, this.busyUntil) + (data.length * 1000) / this.bandwidth;
-      this.busyUntil = start;
-    }
-    const copies = this.duplicate > 0 && this.duplicateRng.chance(this.duplicate) ? 2 : 1;
-    if (copies === 2) s.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      let due = start + this.delay;
-      if (this.jitter > 0) due += this.jitterRng.float() * this.jitter;
-      if (this.reorder > 0 && this.reorderRng.chance(this.reorder)) {
-        due += this.reorderDelay;
-        s.reordered++;
-      }
+    const dues = this.path.decide(data.length, now);
+    const p = this.path.stats;
+    s.dropped.total += p.dropped.total - s.dropped.loss - s.dropped.burst - s.dropped.queue;
+    s.dropped.loss = p.dropped.loss;
+    s.dropped.burst = p.dropped.burst;
+    s.dropped.queue = p.dropped.queue;
+    s.duplicated = p.duplicated;
+    s.reordered = p.reordered;
+    s.queueMax = p.queueMax;
+    for (let i = 0; i < dues.length; i++) {
+      const due = dues[i]!;
       // at once unless it is held, or copies already due are still waiting (they go first)
       if (due <= now && !((this.held.peekDue() ?? Infinity) <= now)) this.forward(data, send);
       else this.hold({ due, data: data.slice(), send });
@@ -314,11 +232,6 @@ class Direction {
     this.timer = null;
     this.stats.held = 0;
     this.held.clear();
-  }
-
-  private drop(cause: 'loss' | 'burst' | 'blackhole' | 'queue'): void {
-    this.stats.dropped[cause]++;
-    this.stats.dropped.total++;
   }
 
   private forward(data: Uint8Array, send: (data: Uint8Array) => void): void {
@@ -350,8 +263,10 @@ class Direction {
     while (!this.closed && (this.held.peekDue() ?? Infinity) <= now) {
       const h = this.held.pop();
       this.stats.held = this.held.size;
-      if (this.dark(now)) this.drop('blackhole');
-      else this.forward(h.data, h.send);
+      if (this.dark(now)) {
+        this.stats.dropped.blackhole++;
+        this.stats.dropped.total++;
+      } else this.forward(h.data, h.send);
     }
     this.arm();
   }
@@ -397,8 +312,8 @@ export function relay(options: RelayOptions): Promise<Relay> {
     for (let i = 0; i < manual.length; i++) if (inWindow(manual[i]!, now)) return true;
     return false;
   };
-  const up = new Direction(upImpairment, seed, 0, scheduler, darkAt(upWindow));
-  const down = new Direction(downImpairment, seed, 1, scheduler, darkAt(downWindow));
+  const up = new Direction(upImpairment, seed, scheduler, darkAt(upWindow));
+  const down = new Direction(downImpairment, seed + 1, scheduler, darkAt(downWindow));
 
   const type = socketTypeFor(local.host);
   const upstreamType = socketTypeFor(target.host);

@@ -1,84 +1,49 @@
 /**
- * A seeded, clock-free model of one direction of a network link: loss, fixed and jittered delay,
- * duplication, reordering and a bandwidth limit. Time is passed in (ms); the same seed and the
- * same calls give the same deliveries on every runtime. Delivery times are whole milliseconds. The RxJS `virtualLink` operator and the
- * core tests both drive it.
+ * One direction of a simulated network path as a clock-free queue of deliveries: it decides with
+ * `PathModel` (drop-tail bottleneck, delay, jitter, random and bursty loss, duplication,
+ * reordering; see `PathOptions`) and holds the copies until they come due. Time is passed in (ms);
+ * the same seed and the same calls give the same deliveries on every runtime, and the same
+ * decisions as a `relay` direction seeded alike. Delivery times are whole milliseconds. The RxJS
+ * `virtualLink` operator and the core tests both drive it.
  * @module
  */
-import { Prng } from '../prng.js';
 import type { Sink } from '../sink.js';
 import { DueQueue } from './due-queue.js';
+import { assertPathOptions, PathModel, type PathOptions } from './path.js';
 
-export interface LossyLinkOptions {
-  /** Seed of the link's PRNG. */
+export interface LossyLinkOptions extends PathOptions {
+  /** Seed of every decision of the link (an integer). */
   seed: number;
-  /** Probability a datagram is dropped (0..1). */
-  loss?: number;
-  /** Fixed one-way delay (ms). */
-  delay?: number;
-  /** Extra delay, uniform in [0, jitter] ms, per datagram. */
-  jitter?: number;
-  /** Probability a datagram is delivered twice (the copy with its own delay). */
-  duplicate?: number;
-  /** Probability a datagram is held back by up to `delay + jitter` more ms, so later ones overtake it. */
-  reorder?: number;
-  /** Bytes per second the link carries; datagrams queue behind each other. 0 or absent = unlimited. */
-  bandwidth?: number;
 }
 
 export interface LossyLinkStats {
+  /** Datagrams put on the link. */
   sent: number;
+  /** Datagrams dropped, whatever the cause (`path.stats.dropped` has them by cause). */
   dropped: number;
+  /** Datagrams delivered twice. */
   duplicated: number;
+  /** Copies handed to the receiver so far. */
   delivered: number;
 }
 
-function checkProbability(name: string, v: number | undefined): number {
-  const p = v ?? 0;
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`link: ${name} must be 0..1, got ${String(v)}`);
-  return p;
-}
-
-function checkNonNegative(name: string, v: number | undefined): number {
-  const x = v ?? 0;
-  if (!(x >= 0 && Number.isFinite(x))) throw new RangeError(`link: ${name} must be a finite number ≥ 0, got ${String(v)}`);
-  return x;
-}
-
-/** Validates link options; throws RangeError naming the bad one. */
+/** Validates link options; throws RangeError/TypeError naming the bad one. */
 export function assertLossyLinkOptions(o: LossyLinkOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError('link: options must be an object');
   if (!Number.isInteger(o.seed)) throw new TypeError(`link: seed must be an integer, got ${String(o.seed)}`);
-  checkProbability('loss', o.loss);
-  checkProbability('duplicate', o.duplicate);
-  checkProbability('reorder', o.reorder);
-  checkNonNegative('delay', o.delay);
-  checkNonNegative('jitter', o.jitter);
-  checkNonNegative('bandwidth', o.bandwidth);
+  assertPathOptions(o, 'link: ');
 }
 
 export class LossyLink<T extends { length: number } = Uint8Array> {
   readonly stats: LossyLinkStats = { sent: 0, dropped: 0, duplicated: 0, delivered: 0 };
-  private readonly prng: Prng;
-  private readonly loss: number;
-  private readonly delay: number;
-  private readonly jitter: number;
-  private readonly duplicate: number;
-  private readonly reorder: number;
-  private readonly bandwidth: number;
+  /** The model that decides; its `stats` count drops by cause and the queue's high-water mark. */
+  readonly path: PathModel;
   /** Pending deliveries by due time, ties in sending order. */
   private readonly inFlight = new DueQueue<T>();
-  /** When the link's transmitter is free again (bandwidth model), in ms. */
-  private busyUntil = 0;
 
   constructor(options: LossyLinkOptions) {
     assertLossyLinkOptions(options);
-    this.prng = new Prng(options.seed);
-    this.loss = options.loss ?? 0;
-    this.delay = options.delay ?? 0;
-    this.jitter = options.jitter ?? 0;
-    this.duplicate = options.duplicate ?? 0;
-    this.reorder = options.reorder ?? 0;
-    this.bandwidth = options.bandwidth ?? 0;
+    this.path = new PathModel(options, options.seed);
   }
 
   /** Number of datagrams in flight. */
@@ -89,28 +54,10 @@ export class LossyLink<T extends { length: number } = Uint8Array> {
   /** Puts a datagram on the link at time `now`. */
   send(item: T, now: number): void {
     this.stats.sent++;
-    if (this.loss > 0 && this.prng.chance(this.loss)) {
-      this.stats.dropped++;
-      return;
-    }
-    let start = now;
-    if (this.bandwidth > 0) {
-      // queued behind what is being transmitted; arrives once its own last byte is on the wire
-      start = Math.max(now, this.busyUntil) + Math.ceil((item.length * 1000) / this.bandwidth);
-      this.busyUntil = start;
-    }
-    this.schedule(item, start);
-    if (this.duplicate > 0 && this.prng.chance(this.duplicate)) {
-      this.stats.duplicated++;
-      this.schedule(item, start);
-    }
-  }
-
-  private schedule(item: T, start: number): void {
-    let due = start + this.delay;
-    if (this.jitter > 0) due += Math.floor(this.prng.float() * (this.jitter + 1));
-    if (this.reorder > 0 && this.prng.chance(this.reorder)) due += 1 + Math.floor(this.prng.float() * (this.delay + this.jitter + 1));
-    this.inFlight.push(item, due);
+    const dues = this.path.decide(item.length, now);
+    if (dues.length === 0) this.stats.dropped++;
+    if (dues.length > 1) this.stats.duplicated++;
+    for (let i = 0; i < dues.length; i++) this.inFlight.push(item, dues[i]!);
   }
 
   /** Time of the next delivery, or undefined when nothing is in flight. */

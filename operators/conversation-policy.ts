@@ -219,6 +219,11 @@ export class ConversationPolicy {
 
   // ---- flushing ---------------------------------------------------------------------------
 
+  /** Sends the ACKs and window probes due, nothing else; the clock's deadline is unchanged. */
+  flushAcks(): void {
+    if (!this.host.closed) this.kcp.flush(this.clock.now() >>> 0, this.sink, 'acks');
+  }
+
   /** Flushes at once (as kcp-go does on Write); the clock's deadline is unchanged. */
   flushNow(): void {
     if (!this.host.closed) this.kcp.flush(this.clock.now() >>> 0, this.sink);

@@ -177,6 +177,8 @@ export class Conversation {
   /** The pipelines are torn down and the clock entry removed (after close's linger, or at once). */
   private down = false;
   private _error: KcpError | null = null;
+  /** Set by `abandon`: what pending and later writes reject with. */
+  private abandoned: KcpError | null = null;
 
   constructor(options: ConversationOptions) {
     // the same rules and words as dial and Listener.listen (see options.ts)
@@ -416,17 +418,40 @@ export class Conversation {
 
   private assertWritable(op: string): void {
     if (this._error) throw this._error;
+    if (this.abandoned) throw this.abandoned;
     if (this._closed) throw new KcpError('CLOSED', `${op} after close`, { conv: this.kcp.conv });
     if (this.ending) throw new KcpError('CLOSED', `${op} after end`, { conv: this.kcp.conv });
   }
 
   private closedError(op: string): KcpError {
+    if (this.abandoned) return this.abandoned;
     return new KcpError('CLOSED', `conversation ${this.kcp.conv}: closed before ${op} finished (unacknowledged data was discarded)`, { conv: this.kcp.conv });
   }
 
   /** Flushes at once (as kcp-go does on Write); the clock's deadline is unchanged. */
   flushNow(): void {
     this.policy.flushNow();
+  }
+
+  /**
+   * Sends a window probe (WASK) at once, which every KCP peer answers with WINS: a liveness probe
+   * (a session's `keepalive`) with nothing new on the wire. Ignored after close.
+   */
+  probePeer(): void {
+    if (this._closed) return;
+    this.kcp.askWindow();
+    this.policy.flushAcks();
+  }
+
+  /**
+   * Ends the conversation as `close({ linger: false })` does (`data$` completes: the peer went
+   * away, which is not a local fault), except that what waits to be sent, `drain`, and any later
+   * write reject with `reason` instead of 'CLOSED'. Idempotent.
+   * @internal Called by the package itself (the session's keepalive); not for users.
+   */
+  abandon(reason: KcpError): void {
+    if (!this._closed) this.abandoned = reason;
+    this.close({ linger: false });
   }
 
   /**

@@ -76,11 +76,12 @@ const RULES: Record<string, Check> = {
   parityShards: int(0, 255),
   sockbuf: int(1, i31, ' (bytes)'),
   idleTimeout: positive('ms'),
+  keepalive: (v) => (v === false || typeof v === 'number' || (typeof v === 'object' && v !== null) ? null : 'must be false, a number of ms, or { interval, timeout } in ms'),
   // dial
   conv: int(0, u32),
   localPort: int(0, 65535),
   failFast: bool,
-  connectTimeout: positive('ms'),
+  connectTimeout: (v) => (v === false || (typeof v === 'number' && Number.isFinite(v) && v > 0) ? null : 'must be a number > 0 (ms), or false for none'),
 };
 
 /**
@@ -102,10 +103,22 @@ export function assertOptions(where: string, options: object | undefined): void 
   }
 }
 
-/** The FEC geometry two shard counts give: null (no FEC) unless both are > 0; their sum is at most 256. */
-export function assertShards(where: string, dataShards = 0, parityShards = 0): void {
-  if (dataShards > 0 && parityShards > 0 && dataShards + parityShards > 256) {
-    throw new RangeError(`${where}: dataShards + parityShards must be at most 256, got ${dataShards + parityShards}`);
+/**
+ * The FEC geometry two shard counts give: null (no FEC) unless both are > 0; their sum is at most
+ * 256. One given > 0 without the other is refused (FEC would silently stay off): give both, or the
+ * other as 0 to turn FEC off, as kcptun's `--parityshard 0` does.
+ */
+export function assertShards(where: string, dataShards?: number, parityShards?: number): void {
+  if ((dataShards ?? 0) > 0 && parityShards === undefined) {
+    throw new TypeError(`${where}: dataShards ${dataShards} without parityShards: give both for FEC (kcptun's default is 10 and 3), or parityShards: 0 for no FEC`);
+  }
+  if ((parityShards ?? 0) > 0 && dataShards === undefined) {
+    throw new TypeError(`${where}: parityShards ${parityShards} without dataShards: give both for FEC (kcptun's default is 10 and 3), or dataShards: 0 for no FEC`);
+  }
+  const d = dataShards ?? 0;
+  const p = parityShards ?? 0;
+  if (d > 0 && p > 0 && d + p > 256) {
+    throw new RangeError(`${where}: dataShards + parityShards must be at most 256, got ${d + p}`);
   }
 }
 

@@ -10,7 +10,9 @@ export type KcpErrorCode =
   | 'SOCKET_CLOSED' // the UDP socket under the session closed
   | 'SOCKET_ERROR' // the UDP socket reported an error
   | 'UNREACHABLE' // an ICMP error said the peer cannot be reached (a dialled session with failFast)
-  | 'CONNECT_TIMEOUT' // a dialled session with connectTimeout heard nothing at all from its peer in time
+  | 'CONNECT_TIMEOUT' // a dialled session heard nothing at all from its peer within connectTimeout
+  | 'KEY_MISMATCH' // a dialled session's peer answered, but no datagram passed the CRC or AEAD check: the key or crypt differs
+  | 'KEEPALIVE_TIMEOUT' // a session's keepalive heard nothing from its peer, window probes included, within its timeout
   | 'CLOSED' // the session was closed locally and the operation needs an open session
   | 'RESET' // a listener replaced the session on a conv reset (sn 0 with another conv)
   | 'LAYER_ERROR' // a layer (rxkcp's or one plugged in by the user) threw or errored

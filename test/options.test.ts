@@ -87,7 +87,7 @@ describe('bad options are refused when the call is made, before a socket is boun
   }
 
   for (const [what, bad, message] of [
-    ['connectTimeout 0', { connectTimeout: 0 }, /connectTimeout must be a number > 0 \(ms\), got 0/],
+    ['connectTimeout 0', { connectTimeout: 0 }, /connectTimeout must be a number > 0 \(ms\), or false for none, got 0/],
     ['conv -1', { conv: -1 }, /conv must be an integer 0\.\.4294967295, got -1/],
     ['localPort 70000', { localPort: 70000 }, /localPort must be an integer 0\.\.65535, got 70000/],
   ] as const) {

@@ -39,14 +39,24 @@ export interface DialOptions extends SessionOptions {
    */
   failFast?: boolean;
   /**
-   * Fail the session with a `KcpError` of code `CONNECT_TIMEOUT` (`ended$`: 'unreachable') when
-   * not one datagram has come back from the peer within this many ms of the first one sent (the
-   * first write). KCP has no handshake, so without it (the default, as kcp-go) a dial to an
-   * address where nothing listens resolves at once and its writes wait in the window; ICMP
-   * refusals do not count as an answer. Once anything has come back it never fires.
+   * Fail the session when not one datagram that passes the CRC or AEAD check has come back from
+   * the peer within this many ms of the first one sent (the first write or keepalive probe):
+   * `ended$` says 'unreachable' and the `KcpError` says what the evidence shows: `KEY_MISMATCH`
+   * when datagrams came back but none passed the check (the key or crypt differs), else
+   * `CONNECT_TIMEOUT`, naming ICMP refusals when there were some (nothing listens). KCP has no
+   * handshake, so `dial` resolves at once even where nothing listens; this is what tells. Once the
+   * peer has answered it never fires (`keepalive` watches from then on). Default
+   * `DEFAULT_CONNECT_TIMEOUT` (10 s); `false` waits for ever, as kcp-go does.
    */
-  connectTimeout?: number;
+  connectTimeout?: number | false;
 }
+
+/**
+ * How long a dial waits for its peer's first answer by default: a few seconds more than any
+ * round trip on Earth plus kcp-go's first retransmissions, short enough that a wrong address or
+ * key is reported while the user still waits for it.
+ */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
 let sharedClock: Clock | null = null;
 
@@ -114,14 +124,13 @@ async function open(options: DialOptions, crypt: PacketCrypt, target: { port: nu
   // other send errors (ENOBUFS, ...) stay dropped, as a lost datagram: KCP resends it
   const sent = (e: Error | null): void => void (e !== null && unreachable(e));
   // connectTimeout: armed by the first datagram out, disarmed by the first one in
-  const connectTimeout = options.connectTimeout;
+  const connectTimeout = options.connectTimeout === false ? undefined : (options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT);
   let heard = false;
   let waiting: Subscription | undefined;
   const arm = (): void => {
     waiting = clock.scheduler.schedule(() => {
       if (heard || session.closed) return;
-      const remote = addressKey(address, target.port);
-      session.fail(new KcpError('CONNECT_TIMEOUT', `${remote}: no answer within ${connectTimeout} ms`, { conv, remote }));
+      session.fail(session.silenceError('CONNECT_TIMEOUT', connectTimeout!));
     }, connectTimeout);
   };
   const session = new Session(
@@ -140,8 +149,9 @@ async function open(options: DialOptions, crypt: PacketCrypt, target: { port: nu
   const sub = udpDatagrams(socket, unreachable).subscribe({
     next: (d) => {
       if (d.port !== target.port || d.address !== address) return void session.stats.InErrs++;
-      if (!heard) (heard = true, waiting?.unsubscribe());
       session.input(d.data);
+      // answered: a datagram that passed the CRC or AEAD check and held a KCP segment
+      if (!heard && session.stats.InSegs > 0) (heard = true, waiting?.unsubscribe());
     },
     error: (e: unknown) => session.fail(new KcpError('SOCKET_ERROR', `socket error: ${String(e)}`, { conv, cause: e })),
     complete: () => session.fail(new KcpError('SOCKET_CLOSED', 'socket closed', { conv })),

@@ -5,9 +5,9 @@
  * @module rxkcp/io
  */
 export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors.js';
-export { Session, aggregateStats, type SessionEnd, type SessionEndReason, type SessionOptions } from './session.js';
+export { Session, aggregateStats, DEFAULT_KEEPALIVE, type SessionEnd, type SessionEndReason, type SessionOptions } from './session.js';
 export { Listener, listen, type ListenOptions } from './listener.js';
-export { dial, type DialOptions } from './dial.js';
+export { dial, DEFAULT_CONNECT_TIMEOUT, type DialOptions } from './dial.js';
 export { duplexOf, toDuplex, type DuplexEnds } from './stream.js';
 export { toWebStreams, type WebStreams } from './web-streams.js';
 export { muxStreamDuplex } from './mux-stream.js';

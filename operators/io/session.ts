@@ -60,6 +60,18 @@ export interface SessionOptions extends SessionKcpOptions {
    */
   idleTimeout?: number;
   /**
+   * Notices a peer that went away, with nothing on the wire that a kcp-go peer does not already
+   * answer: after `interval` ms without a segment from the peer the session sends KCP's window
+   * probe (WASK), which every KCP peer answers (WINS) whatever its windows, and repeats it each
+   * `interval`; when nothing at all has come back for `timeout` ms the session ends: `ended$` says
+   * 'keepalive-timeout', `data$` completes, and pending and later `send`/`drain`/`write` reject
+   * with a `KcpError` `KEEPALIVE_TIMEOUT` (or `KEY_MISMATCH` when every datagram that came back
+   * failed the CRC or AEAD check). A number is the interval, with a timeout of three intervals.
+   * Default `{ interval: 10_000, timeout: 30_000 }` (kcptun's smux keepalive has the same
+   * cadence); `false` turns it off (kcp-go's behaviour: a vanished peer goes unnoticed).
+   */
+  keepalive?: false | number | { interval: number; timeout: number };
+  /**
    * End the session with `DEAD_LINK` once a segment has been sent `deadLink` times. Default false,
    * as kcp-go: the link is marked dead (`DeadLinks`) and retransmission goes on through an outage.
    */
@@ -116,6 +128,7 @@ export function assertSessionOptions(where: string, o: SessionOptions): void {
   assertOptions(where, o);
   if (o.key !== undefined && o.password !== undefined) throw new TypeError(`${where}: give key or password (its deprecated name), not both`);
   assertShards(where, o.dataShards, o.parityShards);
+  keepaliveOf(where, o.keepalive);
   const name = cryptNameOf(o);
   if (name !== 'null' && name !== 'none' && o.key === undefined && o.password === undefined) {
     throw new TypeError(`${where}: crypt ${name} needs a key (kcptun's secret string, or raw key bytes)`);
@@ -146,6 +159,24 @@ export async function prepareSession(where: string, o: SessionOptions): Promise<
   return crypt;
 }
 
+/** The keepalive a session runs when none is given (see `SessionOptions.keepalive`). */
+export const DEFAULT_KEEPALIVE = { interval: 10_000, timeout: 30_000 } as const;
+
+/** Smallest keepalive interval: one probe per KCP flush interval at most (the largest is 5000 ms). */
+const MIN_KEEPALIVE_INTERVAL = 10;
+
+/** The keepalive `value` asks for (null: off), or a RangeError/TypeError naming it. */
+export function keepaliveOf(where: string, value: SessionOptions['keepalive']): { interval: number; timeout: number } | null {
+  if (value === false) return null;
+  if (value === undefined) return DEFAULT_KEEPALIVE;
+  const ka = typeof value === 'number' ? { interval: value, timeout: 3 * value } : value;
+  const { interval, timeout } = ka;
+  if (typeof interval !== 'number' || typeof timeout !== 'number') throw new TypeError(`${where}: keepalive must be false, a number of ms, or { interval, timeout } in ms, got ${JSON.stringify(value)}`);
+  if (!(Number.isFinite(interval) && interval >= MIN_KEEPALIVE_INTERVAL)) throw new RangeError(`${where}: keepalive interval must be a number >= ${MIN_KEEPALIVE_INTERVAL} (ms), got ${interval}`);
+  if (!(Number.isFinite(timeout) && timeout > interval)) throw new RangeError(`${where}: keepalive timeout must be a number > its interval (${interval} ms), got ${timeout}`);
+  return { interval, timeout };
+}
+
 function fecOf(o: SessionOptions): { dataShards: number; parityShards: number } | null {
   return (o.dataShards ?? 0) > 0 && (o.parityShards ?? 0) > 0 ? { dataShards: o.dataShards!, parityShards: o.parityShards! } : null;
 }
@@ -153,15 +184,19 @@ function fecOf(o: SessionOptions): { dataShards: number; parityShards: number } 
 
 /**
  * Why a session ended. Ends someone asked for, `close()` ('closed') and `idleTimeout`
- * ('idle-timeout'), complete `data$`; faults error it with a `KcpError`: the peer stopped
+ * ('idle-timeout'), and a peer that stopped answering the keepalive ('keepalive-timeout'),
+ * complete `data$`; faults error it with a `KcpError`: the peer stopped
  * answering with `failOnDeadLink` ('dead-link'), the socket failed or closed under the session
  * ('socket-error'), a listener replaced it on a conv reset ('reset'), the peer cannot be reached
  * ('unreachable': an ICMP error with `failFast`, or nothing heard within `connectTimeout`), or a
  * layer threw or errored ('layer-error').
  */
-export type SessionEndReason = 'closed' | 'idle-timeout' | 'dead-link' | 'socket-error' | 'reset' | 'unreachable' | 'layer-error';
+export type SessionEndReason = 'closed' | 'idle-timeout' | 'keepalive-timeout' | 'dead-link' | 'socket-error' | 'reset' | 'unreachable' | 'layer-error';
 
-/** What `Session.ended$` emits: the reason, and for a fault the error `data$` ended with. */
+/**
+ * What `Session.ended$` emits: the reason, and for a fault the error `data$` ended with (for
+ * 'keepalive-timeout', the error pending writes rejected with).
+ */
 export interface SessionEnd {
   reason: SessionEndReason;
   error?: KcpError;
@@ -175,6 +210,8 @@ const REASONS: Partial<Record<KcpErrorCode, SessionEndReason>> = {
   RESET: 'reset',
   UNREACHABLE: 'unreachable',
   CONNECT_TIMEOUT: 'unreachable',
+  KEY_MISMATCH: 'unreachable',
+  KEEPALIVE_TIMEOUT: 'keepalive-timeout',
 };
 
 /** The end a fault makes: its reason by the error's code ('layer-error' for any other code). */
@@ -203,7 +240,10 @@ export class Session {
   /** Set by an end someone asked for, before the conversation closes. */
   private asked: SessionEnd | null = null;
   private idleEntry: ClockEntry | null = null;
+  private keepaliveEntry: ClockEntry | null = null;
   private lastInput: number;
+  /** The cipher's name, for errors that name it. */
+  private readonly cryptName: CryptName;
 
   constructor(
     readonly conv: number,
@@ -218,6 +258,7 @@ export class Session {
     const fec = fecOf(options);
     const timing = timingOf(options);
     this.stats = new Snmp();
+    this.cryptName = cryptNameOf(options);
     this.conversation = new Conversation({
       conv,
       crypt,
@@ -267,6 +308,66 @@ export class Session {
         this.lastInput + idle
       );
     }
+    const ka = keepaliveOf('session', options.keepalive);
+    if (ka !== null) this.startKeepalive(ka);
+  }
+
+  /**
+   * Runs the keepalive (see `SessionOptions.keepalive`): a segment counted in `InSegs` since the
+   * last run means the peer spoke (at the last datagram's time); a probe goes out each `interval`
+   * of silence, and `timeout` of silence ends the session.
+   */
+  private startKeepalive(ka: { interval: number; timeout: number }): void {
+    let seen = this.stats.InSegs;
+    let heardAt = this.lastInput;
+    let probedAt = -Infinity;
+    this.keepaliveEntry = this.clock.add(
+      {
+        flush: (now) => {
+          if (this.stats.InSegs !== seen) {
+            seen = this.stats.InSegs;
+            heardAt = Math.max(heardAt, this.lastInput);
+          }
+          const quiet = now - heardAt;
+          if (quiet >= ka.timeout) {
+            const error = this.silenceError('KEEPALIVE_TIMEOUT', quiet);
+            this.asked ??= { reason: 'keepalive-timeout', error };
+            this.conversation.abandon(error);
+            this.retire(this.asked);
+            return ka.timeout;
+          }
+          if (quiet >= ka.interval && now - probedAt >= ka.interval) {
+            probedAt = now;
+            this.conversation.probePeer();
+          }
+          const nextProbe = quiet < ka.interval ? heardAt + ka.interval : probedAt + ka.interval;
+          return Math.max(1, Math.min(nextProbe, heardAt + ka.timeout) - now);
+        },
+      },
+      this.lastInput + ka.interval
+    );
+  }
+
+  /**
+   * The error for a peer silent for `ms`, naming what the counters show: every datagram that came
+   * back failed the CRC or AEAD check (`KEY_MISMATCH`), ICMP refusals (nothing listens), nothing at
+   * all, or a peer that answered before and stopped.
+   * @internal Called by the package itself (the dialler, the keepalive); not for users.
+   */
+  silenceError(code: 'CONNECT_TIMEOUT' | 'KEEPALIVE_TIMEOUT', ms: number): KcpError {
+    const remote = this.remote.address.includes(':') ? `[${this.remote.address}]:${this.remote.port}` : `${this.remote.address}:${this.remote.port}`;
+    const info = { conv: this.conv, remote };
+    const s = this.stats;
+    if (s.InSegs === 0 && s.InCsumErrors > 0) {
+      return new KcpError('KEY_MISMATCH', `${remote}: ${s.InCsumErrors} datagrams came back and none passed the ${this.cryptName} check: the key or crypt probably differs from the peer's`, info);
+    }
+    if (s.InSegs === 0 && s.InErrs > 0) {
+      return new KcpError(code, `${remote}: nothing listens there (${s.InErrs} ICMP unreachable replies, no answer in ${ms} ms)`, info);
+    }
+    if (s.InSegs === 0) {
+      return new KcpError(code, `${remote}: no answer in ${ms} ms (nothing listens, a firewall drops the datagrams, or the peer's key or crypt differs: a kcp-go peer drops what it cannot open without replying)`, info);
+    }
+    return new KcpError(code, `${remote}: the peer stopped answering (nothing from it, window probes included, for ${ms} ms)`, info);
   }
 
   /** Received data (see `Conversation.data$`). */
@@ -405,6 +506,7 @@ export class Session {
     if (!live.has(this)) return;
     live.delete(this);
     if (this.idleEntry) this.clock.remove(this.idleEntry);
+    if (this.keepaliveEntry) this.clock.remove(this.keepaliveEntry);
     this.stats.CurrEstab = 0;
     retired.add(this.stats);
     this.ended.next(end);

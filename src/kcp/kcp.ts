@@ -266,6 +266,12 @@ export class Kcp {
    * kcp-go; it ends nothing by itself: kcp-go keeps retransmitting and so does this core.
    */
   get isDead(): boolean { return this.state !== 0; }
+  /**
+   * Asks the peer for its window: the next flush sends a WASK, which every KCP peer (kcp-go's
+   * included) answers with WINS at its next flush, whatever its windows. A liveness probe that
+   * needs nothing new on the wire.
+   */
+  askWindow(): void { this.probe |= IKCP_ASK_SEND; }
   /** Segments queued plus in flight (kcp-go WaitSnd). */
   waitSnd(): number { return this.sndBuf.length + this.sndQueue.length; }
   /**

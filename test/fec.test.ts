@@ -15,6 +15,7 @@ import { Snmp } from '../src/stats.js';
 import { createCrypt, type CryptName } from '../src/crypt/crypt.js';
 import { openDatagram } from '../src/crypt/packet.js';
 import { fromHex, readU32, toHex } from '../src/wire/bytes.js';
+import { checkProperty } from './helpers/properties.js';
 
 const hex = (rows: Uint8Array[]) => rows.map((r) => toHex(r));
 
@@ -55,7 +56,7 @@ describe('Reed-Solomon codec (klauspost-compatible)', () => {
   });
 
   it('property: losing any ≤ parity shards of a group rebuilds the data exactly', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 1, max: 6 }),

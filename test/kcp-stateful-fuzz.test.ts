@@ -24,8 +24,8 @@
  *    the other sent (message for message; byte for byte in stream mode).
  *
  * Runs: KCP_FUZZ_RUNS per property (default 150, a few seconds; `npm run test:fuzz` runs many
- * more). A failure prints fast-check's seed and path; replay it with
- *   FUZZ_SEED=<seed> FUZZ_PATH=<path> npx vitest run test/kcp-stateful-fuzz.test.ts
+ * more, `npm run test:explore` fresh seeds for a time budget). A failure prints the command that
+ * replays it (test/helpers/properties.ts).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -34,17 +34,13 @@ import { Kcp, type FlushKind, type KcpOptions } from '../src/kcp/kcp.js';
 import { decodeSegments, encodeHeader } from '../src/kcp/segment.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
+import { checkProperty, propertyTimeout } from './helpers/properties.js';
 
 const RUNS = Number(process.env.KCP_FUZZ_RUNS ?? 150);
-const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : undefined;
-const PATH = process.env.FUZZ_PATH;
-const fcParams = (runs: number): fc.Parameters<unknown> => ({
-  numRuns: runs,
-  ...(SEED !== undefined ? { seed: SEED } : {}),
-  ...(PATH !== undefined ? { path: PATH } : {}),
-});
+/** Each property's runs in `npm test`, and its share of `npm run test:explore`. */
+const FUZZ_PROPERTY = { numRuns: RUNS, explore: 3 };
 // generous: no speed is asserted, the bound only ends a run that hangs
-const TIMEOUT = Math.max(60_000, RUNS * 500);
+const TIMEOUT = propertyTimeout(FUZZ_PROPERTY, Math.max(60_000, RUNS * 500));
 
 /** What the runs exercised, printed after each property so a vacuous fuzzer shows. */
 const seen = {
@@ -684,12 +680,12 @@ function runPair(p: PairCase): void {
   if (!p.stream && (msgIdx[0] !== sent[1]!.length || msgIdx[1] !== sent[0]!.length)) throw new Error('a message was not received whole');
 }
 
-describe(`KCP stateful fuzz (${RUNS} runs per property${SEED !== undefined ? `, seed ${SEED}` : ''})`, () => {
+describe(`KCP stateful fuzz (${RUNS} runs per property)`, () => {
   it(
     'one core under crafted, reordered, repeated and garbage segments: never throws, stays bounded, delivers what the model allows',
     () => {
       const t0 = performance.now();
-      fc.assert(fc.property(arbReceiverCase, (cs) => runReceiver(cs)), fcParams(RUNS));
+      checkProperty(fc.property(arbReceiverCase, (cs) => runReceiver(cs)), FUZZ_PROPERTY);
       console.log(`one core: ${seen.runs} runs in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${seen.messages} messages delivered, ${seen.dropped} segments dropped as broken runs, ${seen.stuck} runs ended on a run longer than the window or the table; input results ${JSON.stringify(Object.fromEntries(seen.refused))}`);
       expect(seen.messages).toBeGreaterThan(0);
     },
@@ -700,7 +696,7 @@ describe(`KCP stateful fuzz (${RUNS} runs per property${SEED !== undefined ? `, 
     'two cores through a lossy, duplicating, reordering link with any interleaving of reads and flushes deliver exactly what was sent',
     () => {
       const t0 = performance.now();
-      fc.assert(fc.property(arbPairCase, (cs) => runPair(cs)), fcParams(RUNS));
+      checkProperty(fc.property(arbPairCase, (cs) => runPair(cs)), FUZZ_PROPERTY);
       console.log(`two cores: ${seen.pairRuns} runs in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${seen.pairMessages} sends of ${seen.pairBytes} bytes delivered, ${seen.pairRefusedSends} sends refused (over 255 segments), ${seen.settleRounds} clean rounds to settle`);
       expect(seen.pairBytes).toBeGreaterThan(0);
     },

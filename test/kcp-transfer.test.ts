@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { transfer } from './helpers/transfer.js';
+import { checkProperty } from './helpers/properties.js';
 
 const MB = 1 << 20;
 
@@ -42,7 +43,7 @@ describe('Kcp transfer over a lossy in-memory link (virtual time)', () => {
   });
 
   it('property: any cutting into sends, loss ≤ 30 %, reordering and duplication deliver the same bytes', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.integer({ min: 1, max: 200_000 }),
         fc.integer({ min: 0, max: 30 }),

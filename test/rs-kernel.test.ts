@@ -5,6 +5,7 @@ import { ReedSolomon } from '../src/fec/reed-solomon.js';
 import { rsKernelBase64 } from '../src/fec/rs-kernel-bytes.js';
 import { simdKernel } from '../src/fec/rs-kernel.js';
 import { Prng } from '../src/prng.js';
+import { checkProperty } from './helpers/properties.js';
 
 describe('WebAssembly SIMD Reed-Solomon kernel', () => {
   it('the embedded module is exactly what rs-kernel.wat compiles to', async () => {
@@ -20,7 +21,7 @@ describe('WebAssembly SIMD Reed-Solomon kernel', () => {
   });
 
   it('encodes and reconstructs exactly as the TypeScript loops, for random geometries and lengths', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 1, max: 10 }),

@@ -21,8 +21,9 @@
  * - every error is a `KcpError` with a code the situation allows; nothing escapes as an
  *   unhandled error; once every conversation is closed, nothing is left scheduled.
  *
- * `npm test` runs MODEL_RUNS (default 200) runs; replay a failure with the FC_SEED, FC_PATH and
- * FC_REPLAY it prints (`FC_SEED=… FC_PATH=… FC_REPLAY=… npx vitest run test/session-model.test.ts`).
+ * `npm test` runs MODEL_RUNS (default 200) runs, `npm run test:explore` fresh seeds for a time
+ * budget (test/helpers/properties.ts); a failure prints the command that replays it (FC_SEED,
+ * FC_PATH, FC_REPLAY).
  * MODEL_STATS=1 prints what the runs covered (commands, bytes written and read, virtual time).
  *
  * The defects the model found have their own tests here, each the smallest sequence that shows it.
@@ -33,6 +34,7 @@ import type { TestScheduler } from 'rxjs/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testScheduler } from '../marbles/helpers.js';
 import { Conversation } from '../operators/conversation.js';
+import { checkAsyncProperty, propertyTimeout } from './helpers/properties.js';
 import { findPatternMismatch, patternBytes } from '../operators/io/pattern.js';
 import { Clock } from '../operators/update-clock.js';
 import { virtualNetwork } from '../operators/virtual-link.js';
@@ -40,8 +42,8 @@ import { KcpError } from '../src/errors.js';
 import type { LossyLinkOptions } from '../src/sim/lossy-link.js';
 
 const RUNS = Number(process.env.MODEL_RUNS ?? 200);
-const FC_SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
-const FC_PATH = process.env.FC_PATH;
+/** The property's runs in `npm test`, and its share of `npm run test:explore`. */
+const MODEL_PROPERTY = { numRuns: RUNS, explore: 6 };
 /** fast-check's replayPath of the command list (the replayPath="…" comment in a counterexample). */
 const FC_REPLAY = process.env.FC_REPLAY;
 /** Virtual time the last phase may take to finish a pair's end() (a bound, not a speed check). */
@@ -1037,13 +1039,7 @@ describe('conversation API against a model, over a lossy virtual link', () => {
 
   it(`write/send/drain/end/close/data$ keep the model through ${RUNS} random command sequences`, async () => {
     const property = fc.asyncProperty(setupArb, linkArb(), linkArb(), commandsArb, runModel);
-    const out = await fc.check(property, { numRuns: RUNS, ...(FC_SEED !== undefined ? { seed: FC_SEED } : {}), path: FC_PATH, endOnFailure: FC_PATH !== undefined });
+    await checkAsyncProperty(property, MODEL_PROPERTY);
     if (process.env.MODEL_STATS) console.log((globalThis as { __modelStats?: unknown }).__modelStats);
-    if (out.failed) {
-      const report = fc.defaultReportMessage(out) ?? '';
-      const replay = /replayPath="([^"]*)"/.exec(report)?.[1];
-      throw new Error(`replay with FC_SEED=${out.seed} FC_PATH=${out.counterexamplePath}${replay ? ` FC_REPLAY=${replay}` : ''}\n${report}\n${out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance)}`);
-    }
-    expect(out.failed).toBe(false);
-  }, 60_000 + RUNS * 2_000);
+  }, propertyTimeout(MODEL_PROPERTY, 60_000 + RUNS * 2_000));
 });

@@ -6,6 +6,7 @@ import { CollectSink } from '../src/sink.js';
 import { CMD_FIN, CMD_NOP, CMD_PSH, CMD_SYN, CMD_UPD, encodeSmuxFrame, SmuxFrameReader, type SmuxFrame } from '../src/smux/frame.js';
 import { resolveSmuxConfig, SmuxSession, type SmuxConfig, type SmuxEvents } from '../src/smux/mux.js';
 import { toHex } from '../src/wire/bytes.js';
+import { checkProperty } from './helpers/properties.js';
 
 /** A session plus a log of what it reported. */
 class Side implements SmuxEvents {
@@ -77,7 +78,7 @@ describe('smux frames', () => {
   });
 
   it('the reader cuts any split of a frame sequence into the same frames (fast-check)', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.array(fc.record({ cmd: fc.integer({ min: 0, max: 4 }), sid: fc.nat({ max: 0xffffffff }), data: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 20 }),
         fc.array(fc.nat(), { maxLength: 10 }),
@@ -327,7 +328,7 @@ describe('smux session', () => {
   });
 
   it('random traffic on many streams arrives intact, in any delivery pieces (fast-check, v1 and v2)', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.constantFrom(1 as const, 2 as const),
         fc.array(fc.record({ stream: fc.nat({ max: 5 }), n: fc.integer({ min: 1, max: 40_000 }), fromClient: fc.boolean() }), { minLength: 1, maxLength: 25 }),

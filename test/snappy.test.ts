@@ -8,6 +8,7 @@ import { snappyDecode, snappyEncode } from '../src/snappy/block.js';
 import { crc32c, maskedCrc32c } from '../src/snappy/crc32c.js';
 import { SnappyFrameDecoder, SnappyFrameEncoder, STREAM_IDENTIFIER } from '../src/snappy/framing.js';
 import { toHex } from '../src/wire/bytes.js';
+import { checkProperty } from './helpers/properties.js';
 
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
@@ -88,7 +89,7 @@ describe("snappy blocks against Go's github.com/golang/snappy", () => {
   });
 
   it('round-trips any bytes (fast-check), and compressible runs shrink', () => {
-    fc.assert(
+    checkProperty(
       fc.property(
         fc.oneof(
           fc.uint8Array({ maxLength: 3000 }),
@@ -136,7 +137,7 @@ describe("snappy framing against Go's NewBufferedWriter + Flush (kcptun's CompSt
   }
 
   it('round-trips any writes cut into any pieces (fast-check)', () => {
-    fc.assert(
+    checkProperty(
       fc.property(fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 4 }), fc.array(fc.nat(), { maxLength: 20 }), (writes, cuts) => {
         const enc = new SnappyFrameEncoder();
         const stream = concat(writes.map((w) => enc.encode(w)));

@@ -20,7 +20,7 @@ import type { CcName } from '../src/kcp/cc.js';
 import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
 import { dial } from '../operators/io/dial.js';
 import { echo } from '../operators/io/echo.js';
-import { Listener } from '../operators/io/listener.js';
+import { defaultMaxHalfOpen, Listener } from '../operators/io/listener.js';
 import { aggregateStats, type SessionOptions } from '../operators/io/session.js';
 import { toDuplex } from '../operators/io/stream.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
@@ -85,12 +85,20 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
  * sessions bound what a flood can hold to about 65 MB (220 MB with FEC) and leave room for far more clients than a kcptun server
  * has (each opens one session per --conn).
  */
-export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096 } as const;
+export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096, maxHalfOpen: defaultMaxHalfOpen } as const;
+
+/**
+ * How often a server says, on stderr, that a limit was reached (sessions refused, half-open
+ * sources evicted): one line per period at most, never one per datagram, so a flood cannot flood
+ * the log.
+ */
+export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
 function withServerFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
   return c
     .option('--idle-timeout <ms>', 'end a session that sent nothing for this long (0: never)', { default: SERVER_DEFAULTS.idleTimeoutMs })
     .option('--max-sessions <n>', 'most sessions at once; datagrams that would open more are dropped (0: no limit)', { default: SERVER_DEFAULTS.maxSessions })
+    .option('--max-half-open <n>', 'most sources held waiting for their sn 0 (the oldest are evicted first; never counted in --max-sessions)', { default: SERVER_DEFAULTS.maxHalfOpen })
     .option('--stats-interval <ms>', 'also print the counters as a JSON line this often (0: only on exit)', { default: 0 });
 }
 
@@ -117,7 +125,8 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   const idleTimeout = int('idle-timeout', flags.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1);
   const maxSessions = int('max-sessions', flags.maxSessions ?? SERVER_DEFAULTS.maxSessions, 0, 2 ** 31 - 1);
   const statsInterval = int('stats-interval', flags.statsInterval ?? 0, 0, 2 ** 31 - 1);
-  const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined };
+  const maxHalfOpen = int('max-half-open', flags.maxHalfOpen ?? SERVER_DEFAULTS.maxHalfOpen, 1, 2 ** 31 - 1);
+  const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined, maxHalfOpen };
   const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags), ...limits });
   const { address, port } = listener.address;
   let received = 0;
@@ -128,11 +137,22 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   const report = (final = true) => {
     const st = aggregateStats().add(listener.stats);
     const cpu = process.cpuUsage();
-    const out = { final, mode: kind, sessions: listener.size, received: kind === 'sink' ? received : undefined, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: st.snapshot() };
+    const out = { final, mode: kind, sessions: listener.size, half_open: listener.halfOpen, received: kind === 'sink' ? received : undefined, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: st.snapshot() };
     console.log(JSON.stringify(out));
     if (final && st.InCsumErrors > 0 && st.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
   };
   if (statsInterval > 0) setInterval(() => report(false), statsInterval);
+  let logged = { refused: 0, evicted: 0 };
+  setInterval(() => {
+    const now = { refused: listener.stats.SessionsRefused, evicted: listener.stats.HalfOpenEvicted };
+    const refused = now.refused - logged.refused;
+    const evicted = now.evicted - logged.evicted;
+    logged = now;
+    if (refused === 0 && evicted === 0) return;
+    console.error(
+      `rxkcp: limits reached in the last ${LIMIT_LOG_INTERVAL_MS / 1000} s: ${refused} new sessions refused (--max-sessions ${maxSessions || 'none'}, ${listener.size} held), ${evicted} half-open sources evicted (--max-half-open ${maxHalfOpen})`
+    );
+  }, LIMIT_LOG_INTERVAL_MS).unref();
   const stop = () => {
     report();
     listener.close();
@@ -141,7 +161,7 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // ready only once a signal would be handled: a SIGTERM right after it still gets the final line
-  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}`, idle_timeout_ms: idleTimeout, max_sessions: maxSessions }));
+  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}`, idle_timeout_ms: idleTimeout, max_sessions: maxSessions, max_half_open: maxHalfOpen }));
 }
 
 async function send(flags: Record<string, unknown>): Promise<number> {

@@ -49,6 +49,9 @@ export const SNMP_FIELDS = [
   'StrayPkts', // datagrams a listener refused because the session they would open could never deliver (mid-stream)
   'LatePkts', // datagrams a listener dropped because they belong to a session that just ended
   'SpuriousRetrans', // retransmissions shown unneeded: the ACK echoed an earlier transmission's ts (Eifel detection)
+  'HalfOpenOpens', // sources a listener holds as half-open: fresh first-flight datagrams, no sn 0 yet
+  'HalfOpenEvicted', // half-open entries dropped, oldest first, to make room for a newer one (maxHalfOpen)
+  'HalfOpenTimeouts', // half-open entries dropped at their deadline (snZeroWait) without sending sn 0
 ] as const;
 
 export type SnmpField = (typeof SNMP_FIELDS)[number];
@@ -102,6 +105,9 @@ export class Snmp {
   StrayPkts = 0;
   LatePkts = 0;
   SpuriousRetrans = 0;
+  HalfOpenOpens = 0;
+  HalfOpenEvicted = 0;
+  HalfOpenTimeouts = 0;
 
   /** Adds every field of `other` into this one (MaxConn takes the maximum). */
   add(other: Snmp): this {

@@ -269,19 +269,23 @@ async function collectingListener(): Promise<{ l: Listener; got: string[]; accep
 }
 
 describe('first datagrams: what may open a session', () => {
-  it('a fresh peer whose sn-0 datagram was lost still gets its session, offered once sn 0 arrives', async () => {
+  it('a fresh peer whose sn-0 datagram was lost is held half-open, unanswered, and gets its session when sn 0 arrives', async () => {
     const { l, got, accepted } = await collectingListener();
     const p = await rawPeer(l.address.port);
     await p.send(push(7, 1, 'second'));
-    await until(() => p.received.length > 0, 5000, 'the ACK of sn 1');
-    await p.send(push(7, 0, 'first'));
+    await until(() => l.halfOpen === 1, 5000, 'the half-open entry');
+    await p.send(push(7, 0, 'first')); // the peer's retransmission of sn 0
+    await until(() => got.length === 1, 5000, 'the first message');
+    expect(l.halfOpen).toBe(0);
+    await p.send(push(7, 1, 'second')); // sn 1 was never acknowledged: the peer retransmits it
     await until(() => got.length === 2, 5000, 'both messages');
     expect(got).toEqual(['first', 'second']);
     expect(accepted).toHaveLength(1);
     expect(l.stats.StrayPkts).toBe(0);
+    expect(l.stats.HalfOpenOpens).toBe(1);
   });
 
-  it('a session opened off sn 0 that never receives sn 0 is dropped, never offered', async () => {
+  it('a source that sent a segment past sn 0 and never sends sn 0 is dropped at its deadline, never offered', async () => {
     const l = await Listener.listen({ ...fast, listen: '127.0.0.1:0', snZeroWait: 300 });
     cleanup.push(() => l.close());
     const accepted: Session[] = [];
@@ -292,12 +296,12 @@ describe('first datagrams: what may open a session', () => {
     expect(accepted).toHaveLength(0); // held back: it cannot deliver yet
     await sleep(400);
     await p.send(push(7, 5, 'mid-window')); // the peer retransmits; sn 0 never came
-    await until(() => l.size === 0, 5000, 'the stray session to be dropped');
+    await until(() => l.halfOpen === 0, 5000, 'the half-open entry to be dropped');
     await p.send(push(7, 5, 'mid-window'));
     await sleep(100);
     expect(accepted).toHaveLength(0);
     expect(l.size).toBe(0);
-    expect(l.stats.StrayPkts + l.stats.LatePkts).toBeGreaterThanOrEqual(2);
+    expect(l.stats.HalfOpenTimeouts).toBeGreaterThanOrEqual(1);
   });
 
   it('a datagram that is mid-stream (sn ≥ 128, una > 0, or an ACK first) opens no session', async () => {
@@ -373,13 +377,16 @@ describe('first datagrams: what may open a session', () => {
     cleanup.push(() => l.close());
     const got: string[] = [];
     const errors: string[] = [];
-    l.sessions$.subscribe((s) => s.data$.subscribe({ next: (m) => got.push(`${s.conv}:${text(m)}`), error: (e: KcpError) => errors.push(`${s.conv}:${e.code}`) }));
+    l.sessions$.subscribe((s) => {
+      s.data$.subscribe({ next: (m) => got.push(`${s.conv}:${text(m)}`), error: (e: KcpError) => errors.push(`${s.conv}:${e.code}`) });
+      s.ended$.subscribe((e) => errors.push(`${s.conv}:${e.reason}`));
+    });
     const p = await rawPeer(l.address.port);
     await p.send(push(7, 0, 'old'));
     await until(() => got.length === 1, 5000, 'conv 7');
     await p.send(push(8, 0, 'new')); // the peer restarted: kcp-go's conv reset
     await until(() => got.length === 2, 5000, 'conv 8');
-    expect(errors).toEqual(['7:RESET']);
+    expect(errors).toEqual(['7:reset']); // an end, not an error
     await p.send(push(7, 0, 'old')); // a straggler of the old conv
     const other = await rawPeer(l.address.port);
     await other.send(push(11, 0, 'sync'));
@@ -387,7 +394,7 @@ describe('first datagrams: what may open a session', () => {
     await sleep(50);
     expect(got).toEqual(['7:old', '8:new', '11:sync']);
     expect(l.stats.LatePkts).toBe(1);
-    expect(errors).toEqual(['7:RESET']);
+    expect(errors).toEqual(['7:reset']);
     expect(l.sessions.map((s) => s.conv)).toEqual([8, 11]);
   });
 });

@@ -1,10 +1,18 @@
 /**
  * A kcp-go-compatible listener: one UDP socket, one cipher and one clock shared by every session,
- * sessions keyed by remote address and created by the first valid datagram from a new one
- * (kcp-go `Listener.packetInput`, spec §5.4). Decryption and the CRC check come before
- * demultiplexing, as in kcp-go; a session with an `afterDecrypt` layer still sees every datagram
- * it is given, decrypted, before its own CRC check. Adds what kcp-go lacks: `maxSessions` and
- * `idleTimeout`.
+ * sessions keyed by remote address (kcp-go `Listener.packetInput`, spec §5.4). Decryption and the
+ * CRC check come before demultiplexing, as in kcp-go; a session with an `afterDecrypt` layer still
+ * sees every datagram it is given, decrypted, before its own CRC check. Adds what kcp-go lacks:
+ * admission control (below), `maxSessions` and `idleTimeout`.
+ *
+ * Admission (docs/design.md#admission): a source becomes a session only when it sends sn 0 of its
+ * conv, the first segment of a fresh peer's stream (kcp-go opens one on any datagram). Until then
+ * a source whose datagrams a fresh peer could have sent (its sn-0 datagram lost or overtaken) is
+ * *half-open*: an entry of a few dozen bytes (conv and deadline) in a table of its own, bounded by
+ * `maxHalfOpen` with the oldest evicted first, expired at `snZeroWait` by one clock entry for the
+ * whole table. A half-open source has no KCP core, no timer, gets no reply (not even an ACK: the
+ * peer retransmits, as it would after a loss) and does not count against `maxSessions`. A
+ * session, once made, is *proven*: only `maxSessions` limits them and nothing evicts one.
  * @module
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -18,7 +26,7 @@ import { IKCP_CMD_PUSH, IKCP_OVERHEAD, IKCP_RTO_MAX } from '../../src/kcp/consta
 import { Snmp } from '../../src/stats.js';
 import { readU32 } from '../../src/wire/bytes.js';
 import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
-import { Clock } from '../update-clock.js';
+import { Clock, type ClockEntry } from '../update-clock.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import { addressKey, literalLookup, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 
@@ -34,6 +42,21 @@ export const acceptBacklog = 128;
 export const firstFlight = 128;
 /** Most ended sessions remembered at once (the oldest are forgotten first). */
 export const endedMemoryLimit = 16384;
+/**
+ * Default `maxHalfOpen`: half-open sources held at once. An entry is its address key, conv and
+ * deadline (about 150 bytes), so the table stays under about 3 MB whatever a flood sends; a real
+ * client needs no entry to be admitted (its sn 0 makes its session at once), only one whose sn-0
+ * datagram was lost waits in it, and it is promoted by its retransmission of sn 0 even if the
+ * entry was evicted meanwhile.
+ */
+export const defaultMaxHalfOpen = 16384;
+
+/** A source that sent first-flight datagrams of `conv` but not yet sn 0 (see the module note). */
+interface HalfOpen {
+  conv: number;
+  /** Clock time it is dropped at if sn 0 has not come. */
+  until: number;
+}
 
 export interface ListenOptions extends SessionOptions {
   /** `HOST:PORT`, `[::1]:PORT` or a port (binds 127.0.0.1). Port 0 picks a free one. */
@@ -58,11 +81,16 @@ export interface ListenOptions extends SessionOptions {
    */
   endedMemory?: number;
   /**
-   * How long (ms) a session opened by a segment other than sn 0 may wait for sn 0. It is offered
-   * on `sessions$` only once it can deliver; if sn 0 has not come by then, it is dropped as a
-   * stray (StrayPkts). Default 60 000.
+   * How long (ms) a half-open source (first-flight datagrams of a conv, no sn 0 yet) is held
+   * waiting for sn 0 before it is dropped (HalfOpenTimeouts), whether or not it sends again.
+   * Default 60 000 (kcp-go's largest RTO: a peer retransmits sn 0 within it).
    */
   snZeroWait?: number;
+  /**
+   * Most half-open sources held at once (default 16 384, about 2.5 MB); a new one beyond it evicts
+   * the oldest (HalfOpenEvicted). They never count against `maxSessions`.
+   */
+  maxHalfOpen?: number;
 }
 
 /**
@@ -89,8 +117,11 @@ export class Listener {
   private readonly ended = new Map<string, number>();
   private readonly endedMemory: number;
   private readonly snZeroWait: number;
-  /** Sessions opened off sn 0, not yet offered → when to give up on them. */
-  private readonly unproven = new Map<Session, number>();
+  private readonly maxHalfOpen: number;
+  /** Half-open sources by address key, oldest first (all wait the same, so also by deadline). */
+  private readonly halfOpenByAddr = new Map<string, HalfOpen>();
+  /** The one clock entry that drops the whole table's expired entries (sleeps while it is empty). */
+  private readonly halfOpenEntry: ClockEntry;
 
   private constructor(
     readonly socket: Socket,
@@ -109,6 +140,9 @@ export class Listener {
     if (!(this.endedMemory >= 0 && Number.isFinite(this.endedMemory))) throw new RangeError(`listen: endedMemory must be >= 0 ms, got ${options.endedMemory}`);
     this.snZeroWait = options.snZeroWait ?? IKCP_RTO_MAX;
     if (!(this.snZeroWait > 0 && Number.isFinite(this.snZeroWait))) throw new RangeError(`listen: snZeroWait must be > 0 ms, got ${options.snZeroWait}`);
+    this.maxHalfOpen = options.maxHalfOpen ?? defaultMaxHalfOpen;
+    if (!(Number.isInteger(this.maxHalfOpen) && this.maxHalfOpen > 0)) throw new RangeError(`listen: maxHalfOpen must be a positive integer, got ${options.maxHalfOpen}`);
+    this.halfOpenEntry = this.clock.add({ flush: (now) => this.expireHalfOpen(now) }, Infinity);
     this.sub = udpDatagrams(socket).subscribe({
       next: (d) => this.packetInput(d),
       error: (e: unknown) => this.failAll(new KcpError('SOCKET_ERROR', `listener socket error: ${String(e)}`, { cause: e })),
@@ -144,9 +178,14 @@ export class Listener {
     return { address: a.address, port: a.port };
   }
 
-  /** Sessions held now. */
+  /** Sessions held now (proven: half-open sources are not sessions, see `halfOpen`). */
   get size(): number {
     return this.sessionsByAddr.size;
+  }
+
+  /** Half-open sources held now (first-flight datagrams, no sn 0 yet; see the module note). */
+  get halfOpen(): number {
+    return this.halfOpenByAddr.size;
   }
 
   /** The sessions held now, in creation order. */
@@ -197,18 +236,17 @@ export class Listener {
     const key = addressKey(d.address, d.port);
     const existing = this.sessionsByAddr.get(key);
     if (existing !== undefined) {
-      if (conv < 0 || conv === existing.conv) {
-        existing.inputOpened(this.crypt.kind === 'aead' ? body : d.data, body);
-        if (this.unproven.size > 0) this.settle(existing);
-        return;
-      }
+      if (conv < 0 || conv === existing.conv) return existing.inputOpened(this.crypt.kind === 'aead' ? body : d.data, body);
       if (this.late(key, conv)) return;
-      if (sn !== 0) return void this.stats.StrayPkts++; // another conv mid-stream: not ours
+      if (sn !== 0 || kind === 'oob') return void this.stats.StrayPkts++; // another conv mid-stream: not ours
       if (!this.fresh(body, kind)) return;
-      // sn 0 with another conv: the peer restarted; kcp-go replaces the session
-      existing.fail(new KcpError('RESET', `session ${existing.conv} replaced by conv ${conv} from ${key}`, { conv: existing.conv, remote: key }));
+      // sn 0 with another conv: the peer restarted; kcp-go replaces the session. An end, not a
+      // fault: the datagram that says so could come from anyone who can forge this address
+      existing.reset();
     }
     if (conv < 0 || this.late(key, conv) || !this.fresh(body, kind)) return;
+    if (sn !== 0 || kind === 'oob') return this.holdHalfOpen(key, conv);
+    this.halfOpenByAddr.delete(key); // promoted (or replaced by a new conv's sn 0)
     if (this.pending.length >= acceptBacklog || (this.options.maxSessions !== undefined && this.sessionsByAddr.size >= this.options.maxSessions)) {
       this.stats.SessionsRefused++;
       return;
@@ -227,18 +265,45 @@ export class Listener {
     this.sessionsByAddr.set(key, session);
     session.ended$.subscribe(() => {
       if (this.sessionsByAddr.get(key) === session) this.sessionsByAddr.delete(key);
-      this.unproven.delete(session);
       const i = this.pending.indexOf(session);
       if (i >= 0) this.pending.splice(i, 1);
       if (!this._closed) this.remember(`${key}/${session.conv}`);
     });
     session.inputOpened(this.crypt.kind === 'aead' ? body : d.data, body);
-    if (sn === 0) return this.offer(session);
-    // DIVERGES(kcp-go): a first segment past sn 0 (its sn-0 datagram lost or overtaken) opens a
-    // session that is offered only once sn 0 arrives; kcp-go offers it at once, and if sn 0
-    // never comes (a peer mid-stream in a session this listener no longer has) it holds a
-    // session that can never deliver, for good
-    this.unproven.set(session, this.clock.now() + this.snZeroWait);
+    this.offer(session);
+  }
+
+  /**
+   * Holds a source that sent a first-flight datagram of `conv` other than sn 0 (or an OOB
+   * message) as half-open: nothing is kept of the datagram and nothing is sent back; a real peer
+   * retransmits it with sn 0. DIVERGES(kcp-go): kcp-go opens a session on any datagram from a new
+   * address, and one that never sees sn 0 can never deliver.
+   */
+  private holdHalfOpen(key: string, conv: number): void {
+    const held = this.halfOpenByAddr.get(key);
+    if (held !== undefined && held.conv === conv) return; // the deadline counts from its first datagram
+    if (held !== undefined) this.halfOpenByAddr.delete(key); // the source restarted before sn 0: the new conv waits anew
+    else if (this.halfOpenByAddr.size >= this.maxHalfOpen) {
+      for (const oldest of this.halfOpenByAddr.keys()) {
+        this.halfOpenByAddr.delete(oldest);
+        break;
+      }
+      this.stats.HalfOpenEvicted++;
+    }
+    const until = this.clock.now() + this.snZeroWait;
+    this.halfOpenByAddr.set(key, { conv, until });
+    this.stats.HalfOpenOpens++;
+    if (this.halfOpenByAddr.size === 1) this.clock.at(this.halfOpenEntry, until);
+  }
+
+  /** The table's clock entry: drops every entry past its deadline; due again at the next one. */
+  private expireHalfOpen(now: number): number {
+    for (const [key, h] of this.halfOpenByAddr) {
+      if (h.until > now) return h.until - now;
+      this.halfOpenByAddr.delete(key);
+      this.stats.HalfOpenTimeouts++;
+    }
+    return Infinity;
   }
 
   private offer(session: Session): void {
@@ -246,26 +311,14 @@ export class Listener {
     else this.pending.push(session);
   }
 
-  /** Offers a session opened off sn 0 once it can deliver; drops it once it waited too long. */
-  private settle(session: Session): void {
-    const deadline = this.unproven.get(session);
-    if (deadline === undefined || session.closed) return;
-    if (session.conversation.kcp.rcvNxt !== 0) {
-      this.unproven.delete(session);
-      this.offer(session);
-    } else if (this.clock.now() >= deadline) {
-      this.stats.StrayPkts++;
-      session.close(); // never offered: nobody holds it; its peer's further datagrams are late
-    }
-  }
-
   /**
-   * Whether a datagram can open a session: its first KCP segment is what a fresh peer sends
-   * first. DIVERGES(kcp-go): kcp-go opens a session on any datagram from a new address; one whose
-   * peer is mid-stream (after this listener restarted, or after its session here ended) waits
-   * for an sn 0 that never comes and can never deliver. A fresh peer has received nothing, so
-   * its segments are PUSHes (no ACKs come before them in a flush) with una 0, at sn below
-   * `firstFlight`. Refusals count in StrayPkts. OOB datagrams carry no segment and open as before.
+   * Whether a datagram can come from a fresh peer (and so make a session at sn 0, or a half-open
+   * entry before it): its first KCP segment is what a fresh peer sends first. DIVERGES(kcp-go):
+   * kcp-go opens a session on any datagram from a new address; one whose peer is mid-stream
+   * (after this listener restarted, or after its session here ended) waits for an sn 0 that never
+   * comes and can never deliver. A fresh peer has received nothing, so its segments are PUSHes
+   * (no ACKs come before them in a flush) with una 0, at sn below `firstFlight`. Refusals count
+   * in StrayPkts. OOB datagrams carry no segment: they can at most make a half-open entry.
    */
   private fresh(body: Uint8Array, kind: BodyKind): boolean {
     if (kind === 'oob') return true;
@@ -308,6 +361,8 @@ export class Listener {
 
   private failAll(e: KcpError): void {
     if (e.code === 'SOCKET_CLOSED') this.socketClosed = true;
+    this.clock.remove(this.halfOpenEntry);
+    this.halfOpenByAddr.clear();
     for (const s of [...this.sessionsByAddr.values()]) s.fail(e);
     this.accepted.complete();
   }
@@ -316,6 +371,8 @@ export class Listener {
   close(): void {
     if (this._closed) return;
     this._closed = true;
+    this.clock.remove(this.halfOpenEntry);
+    this.halfOpenByAddr.clear();
     for (const s of [...this.sessionsByAddr.values()]) s.close({ linger: false }); // the socket closes now
     this.sub.unsubscribe();
     this.accepted.complete();

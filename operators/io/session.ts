@@ -183,13 +183,14 @@ function fecOf(o: SessionOptions): { dataShards: number; parityShards: number } 
 
 
 /**
- * Why a session ended. Ends someone asked for, `close()` ('closed') and `idleTimeout`
- * ('idle-timeout'), and a peer that stopped answering the keepalive ('keepalive-timeout'),
- * complete `data$`; faults error it with a `KcpError`: the peer stopped
+ * Why a session ended. Ends that are no local fault complete `data$`: `close()` ('closed'),
+ * `idleTimeout` ('idle-timeout'), a peer that stopped answering the keepalive
+ * ('keepalive-timeout'), and a listener replacing the session because its peer restarted
+ * ('reset': sn 0 of a new conv from the same address; a datagram from the network must not be
+ * able to throw into an application). Faults error it with a `KcpError`: the peer stopped
  * answering with `failOnDeadLink` ('dead-link'), the socket failed or closed under the session
- * ('socket-error'), a listener replaced it on a conv reset ('reset'), the peer cannot be reached
- * ('unreachable': an ICMP error with `failFast`, or nothing heard within `connectTimeout`), or a
- * layer threw or errored ('layer-error').
+ * ('socket-error'), the peer cannot be reached ('unreachable': an ICMP error with `failFast`, or
+ * nothing heard within `connectTimeout`), or a layer threw or errored ('layer-error').
  */
 export type SessionEndReason = 'closed' | 'idle-timeout' | 'keepalive-timeout' | 'dead-link' | 'socket-error' | 'reset' | 'unreachable' | 'layer-error';
 
@@ -485,6 +486,16 @@ export class Session {
    */
   close(options?: { linger?: boolean }): void {
     this.finish({ reason: 'closed' }, options);
+  }
+
+  /**
+   * Ends the session because its peer restarted its conversation (a listener saw sn 0 of a new
+   * conv from the same address; kcp-go replaces the session the same way): an end, not a fault,
+   * so `data$` completes and `ended$` says 'reset'. Nothing lingers: the peer is gone.
+   * @internal Called by the package itself (the listener); not for users.
+   */
+  reset(): void {
+    this.finish({ reason: 'reset' }, { linger: false });
   }
 
   /**

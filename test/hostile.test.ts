@@ -1,0 +1,157 @@
+/**
+ * A listener against an attacker who can send any datagram from any source address, on real UDP
+ * sockets of 127.0.0.1 (forged datagrams from test/helpers/forge.ts), with crypt 'none' (anyone
+ * can forge) and a keyed crypt (a replaying or insider attacker). The application is the one the
+ * README shows: `sessions$` and `data$` subscribed with a `next` callback only. What must hold:
+ * a forged datagram costs a bounded entry with no timer, no flush and no reply, gone at its
+ * deadline; a flood evicts only unproven entries and never keeps a real client out; a datagram
+ * never errors a stream the application holds.
+ */
+import { config, filter, firstValueFrom, timeout } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dial } from '../operators/io/dial.js';
+import { Listener, type ListenOptions } from '../operators/io/listener.js';
+import type { Session, SessionEnd } from '../operators/io/session.js';
+import type { PacketCrypt } from '../src/crypt/crypt.js';
+import { createNodeCrypt, nodeCryptFromPassword } from '../src/node/crypt.js';
+import { forgedPush, sendFrom, sources } from './helpers/forge.js';
+
+const fast = { nodelay: 1, interval: 10, resend: 2, nc: 1, dataShards: 0, parityShards: 0 } as const;
+const KEY = 'hostile-peer-suite';
+const crypts: { name: string; options: { crypt: 'none' | 'aes'; key?: string }; crypt: () => PacketCrypt }[] = [
+  { name: 'crypt none', options: { crypt: 'none' }, crypt: () => createNodeCrypt('none', new Uint8Array(0)) },
+  { name: 'crypt aes (keyed)', options: { crypt: 'aes', key: KEY }, crypt: () => nodeCryptFromPassword('aes', KEY) },
+];
+
+const cleanup: (() => void)[] = [];
+/** Errors RxJS could hand to nobody: in a process without this hook, each one crashes it. */
+let unhandled: unknown[] = [];
+beforeEach(() => {
+  unhandled = [];
+  config.onUnhandledError = (e) => unhandled.push(e);
+});
+afterEach(() => {
+  config.onUnhandledError = null;
+  while (cleanup.length) cleanup.pop()!();
+});
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An echo server written as the README writes one: `next` callbacks only. */
+async function echoServer(options: Omit<ListenOptions, 'listen'>): Promise<{ l: Listener; accepted: Session[]; completed: Set<Session> }> {
+  const l = await Listener.listen({ listen: '127.0.0.1:0', ...options });
+  cleanup.push(() => l.close());
+  const accepted: Session[] = [];
+  const completed = new Set<Session>();
+  l.sessions$.subscribe((s) => {
+    accepted.push(s);
+    s.data$.subscribe({ next: (m) => s.write(m), complete: () => completed.add(s) }); // no error callback
+  });
+  return { l, accepted, completed };
+}
+
+/** Dials `l`, sends `text` and resolves with the echo (rejects after `ms`: the client was refused). */
+async function echoed(l: Listener, options: object, text: string, ms = 5000): Promise<string> {
+  const c = await dial({ connect: `127.0.0.1:${l.address.port}`, ...options });
+  cleanup.push(() => c.close({ linger: false }));
+  c.write(new TextEncoder().encode(text));
+  return new TextDecoder().decode(await firstValueFrom(c.data$.pipe(timeout(ms))));
+}
+
+describe.each(crypts)('a listener under forged datagrams ($name)', ({ options, crypt }) => {
+  const opts = { ...fast, ...options };
+
+  it('one forged mid-flight PUSH per source opens no session, holds no timer, gets no reply, and is dropped at its deadline with no further datagram', async () => {
+    const { l } = await echoServer({ ...opts, snZeroWait: 300 }); // no idleTimeout
+    const src = await sources(400);
+    cleanup.push(src.close);
+    const c = crypt();
+    await sendFrom(src.sockets, l.address.port, (i) => forgedPush(c, 5000 + i, 1 + (i % 127)));
+    // a real client after the flood: the socket hands the listener the flood first
+    expect(await echoed(l, opts, 'after the flood')).toBe('after the flood');
+    expect(l.size).toBe(1); // the client only
+    expect(l.clock.size).toBeLessThanOrEqual(2); // the client's conversation, and one entry for the whole half-open table
+    expect(l.halfOpen).toBeGreaterThan(0);
+    await until('every half-open entry dropped at its deadline', () => l.halfOpen === 0);
+    expect(l.stats.HalfOpenTimeouts).toBe(400);
+    expect(src.received()).toBe(0); // not an ACK, nothing a spoofed source could be flooded with
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a flood of forged sources evicts half-open entries only: a proven session stays, and a new rxkcp client is served', async () => {
+    const { l } = await echoServer({ ...opts, maxSessions: 4, maxHalfOpen: 64 });
+    expect(await echoed(l, opts, 'before')).toBe('before');
+    const proven = l.sessions[0]!;
+    const src = await sources(600);
+    cleanup.push(src.close);
+    const c = crypt();
+    await sendFrom(src.sockets, l.address.port, (i) => forgedPush(c, 9000 + i, 1 + (i % 127)));
+    expect(await echoed(l, opts, 'during')).toBe('during');
+    expect(proven.closed).toBe(false);
+    expect(l.size).toBe(2);
+    expect(l.halfOpen).toBeLessThanOrEqual(64);
+    expect(l.stats.HalfOpenEvicted).toBeGreaterThanOrEqual(600 - 64);
+    expect(l.stats.SessionsRefused).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a client whose first datagram (sn 0) is lost is promoted when its retransmission of sn 0 arrives', async () => {
+    const { l, accepted } = await echoServer(opts);
+    let sent = 0;
+    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, ...opts, layers: { afterEncrypt: filter(() => sent++ !== 0) } });
+    cleanup.push(() => c.close({ linger: false }));
+    c.write(new TextEncoder().encode('first')); // a write flushes at once: sn 0 alone, dropped
+    c.write(new TextEncoder().encode('second'));
+    const got: string[] = [];
+    c.data$.subscribe((m) => got.push(new TextDecoder().decode(m)));
+    await until('both echoed', () => got.join('') === 'firstsecond');
+    expect(accepted.length).toBe(1);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('sn 0 of a new conv from the same address (a peer restart) ends the old session as reset: data$ completes, nothing is thrown', async () => {
+    const { l, accepted, completed } = await echoServer(opts);
+    const src = await sources(1);
+    cleanup.push(src.close);
+    const c = crypt();
+    await sendFrom(src.sockets, l.address.port, () => forgedPush(c, 111, 0));
+    await until('the first session', () => accepted.length === 1);
+    const old = accepted[0]!;
+    await sendFrom(src.sockets, l.address.port, () => forgedPush(c, 222, 0));
+    await until('the second session', () => accepted.length === 2);
+    const end: SessionEnd = await firstValueFrom(old.ended$);
+    expect(end).toEqual({ reason: 'reset' });
+    expect(completed.has(old)).toBe(true);
+    expect(accepted[1]!.conv).toBe(222);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a session holding only out-of-order data leaves the clock once its ACK is sent', async () => {
+    const l = await Listener.listen({ listen: '127.0.0.1:0', ...opts });
+    cleanup.push(() => l.close());
+    const accepted: Session[] = [];
+    l.sessions$.subscribe((s) => {
+      accepted.push(s);
+      s.data$.subscribe(() => {}); // reads, never writes
+    });
+    const src = await sources(1);
+    cleanup.push(src.close);
+    const c = crypt();
+    await sendFrom(src.sockets, l.address.port, () => forgedPush(c, 333, 0));
+    await until('the session', () => accepted.length === 1);
+    await until('the ACK of sn 0', () => src.received() >= 1);
+    await until('the clock stops after sn 0', () => !l.clock.armed);
+    // sn 5 with nothing between: out of order, never filled
+    await sendFrom(src.sockets, l.address.port, () => forgedPush(c, 333, 5));
+    await until('the ACK of sn 5', () => src.received() >= 2);
+    await until('the clock stops: nothing to send, no ACK owed', () => !l.clock.armed, 3000);
+    expect(accepted[0]!.closed).toBe(false);
+    expect(unhandled).toEqual([]);
+  });
+});

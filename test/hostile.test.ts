@@ -68,7 +68,7 @@ describe.each(crypts)('a listener under forged datagrams ($name)', ({ options, c
   const opts = { ...fast, ...options };
 
   it('one forged mid-flight PUSH per source opens no session, holds no timer, gets no reply, and is dropped at its deadline with no further datagram', async () => {
-    const { l } = await echoServer({ ...opts, snZeroWait: 300 }); // no idleTimeout
+    const { l } = await echoServer({ ...opts, snZeroWait: 300, keepalive: false }); // no idleTimeout; no keepalive entry to count
     const src = await sources(400);
     cleanup.push(src.close);
     const c = crypt();
@@ -133,7 +133,7 @@ describe.each(crypts)('a listener under forged datagrams ($name)', ({ options, c
   });
 
   it('a session holding only out-of-order data leaves the clock once its ACK is sent', async () => {
-    const l = await Listener.listen({ listen: '127.0.0.1:0', ...opts });
+    const l = await Listener.listen({ listen: '127.0.0.1:0', ...opts, keepalive: false }); // its own timer is not the point here
     cleanup.push(() => l.close());
     const accepted: Session[] = [];
     l.sessions$.subscribe((s) => {

@@ -270,6 +270,48 @@ describe('smux session', () => {
     expect(full.ended).toBeUndefined();
   });
 
+  for (const version of [1, 2] as const) {
+    it(`detectVersion: a server takes a v${version} client, answering in its version, with v2 flow control only for v2`, () => {
+      const s = new Side('server', { version: 2, detectVersion: true, keepAliveInterval: 1000, keepAliveTimeout: 3000, maxStreamBuffer: 4096 });
+      expect(s.s.version).toBe(0);
+      // nothing goes out before the peer's first frame: not even a keepalive NOP
+      s.s.tick(1000);
+      expect(s.s.hasOutput).toBe(false);
+      expect(s.s.pull()).toBeNull();
+      const c = new Side('client', { version, keepAliveInterval: 1000, keepAliveTimeout: 3000, maxStreamBuffer: 4096 });
+      const id = c.s.open();
+      c.s.write(id, bytes(10_000, 5));
+      const log = exchange(c, s);
+      expect(s.s.version).toBe(version);
+      expect(s.accepted).toEqual([id]);
+      expect(toHex(Uint8Array.from(s.received.get(id)!))).toBe(toHex(bytes(10_000, 5)));
+      expect(log.filter((l) => l.from === 'b').every((l) => l.f.version === version)).toBe(true);
+      expect(log.some((l) => l.from === 'b' && l.f.cmd === CMD_UPD)).toBe(version === 2);
+      s.s.write(id, Uint8Array.of(9));
+      exchange(c, s);
+      expect(c.received.get(id)).toEqual([9]);
+      s.s.tick(2000);
+      expect(frames(s.s.pull()!)[0]).toMatchObject({ version, cmd: CMD_NOP });
+      expect(c.ended).toBeUndefined();
+      expect(s.ended).toBeUndefined();
+    });
+  }
+
+  it('detectVersion: the first frame fixes the version; a later frame of the other version, or a first frame above the limit, ends the session', () => {
+    const s = new Side('server', { version: 2, detectVersion: true });
+    s.s.input(encodeSmuxFrame(1, CMD_NOP, 0));
+    expect(s.s.version).toBe(1);
+    s.s.input(encodeSmuxFrame(2, CMD_SYN, 3));
+    expect(s.ended?.code).toBe('SMUX_PROTOCOL');
+    const v1only = new Side('server', { version: 1, detectVersion: true });
+    v1only.s.input(encodeSmuxFrame(2, CMD_SYN, 3));
+    expect(v1only.ended?.code).toBe('SMUX_PROTOCOL');
+    expect(v1only.accepted).toEqual([]);
+    const zero = new Side('server', { version: 2, detectVersion: true });
+    zero.s.input(encodeSmuxFrame(0, CMD_SYN, 3));
+    expect(zero.ended?.code).toBe('SMUX_PROTOCOL');
+  });
+
   it('ids run out with SMUX_GOAWAY', () => {
     const c = new Side('client');
     (c.s as unknown as { nextId: number }).nextId = 0xfffffffd;

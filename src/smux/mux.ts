@@ -19,6 +19,10 @@
  *   reading (half-close); `closeStream` sends it and stops reading, as smux's Stream.Close does.
  *   A stream is forgotten once both sides' FINs have passed (or, after `closeStream`, once its FIN is
  *   out).
+ * - Version detection (`detectVersion`, for a server): the version byte of the peer's first frame
+ *   (1 or 2, at most `version`) fixes the session's version, so one server takes smux v1 and v2
+ *   clients, each session on its own. Until that frame the session sends nothing: a v1 peer ends
+ *   the session on a frame of version 2 and the other way round.
  * - Frames the session cannot take (a version other than its own, an unknown command, an UPD of
  *   another size, SYN/FIN/NOP carrying bytes, an UPD acknowledging more than was sent) end it with
  *   SMUX_PROTOCOL. Frames for streams it does not know are dropped, as smux drops them.
@@ -28,8 +32,10 @@ import { KcpError } from '../errors.js';
 import { CMD_FIN, CMD_NOP, CMD_PSH, CMD_SYN, CMD_UPD, SmuxFrameReader, SMUX_HEADER_SIZE, UPD_SIZE, writeSmuxHeader, type SmuxFrame } from './frame.js';
 
 export interface SmuxConfig {
-  /** Protocol version, 1 or 2 (default 1, kcptun's --smuxver). */
+  /** Protocol version, 1 or 2 (default 1, kcptun's --smuxver); with `detectVersion`, the highest accepted. */
   version?: 1 | 2;
+  /** Take the version from the peer's first frame (default false; see the module notes). */
+  detectVersion?: boolean;
   /** No NOPs and no timeout. */
   keepAliveDisabled?: boolean;
   /** ms between NOPs (default 10000). */
@@ -49,6 +55,7 @@ export type ResolvedSmuxConfig = Required<SmuxConfig>;
 /** smux's defaults (smux.DefaultConfig). */
 export const SMUX_DEFAULTS: ResolvedSmuxConfig = {
   version: 1,
+  detectVersion: false,
   keepAliveDisabled: false,
   keepAliveInterval: 10_000,
   keepAliveTimeout: 30_000,
@@ -152,8 +159,10 @@ export class SmuxSession {
   };
   private readonly streams = new Map<number, StreamState>();
   private readonly reader = new SmuxFrameReader();
-  /** Control frames (SYN, NOP, UPD) go out before any data. */
-  private readonly control: Uint8Array[] = [];
+  /** Control frames (SYN, NOP, UPD) go out before any data; encoded when pulled, once the version is known. */
+  private readonly control: Array<{ cmd: number; sid: number; data: Uint8Array | null }> = [];
+  /** The session's protocol version: 0 until the peer's first frame decides it (`detectVersion`). */
+  private ver: 0 | 1 | 2;
   /** Streams with something to send, in turn. */
   private readonly ready: StreamState[] = [];
   private readonly inReady = new Set<number>();
@@ -174,6 +183,7 @@ export class SmuxSession {
     now = 0
   ) {
     this.config = resolveSmuxConfig(config);
+    this.ver = this.config.detectVersion ? 0 : this.config.version;
     this.nextId = side === 'client' ? 1 : 0;
     this.bucket = this.config.maxReceiveBuffer;
     this.nextPing = now + this.config.keepAliveInterval;
@@ -182,6 +192,11 @@ export class SmuxSession {
 
   get closed(): boolean {
     return this._closed;
+  }
+
+  /** The protocol version in use: 0 while a detecting session waits for the peer's first frame. */
+  get version(): 0 | 1 | 2 {
+    return this.ver;
   }
 
   get error(): KcpError | null {
@@ -214,7 +229,7 @@ export class SmuxSession {
 
   /** Whether there is a frame to `pull`. */
   get hasOutput(): boolean {
-    if (this._closed) return false;
+    if (this._closed || this.ver === 0) return false;
     if (this.control.length > 0) return true;
     for (const s of this.ready) if (this.sendable(s)) return true;
     return false;
@@ -238,7 +253,7 @@ export class SmuxSession {
     }
     this.nextId = sid;
     this.streams.set(sid, this.newStream(sid));
-    this.control.push(this.encode(CMD_SYN, sid, null));
+    this.control.push({ cmd: CMD_SYN, sid, data: null });
     this.stats.streamsOpened++;
     return sid;
   }
@@ -286,7 +301,7 @@ export class SmuxSession {
     s.recv = [];
     s.recvBytes = 0;
     this.bucket += bytes;
-    if (this.config.version === 2) {
+    if (this.ver === 2) {
       // chunk by chunk, as smux's WriteTo (what kcptun's copy loop uses) reads a stream
       for (const d of data) {
         s.numRead = (s.numRead + d.length) >>> 0;
@@ -296,7 +311,7 @@ export class SmuxSession {
           const upd = new Uint8Array(UPD_SIZE);
           writeU32(upd, 0, s.numRead);
           writeU32(upd, 4, this.config.maxStreamBuffer);
-          this.control.push(this.encode(CMD_UPD, sid, upd));
+          this.control.push({ cmd: CMD_UPD, sid, data: upd });
           this.stats.updsOut++;
         }
       }
@@ -314,9 +329,9 @@ export class SmuxSession {
    * Control frames first, then one frame per stream in turn.
    */
   pull(): Uint8Array | null {
-    if (this._closed) return null;
+    if (this._closed || this.ver === 0) return null;
     const c = this.control.shift();
-    if (c !== undefined) return this.sent(c);
+    if (c !== undefined) return this.sent(this.encode(c.cmd, c.sid, c.data));
     for (let n = this.ready.length; n > 0; n--) {
       const s = this.ready.shift()!;
       if (!this.streams.has(s.sid)) {
@@ -326,7 +341,7 @@ export class SmuxSession {
       let frame: Uint8Array | null = null;
       if (s.sendBytes > 0) {
         let room = this.config.maxFrameSize;
-        if (this.config.version === 2) room = Math.min(room, this.window(s));
+        if (this.ver === 2) room = Math.min(room, this.window(s));
         if (room > 0) frame = this.dataFrame(s, room);
       } else if (s.finQueued && !s.finSent) {
         s.finSent = true;
@@ -355,7 +370,7 @@ export class SmuxSession {
   tick(now: number): number {
     if (this._closed || this.config.keepAliveDisabled) return Infinity;
     if (now >= this.nextPing) {
-      this.control.push(this.encode(CMD_NOP, 0, null));
+      if (this.ver !== 0) this.control.push({ cmd: CMD_NOP, sid: 0, data: null }); // no NOP before the version is known
       const iv = this.config.keepAliveInterval;
       this.nextPing += Math.max(1, Math.ceil((now + 1 - this.nextPing) / iv)) * iv;
     }
@@ -403,7 +418,11 @@ export class SmuxSession {
     if (this._closed) return;
     this.dataReady = true;
     this.stats.framesIn++;
-    if (f.version !== this.config.version) return this.protocolError(`frame of version ${f.version} on a version ${this.config.version} session`);
+    if (this.ver === 0) {
+      if (f.version < 1 || f.version > this.config.version) return this.protocolError(`first frame of version ${f.version}, this session takes 1..${this.config.version}`);
+      this.ver = f.version as 1 | 2;
+    }
+    if (f.version !== this.ver) return this.protocolError(`frame of version ${f.version} on a version ${this.ver} session`);
     const s = this.streams.get(f.sid);
     switch (f.cmd) {
       case CMD_NOP:
@@ -457,14 +476,14 @@ export class SmuxSession {
 
   private sendable(s: StreamState): boolean {
     if (!this.streams.has(s.sid)) return false;
-    if (s.sendBytes > 0) return this.config.version === 1 || this.window(s) > 0;
+    if (s.sendBytes > 0) return this.ver === 1 || this.window(s) > 0;
     return s.finQueued && !s.finSent;
   }
 
   private dataFrame(s: StreamState, room: number): Uint8Array {
     const size = Math.min(room, s.sendBytes);
     const out = new Uint8Array(SMUX_HEADER_SIZE + size);
-    writeSmuxHeader(out, 0, this.config.version, CMD_PSH, size, s.sid);
+    writeSmuxHeader(out, 0, this.ver, CMD_PSH, size, s.sid);
     let o = SMUX_HEADER_SIZE;
     while (o < out.length) {
       const head = s.send[0]!;
@@ -533,7 +552,7 @@ export class SmuxSession {
   private encode(cmd: number, sid: number, data: Uint8Array | null): Uint8Array {
     const n = data?.length ?? 0;
     const out = new Uint8Array(SMUX_HEADER_SIZE + n);
-    writeSmuxHeader(out, 0, this.config.version, cmd, n, sid);
+    writeSmuxHeader(out, 0, this.ver, cmd, n, sid);
     if (data) out.set(data, SMUX_HEADER_SIZE);
     return out;
   }

@@ -333,7 +333,7 @@ export async function main(argv = process.argv): Promise<number> {
   // kcptun's own flag syntax (-l, -mode fast3, -c config.json): parsed by tunnel-cli, not cac
   if (argv[2] === 'tunnel') return tunnelMain(argv.slice(3));
   const cli = cac('rxkcp');
-  cli.command('tunnel <client|server>', "a kcptun-compatible TCP tunnel with kcptun's flags (rxkcp tunnel client --help)");
+  cli.command('tunnel <client|server>', "a kcptun-compatible TCP tunnel with kcptun's flags (rxkcp tunnel --help)");
   withServerFlags(withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })));
   withServerFlags(withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })));
   withSessionFlags(

@@ -6,8 +6,11 @@
  *
  * Flags take one dash or two (`-mode fast3`, `--mode=fast3`), booleans only as `--nocomp` or
  * `--nocomp=false`, as Go's flag package; `-c file.json` reads kcptun's JSON config, whose keys
- * override the command line; `KCPTUN_KEY` sets the key. Defaults, meanings and the mode table are
- * kcptun's (20210922). `--tcp`, `--dscp` and `--pprof` are refused: Node cannot do them.
+ * override the command line (a key it does not know is refused, as an unknown flag is);
+ * `KCPTUN_KEY` sets the key. Flags, keys, defaults, meanings and the mode table are those of
+ * kcptun's last release (smux v2 by default: `--smuxver 1` reaches kcptun 20210922 and older
+ * servers). `--dscp` and `--pprof` are read and logged as not applied; `--tcp`, which changes the
+ * wire, is refused.
  * @module
  */
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -19,7 +22,8 @@ import type { CcName } from '../src/kcp/cc.js';
 import { SNMP_FIELDS, type Snmp } from '../src/stats.js';
 import { MODES, type Mode } from '../operators/options.js';
 import type { SessionOptions } from '../operators/io/session.js';
-import { tunnelClient, tunnelServer, type TunnelHandle } from '../operators/io/tunnel.js';
+import { parsePortRange, tunnelClient, tunnelServer, type TunnelHandle } from '../operators/io/tunnel.js';
+import { QPP_MIN_PADS, QPP_MIN_SEED_LENGTH } from '../src/qpp/qpp.js';
 
 type Kind = 'string' | 'int' | 'bool';
 interface Flag {
@@ -30,12 +34,17 @@ interface Flag {
   usage: string;
   hidden?: boolean;
   env?: string;
+  /** The key in a `-c` JSON file when it is not the flag's name (kcptun's struct tags). */
+  json?: string;
 }
 
+/** kcptun's flags as its last release has them, in its order (client/main.go, server/main.go). */
 const common = (role: 'client' | 'server'): Flag[] => [
   { name: 'key', kind: 'string', value: "it's a secrect", usage: 'pre-shared secret between client and server', env: 'KCPTUN_KEY' },
-  { name: 'crypt', kind: 'string', value: 'aes', usage: 'aes, aes-128, aes-192, salsa20, blowfish, twofish, cast5, 3des, tea, xtea, xor, sm4, none (rxkcp also: null, aes-128-gcm, aes-256-gcm, chacha20-poly1305)' },
+  { name: 'crypt', kind: 'string', value: 'aes', usage: 'aes, aes-128, aes-128-gcm, aes-192, salsa20, blowfish, twofish, cast5, 3des, tea, xtea, xor, sm4, none, null (rxkcp also: aes-256-gcm, chacha20-poly1305)' },
   { name: 'mode', kind: 'string', value: 'fast', usage: 'profiles: fast3, fast2, fast, normal, manual' },
+  { name: 'QPP', kind: 'bool', value: false, usage: 'enable Quantum Permutation Pads(QPP)', json: 'qpp' },
+  { name: 'QPPCount', kind: 'int', value: 61, usage: 'the prime number of pads to use for QPP: The more pads you use, the more secure the encryption. Each pad requires 256 bytes.', json: 'qpp-count' },
   ...(role === 'client'
     ? ([
         { name: 'conn', kind: 'int', value: 1, usage: 'set num of UDP connections to server' },
@@ -44,11 +53,12 @@ const common = (role: 'client' | 'server'): Flag[] => [
       ] as Flag[])
     : []),
   { name: 'mtu', kind: 'int', value: 1350, usage: 'set maximum transmission unit for UDP packets' },
+  { name: 'ratelimit', kind: 'int', value: 0, usage: 'set maximum outgoing speed (in bytes per second) for a single KCP connection, 0 to disable. Also known as packet pacing.' },
   { name: 'sndwnd', kind: 'int', value: role === 'client' ? 128 : 1024, usage: 'set send window size(num of packets)' },
   { name: 'rcvwnd', kind: 'int', value: role === 'client' ? 512 : 1024, usage: 'set receive window size(num of packets)' },
   { name: 'datashard', alias: 'ds', kind: 'int', value: 10, usage: 'set reed-solomon erasure coding - datashard' },
   { name: 'parityshard', alias: 'ps', kind: 'int', value: 3, usage: 'set reed-solomon erasure coding - parityshard' },
-  { name: 'dscp', kind: 'int', value: 0, usage: 'set DSCP(6bit) (not supported by rxkcp: must be 0)' },
+  { name: 'dscp', kind: 'int', value: 0, usage: 'set DSCP(6bit) (rxkcp: logged as not applied, Node cannot set it)' },
   { name: 'nocomp', kind: 'bool', value: false, usage: 'disable compression' },
   { name: 'acknodelay', kind: 'bool', value: false, usage: 'flush ack immediately when a packet is received', hidden: true },
   { name: 'nodelay', kind: 'int', value: 0, usage: '', hidden: true },
@@ -57,29 +67,36 @@ const common = (role: 'client' | 'server'): Flag[] => [
   { name: 'nc', kind: 'int', value: 0, usage: '', hidden: true },
   { name: 'cc', kind: 'string', value: '', usage: `rxkcp: the sender's congestion control, ${CC_NAMES.join(', ')} (default ${DEFAULT_CC}; docs/congestion-control.md)` },
   { name: 'sockbuf', kind: 'int', value: 4194304, usage: 'per-socket buffer in bytes' },
-  { name: 'smuxver', kind: 'int', value: 1, usage: 'specify smux version, available 1,2' },
+  {
+    name: 'smuxver',
+    kind: 'int',
+    value: 2,
+    usage: role === 'client' ? 'specify smux version, available 1,2 (1 for kcptun 20210922 and older servers)' : 'specify smux version, available 1,2 (rxkcp: the highest it takes; each session speaks its client\'s)',
+  },
   { name: 'smuxbuf', kind: 'int', value: 4194304, usage: 'the overall de-mux buffer in bytes' },
+  { name: 'framesize', kind: 'int', value: 8192, usage: 'smux max frame size' },
   { name: 'streambuf', kind: 'int', value: 2097152, usage: 'per stream receive buffer in bytes, smux v2+' },
   { name: 'keepalive', kind: 'int', value: 10, usage: 'seconds between heartbeats' },
+  { name: 'closewait', kind: 'int', value: role === 'client' ? 0 : 30, usage: 'the seconds to wait before tearing down a connection' },
   { name: 'snmplog', kind: 'string', value: '', usage: 'collect snmp to file, aware of timeformat in golang, like: ./snmp-20060102.log' },
   { name: 'snmpperiod', kind: 'int', value: 60, usage: 'snmp collect period, in seconds' },
-  ...(role === 'server' ? ([{ name: 'pprof', kind: 'bool', value: false, usage: 'start profiling server on :6060 (not supported by rxkcp)' }] as Flag[]) : []),
   { name: 'log', kind: 'string', value: '', usage: 'specify a log file to output, default goes to stderr' },
   { name: 'quiet', kind: 'bool', value: false, usage: "to suppress the 'stream open/close' messages" },
   { name: 'tcp', kind: 'bool', value: false, usage: 'to emulate a TCP connection(linux) (not supported by rxkcp)' },
   { name: 'c', kind: 'string', value: '', usage: 'config from json file, which will override the command from shell' },
+  { name: 'pprof', kind: 'bool', value: false, usage: 'start profiling server on :6060 (rxkcp: logged as not applied; use node --inspect or --cpu-prof)' },
 ];
 
 export function tunnelFlags(role: 'client' | 'server'): Flag[] {
   const own: Flag[] =
     role === 'server'
       ? [
-          { name: 'listen', alias: 'l', kind: 'string', value: ':29900', usage: 'kcp server listen address' },
+          { name: 'listen', alias: 'l', kind: 'string', value: ':29900', usage: 'kcp server listen address, eg: "IP:29900" for a single port, "IP:minport-maxport" for port range' },
           { name: 'target', alias: 't', kind: 'string', value: '127.0.0.1:12948', usage: 'target server address, or path/to/unix_socket' },
         ]
       : [
           { name: 'localaddr', alias: 'l', kind: 'string', value: ':12948', usage: 'local listen address' },
-          { name: 'remoteaddr', alias: 'r', kind: 'string', value: 'vps:29900', usage: 'kcp server address' },
+          { name: 'remoteaddr', alias: 'r', kind: 'string', value: 'vps:29900', usage: 'kcp server address, eg: "IP:29900" a for single port, "IP:minport-maxport" for port range' },
         ];
   return [...own, ...common(role)];
 }
@@ -136,22 +153,55 @@ export function parseTunnelArgs(role: 'client' | 'server', argv: string[], env: 
       throw new TunnelUsageError(`config ${String(config.c)}: ${(e as Error).message}`);
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new TunnelUsageError(`config ${String(config.c)}: not a JSON object`);
+    const keyed = flags.filter((x) => x.name !== 'c');
     for (const [k, v] of Object.entries(json as Record<string, unknown>)) {
-      const f = flags.find((x) => x.name === k && x.name !== 'c');
-      if (f === undefined) continue; // kcptun ignores keys it does not know
+      // Go's encoding/json: the exact key, else one that differs only in case
+      const f = keyed.find((x) => (x.json ?? x.name) === k) ?? keyed.find((x) => (x.json ?? x.name).toLowerCase() === k.toLowerCase());
+      if (f === undefined) throw new TunnelUsageError(`config ${String(config.c)}: key provided but not defined: "${k}"`);
       const ok = f.kind === 'string' ? typeof v === 'string' : f.kind === 'bool' ? typeof v === 'boolean' : typeof v === 'number' && Number.isInteger(v);
       if (!ok) throw new TunnelUsageError(`config ${String(config.c)}: "${k}" must be ${f.kind === 'int' ? 'an integer' : `a ${f.kind === 'bool' ? 'boolean' : 'string'}`}, got ${JSON.stringify(v)}`);
-      config[k] = v as string | number | boolean;
+      config[f.name] = v as string | number | boolean;
     }
   }
   const mode = Object.hasOwn(MODES, String(config.mode)) ? MODES[String(config.mode) as Mode] : undefined;
   if (mode) ({ nodelay: config.nodelay, interval: config.interval, resend: config.resend, nc: config.nc } = mode);
   else if (config.mode !== 'manual') throw new TunnelUsageError(`--mode must be fast3, fast2, fast, normal or manual; got ${String(config.mode)}`);
-  if (config.tcp === true) throw new TunnelUsageError('--tcp (TCP emulation over raw sockets) is not supported by rxkcp; use UDP');
-  if (config.dscp !== 0) throw new TunnelUsageError('--dscp is not supported by rxkcp: Node cannot set the DSCP bits of a UDP socket; leave it at 0');
-  if (config.pprof === true) throw new TunnelUsageError('--pprof is Go-specific; use node --inspect or --cpu-prof instead');
+  if (config.tcp === true) throw new TunnelUsageError('--tcp (TCP emulation over raw sockets, a different wire) is not supported by rxkcp; use UDP on both ends');
   if (Number(config.smuxver) > 2 || Number(config.smuxver) < 1) throw new TunnelUsageError(`unsupported smux version: ${String(config.smuxver)}`);
+  check('dscp', config.dscp, 0, 63);
+  if (config.QPP === true) check('QPPCount', config.QPPCount, 1, 65535);
+  for (const k of ['listen', 'remoteaddr'] as const) {
+    if (!(k in config)) continue;
+    try {
+      parsePortRange(String(config[k]));
+    } catch (e) {
+      throw new TunnelUsageError(`--${k}: ${(e as Error).message}`);
+    }
+  }
   return config;
+}
+
+/**
+ * Settings rxkcp reads and cannot apply, as log lines: the tunnel runs without them, as kcptun
+ * runs when it cannot set DSCP. (Settings that would change the wire, like --tcp, are refused.)
+ */
+export function notApplied(c: TunnelConfig): string[] {
+  const lines: string[] = [];
+  if (c.dscp !== 0) lines.push(`dscp ${String(c.dscp)}: not applied (Node cannot set the DSCP bits of a UDP socket); packets go out with the system's default`);
+  if (c.pprof === true) lines.push('pprof: not applied (a Go profiler); use node --inspect or --cpu-prof');
+  return lines;
+}
+
+/** kcptun's warnings about weak QPP settings (its client and server print them at start). */
+export function qppWarnings(c: TunnelConfig): string[] {
+  if (c.QPP !== true) return [];
+  const out: string[] = [];
+  const keyBytes = new TextEncoder().encode(String(c.key)).length;
+  if (keyBytes < QPP_MIN_SEED_LENGTH) out.push(`QPP Warning: 'key' has size of ${keyBytes} bytes, required ${QPP_MIN_SEED_LENGTH} bytes at least`);
+  const n = Number(c.QPPCount);
+  if (n < QPP_MIN_PADS) out.push(`QPP Warning: QPPCount ${n}, required ${QPP_MIN_PADS} at least`);
+  if (n % 2 === 0) out.push(`QPP Warning: QPPCount ${n}, choose a prime number for security`); // gcd(n, 8) != 1
+  return out;
 }
 
 const CRYPTS: readonly string[] = [...CFB_CRYPT_NAMES, 'null', 'aes-128-gcm', 'aes-256-gcm', 'chacha20-poly1305'];
@@ -189,6 +239,8 @@ export function sessionOptionsOf(c: TunnelConfig): SessionOptions {
     ackNoDelay: c.acknodelay === true,
     ...(c.cc === '' ? {} : { cc: ccOf(c.cc) }),
     sockbuf: check('sockbuf', c.sockbuf, 1, 2 ** 31 - 1),
+    // kcptun's server takes a negative rate as 0, "no limit"
+    rateLimit: Number(c.ratelimit) > 0 ? check('ratelimit', c.ratelimit, 1, 2 ** 31 - 1) : undefined,
   };
 }
 
@@ -197,12 +249,13 @@ export function smuxConfigOf(c: TunnelConfig): SmuxConfig {
     version: Number(c.smuxver) as 1 | 2,
     maxReceiveBuffer: Number(c.smuxbuf),
     maxStreamBuffer: Number(c.streambuf),
+    maxFrameSize: Number(c.framesize),
     keepAliveInterval: Number(c.keepalive) * 1000,
   };
   try {
     resolveSmuxConfig(config);
   } catch (e) {
-    throw new TunnelUsageError(`${(e as Error).message} (--smuxbuf ${String(c.smuxbuf)}, --streambuf ${String(c.streambuf)}, --keepalive ${String(c.keepalive)}: smux's keepalive timeout is 30 s)`);
+    throw new TunnelUsageError(`${(e as Error).message} (--smuxbuf ${String(c.smuxbuf)}, --streambuf ${String(c.streambuf)}, --framesize ${String(c.framesize)}, --keepalive ${String(c.keepalive)}: smux's keepalive timeout is 30 s)`);
   }
   return config;
 }
@@ -278,8 +331,35 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+/** What each role does, one line: the top of its --help and its line in `rxkcp tunnel --help`. */
+export const TUNNEL_ROLES = {
+  client: 'accepts TCP connections and carries each one as a stream over KCP to a tunnel server (a kcptun client)',
+  server: 'accepts KCP sessions from tunnel clients and connects each stream to the target (a kcptun server)',
+} as const;
+
+/** `rxkcp tunnel --help`: both roles. */
+export function tunnelUsage(): string {
+  return [
+    'rxkcp tunnel — a TCP tunnel over KCP, compatible with kcptun (flags, JSON configs and wire)',
+    '',
+    'usage: rxkcp tunnel client|server [flags]',
+    '',
+    'ROLES:',
+    `   client   ${TUNNEL_ROLES.client}`,
+    `   server   ${TUNNEL_ROLES.server}`,
+    '',
+    'rxkcp tunnel client --help and rxkcp tunnel server --help list the flags. docs/tunnel.md has them all.',
+  ].join('\n');
+}
+
 function usage(role: 'client' | 'server'): string {
-  const lines = [`rxkcp tunnel ${role} — kcptun ${role} (with SMUX), compatible with kcptun 20210922`, '', 'OPTIONS:'];
+  const lines = [
+    `rxkcp tunnel ${role} — ${TUNNEL_ROLES[role]}`,
+    '',
+    `usage: rxkcp tunnel ${role} [flags]   (kcptun's flags; -c file.json reads kcptun's JSON config)`,
+    '',
+    'OPTIONS:',
+  ];
   for (const f of tunnelFlags(role)) {
     if (f.hidden) continue;
     const names = f.alias ? `--${f.name} value, -${f.alias} value` : f.kind === 'bool' ? `--${f.name}` : `--${f.name} value`;
@@ -295,8 +375,12 @@ function usage(role: 'client' | 'server'): string {
  */
 export async function tunnelMain(argv: string[]): Promise<number> {
   const role = argv[0];
+  if (role === '-h' || role === '--help' || role === '-help' || role === 'help') {
+    console.log(tunnelUsage());
+    return 0;
+  }
   if (role !== 'client' && role !== 'server') {
-    console.error('usage: rxkcp tunnel client|server [flags]   (rxkcp tunnel client --help)');
+    console.error(tunnelUsage());
     return 2;
   }
   let config: TunnelConfig;
@@ -323,8 +407,18 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     else process.stderr.write(text);
   };
   if (!CRYPTS.includes(String(config.crypt))) log(`unknown crypt ${String(config.crypt)}: using aes, as kcptun does`);
+  for (const line of notApplied(config)) log(line);
+  for (const line of qppWarnings(config)) log(line);
   const quiet = config.quiet === true;
-  const common = { session, smux, compress: config.nocomp !== true, quiet, log };
+  const common = {
+    session,
+    smux,
+    compress: config.nocomp !== true,
+    quiet,
+    log,
+    closeWait: check('closewait', config.closewait, 0, 2 ** 31 / 1000),
+    qpp: config.QPP === true ? { seed: String(config.key), pads: Number(config.QPPCount) } : undefined,
+  };
   log(`version: rxkcp`);
   let handle: TunnelHandle;
   try {
@@ -344,9 +438,8 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     log(`${(e as Error).message}`);
     return 1;
   }
-  const a = handle.address;
-  log(`smux version: ${String(config.smuxver)}`);
-  log(`listening on: ${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
+  log(role === 'server' ? `smux version: 1..${String(config.smuxver)}, each session its client's` : `smux version: ${String(config.smuxver)}`);
+  for (const b of handle.addresses) log(`listening on: ${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`);
   if (role === 'server') log(`target: ${String(config.target)}`);
   else log(`remote address: ${String(config.remoteaddr)}`);
   log(`encryption: ${kcptunCrypt(String(config.crypt))}`);
@@ -354,12 +447,16 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   log(`sndwnd: ${String(config.sndwnd)} rcvwnd: ${String(config.rcvwnd)}`);
   log(`compression: ${config.nocomp !== true}`);
   log(`mtu: ${String(config.mtu)}`);
+  log(`ratelimit: ${String(config.ratelimit)}`);
   log(`datashard: ${String(config.datashard)} parityshard: ${String(config.parityshard)}`);
   log(`acknodelay: ${String(config.acknodelay)}`);
   log(`sockbuf: ${String(config.sockbuf)}`);
   log(`smuxbuf: ${String(config.smuxbuf)}`);
+  log(`framesize: ${String(config.framesize)}`);
   log(`streambuf: ${String(config.streambuf)}`);
   log(`keepalive: ${String(config.keepalive)}`);
+  log(`closewait: ${String(config.closewait)}`);
+  log(`QPP: ${String(config.QPP === true)} QPPCount: ${String(config.QPPCount)}`);
   if (role === 'client') log(`conn: ${String(config.conn)} autoexpire: ${String(config.autoexpire)} scavengettl: ${String(config.scavengettl)}`);
   log(`snmplog: ${String(config.snmplog)} snmpperiod: ${String(config.snmpperiod)}`);
   log(`quiet: ${String(quiet)}`);

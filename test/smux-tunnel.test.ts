@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Snmp } from '../src/stats.js';
-import { appendSnmpLog, goTimeFormat, parseTunnelArgs, sessionOptionsOf, smuxConfigOf, TunnelUsageError, type TunnelConfig } from '../cli/tunnel-cli.js';
-import { tunnelClient, tunnelServer, type TunnelHandle, type TunnelOptions } from '../operators/io/tunnel.js';
+import { appendSnmpLog, goTimeFormat, notApplied, parseTunnelArgs, qppWarnings, sessionOptionsOf, smuxConfigOf, TunnelUsageError, type TunnelConfig } from '../cli/tunnel-cli.js';
+import { parsePortRange, tunnelClient, tunnelServer, type TunnelHandle, type TunnelOptions } from '../operators/io/tunnel.js';
 import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
 
 const parse = (role: 'client' | 'server', argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
@@ -19,13 +19,14 @@ const parse = (role: 'client' | 'server', argv: string[], env: Record<string, st
   }) as TunnelConfig;
 
 describe("kcptun's command line", () => {
-  it("has kcptun's defaults for each role", () => {
+  it("has the defaults of kcptun's last release for each role", () => {
     const s = parse('server', []);
-    expect(s).toMatchObject({ listen: ':29900', target: '127.0.0.1:12948', key: "it's a secrect", crypt: 'aes', mode: 'fast', mtu: 1350, sndwnd: 1024, rcvwnd: 1024, datashard: 10, parityshard: 3, nocomp: false, sockbuf: 4194304, smuxver: 1, smuxbuf: 4194304, streambuf: 2097152, keepalive: 10, snmpperiod: 60 });
+    expect(s).toMatchObject({ listen: ':29900', target: '127.0.0.1:12948', key: "it's a secrect", crypt: 'aes', mode: 'fast', mtu: 1350, ratelimit: 0, sndwnd: 1024, rcvwnd: 1024, datashard: 10, parityshard: 3, nocomp: false, sockbuf: 4194304, smuxver: 2, smuxbuf: 4194304, framesize: 8192, streambuf: 2097152, keepalive: 10, closewait: 30, snmpperiod: 60, QPP: false, QPPCount: 61, tcp: false, pprof: false });
     // mode fast sets the nodelay parameters
     expect([s.nodelay, s.interval, s.resend, s.nc]).toEqual([0, 30, 2, 1]);
     const c = parse('client', []);
-    expect(c).toMatchObject({ localaddr: ':12948', remoteaddr: 'vps:29900', sndwnd: 128, rcvwnd: 512, conn: 1, autoexpire: 0, scavengettl: 600 });
+    expect(c).toMatchObject({ localaddr: ':12948', remoteaddr: 'vps:29900', sndwnd: 128, rcvwnd: 512, conn: 1, autoexpire: 0, scavengettl: 600, smuxver: 2, closewait: 0, framesize: 8192, QPPCount: 61 });
+    expect(smuxConfigOf(c)).toEqual({ version: 2, maxReceiveBuffer: 4194304, maxStreamBuffer: 2097152, maxFrameSize: 8192, keepAliveInterval: 10_000 });
   });
 
   it("reads flags as Go's flag package: one dash or two, =value, aliases, booleans only with =", () => {
@@ -50,12 +51,44 @@ describe("kcptun's command line", () => {
   it('KCPTUN_KEY sets the key, a flag beats it, and the JSON config beats both', () => {
     expect(parse('server', [], { KCPTUN_KEY: 'env' }).key).toBe('env');
     expect(parse('server', ['--key', 'flag'], { KCPTUN_KEY: 'env' }).key).toBe('flag');
-    const files = { '/c.json': JSON.stringify({ key: 'json', listen: ':2000', target: '127.0.0.1:9999', mode: 'fast2', nocomp: true, sndwnd: 2048, unknown: 1 }) };
+    const files = { '/c.json': JSON.stringify({ key: 'json', listen: ':2000', target: '127.0.0.1:9999', mode: 'fast2', nocomp: true, sndwnd: 2048 }) };
     const c = parse('server', ['-c', '/c.json', '--key', 'flag', '--sndwnd', '5'], {}, files);
     expect(c).toMatchObject({ key: 'json', listen: ':2000', target: '127.0.0.1:9999', mode: 'fast2', nocomp: true, sndwnd: 2048 });
     expect([c.nodelay, c.interval]).toEqual([1, 20]);
     expect(() => parse('server', ['-c', '/c.json'], {}, { '/c.json': '{"mtu": "1400"}' })).toThrow(/"mtu" must be an integer/);
     expect(() => parse('server', ['-c', '/missing.json'])).toThrow(TunnelUsageError);
+  });
+
+  it("reads the last release's JSON keys as Go's encoding/json does, and refuses a key it does not know, as an unknown flag", () => {
+    const files = { '/c.json': JSON.stringify({ qpp: true, 'qpp-count': 67, closewait: 5, framesize: 4096, ratelimit: 1000000, smuxver: 1, SndWnd: 300 }) };
+    expect(parse('server', ['-c', '/c.json'], {}, files)).toMatchObject({ QPP: true, QPPCount: 67, closewait: 5, framesize: 4096, ratelimit: 1000000, smuxver: 1, sndwnd: 300 });
+    expect(sessionOptionsOf(parse('server', ['-c', '/c.json'], {}, files)).rateLimit).toBe(1000000);
+    expect(sessionOptionsOf(parse('server', ['--ratelimit', '-5'])).rateLimit).toBeUndefined(); // kcptun: negative is 0, no limit
+    expect(() => parse('client', ['-c', '/u.json'], {}, { '/u.json': '{"key": "k", "unknown": 1}' })).toThrow(/key provided but not defined: "unknown"/);
+    expect(() => parse('client', ['-c', '/u.json'], {}, { '/u.json': '{"listen": ":1"}' })).toThrow(/key provided but not defined: "listen"/);
+    expect(parse('client', ['--QPP', '--QPPCount', '7', '--closewait', '3', '--framesize', '1024'])).toMatchObject({ QPP: true, QPPCount: 7, closewait: 3, framesize: 1024 });
+  });
+
+  it('reads port ranges in -l (server) and -r (client), and refuses a bad one', () => {
+    expect(parsePortRange('127.0.0.1:29900-29910')).toEqual({ host: '127.0.0.1', minPort: 29900, maxPort: 29910 });
+    expect(parsePortRange(':3000-3001')).toEqual({ host: '0.0.0.0', minPort: 3000, maxPort: 3001 });
+    expect(parsePortRange('[::1]:5-6')).toEqual({ host: '::1', minPort: 5, maxPort: 6 });
+    expect(parsePortRange('h:7')).toEqual({ host: 'h', minPort: 7, maxPort: 7 });
+    expect(parse('server', ['-l', ':4000-4010']).listen).toBe(':4000-4010');
+    expect(parse('client', ['-r', 'vps:4000-4010']).remoteaddr).toBe('vps:4000-4010');
+    expect(() => parse('server', ['-l', ':4010-4000'])).toThrow(/invalid port range/);
+    expect(() => parse('client', ['-r', 'vps:0-5'])).toThrow(/invalid port range/);
+    expect(() => parse('client', ['-r', 'vps:5-70000'])).toThrow(/--remoteaddr/);
+  });
+
+  it("prints kcptun's QPP warnings for a short key, too few pads or an even count", () => {
+    expect(qppWarnings(parse('server', []))).toEqual([]);
+    expect(qppWarnings(parse('server', ['--QPP', '--QPPCount', '4']))).toEqual([
+      "QPP Warning: 'key' has size of 14 bytes, required 211 bytes at least",
+      'QPP Warning: QPPCount 4, required 7 at least',
+      'QPP Warning: QPPCount 4, choose a prime number for security',
+    ]);
+    expect(() => parse('server', ['--QPP', '--QPPCount', '0'])).toThrow(/--QPPCount must be 1..65535/);
   });
 
   it("reads kcptun's example configs", () => {
@@ -69,19 +102,21 @@ describe("kcptun's command line", () => {
       } catch {
         continue; // kcptun's documentation is not installed here
       }
-      // the examples ask for DSCP 46, which rxkcp refuses; everything else is read
-      expect(() => parse(role, ['-c', file], {}, { [file]: text })).toThrow(/--dscp is not supported/);
-      const c = parse(role, ['-c', file], {}, { [file]: text.replace('"dscp": 46', '"dscp": 0') });
-      expect(c).toMatchObject({ key: 'PASSWORD', crypt: 'aes-128', mode: 'fast3', mtu: 1400, nocomp: true, sockbuf: 16777217, smuxbuf: 16777217 });
+      // unchanged: DSCP 46 is read and logged as not applied
+      const c = parse(role, ['-c', file], {}, { [file]: text });
+      expect(c).toMatchObject({ key: 'PASSWORD', crypt: 'aes-128', mode: 'fast3', mtu: 1400, nocomp: true, sockbuf: 16777217, smuxbuf: 16777217, dscp: 46 });
+      expect(notApplied(c)).toEqual([expect.stringMatching(/^dscp 46: not applied/)]);
       expect(sessionOptionsOf(c)).toMatchObject({ crypt: 'aes-128', password: 'PASSWORD', mtu: 1400, dataShards: 10, parityShards: 3, nodelay: 1, interval: 10 });
-      expect(smuxConfigOf(c)).toEqual({ version: 1, maxReceiveBuffer: 16777217, maxStreamBuffer: 2097152, keepAliveInterval: 10_000 });
+      expect(smuxConfigOf(c)).toEqual({ version: 1, maxReceiveBuffer: 16777217, maxStreamBuffer: 2097152, maxFrameSize: 8192, keepAliveInterval: 10_000 });
     }
   });
 
-  it('refuses what rxkcp cannot do, and what smux would refuse, with a clear message', () => {
+  it('logs what Node cannot apply (dscp, pprof) and refuses what changes the wire (tcp) or smux would refuse', () => {
     expect(() => parse('client', ['--tcp'])).toThrow(/--tcp .* not supported/);
-    expect(() => parse('server', ['--dscp', '46'])).toThrow(/--dscp is not supported/);
-    expect(() => parse('server', ['--pprof'])).toThrow(/--pprof/);
+    expect(notApplied(parse('server', ['--dscp', '46', '--pprof']))).toEqual([expect.stringMatching(/^dscp 46: not applied/), expect.stringMatching(/^pprof: not applied/)]);
+    expect(notApplied(parse('client', []))).toEqual([]);
+    expect(() => parse('server', ['--dscp', '64'])).toThrow(/--dscp must be 0..63/);
+    expect(() => smuxConfigOf(parse('server', ['--framesize', '70000']))).toThrow(/maxFrameSize/);
     expect(() => parse('server', ['--smuxver', '3'])).toThrow(/unsupported smux version: 3/);
     expect(() => smuxConfigOf(parse('server', ['--keepalive', '31']))).toThrow(/keep-alive timeout/);
     expect(() => smuxConfigOf(parse('server', ['--streambuf', String(8 << 20)]))).toThrow(/stream buffer/);
@@ -257,5 +292,97 @@ describe('rxkcp tunnel client ⇄ rxkcp tunnel server (127.0.0.1)', () => {
     expect(c.toString()).toBe('c');
     first.destroy();
     second.destroy();
+  });
+});
+
+/** Echoes `n` pattern bytes through a tunnel client and returns what was wrong, or null. */
+function echoThrough(clientPort: number, n: number, start = 0): Promise<string | null> {
+  return new Promise((resolve) => {
+    const sock = connect(clientPort, '127.0.0.1');
+    const v = new PatternVerifier(start);
+    sock.on('data', (d: Buffer) => {
+      if (!v.push(d)) resolve(v.error);
+      else if (v.offset === start + n) sock.end();
+    });
+    sock.on('close', () => resolve(v.offset === start + n ? null : `${v.offset - start} of ${n} bytes`));
+    sock.on('error', (e) => resolve(e.message));
+    sock.write(patternBytes(start, n));
+  });
+}
+
+/** A tunnel server on `count` consecutive UDP ports (a range has to be fixed ports: tries random bases until one is free). */
+async function serverOnRange(count: number, o: Omit<Parameters<typeof tunnelServer>[0], 'listen'>): Promise<{ server: TunnelHandle; min: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const min = 20_000 + Math.floor(Math.random() * 40_000);
+    try {
+      const server = await tunnelServer({ ...o, listen: `127.0.0.1:${min}-${min + count - 1}` });
+      handles.push(server);
+      return { server, min };
+    } catch (e) {
+      if (attempt >= 20 || !/EADDRINUSE/.test(String(e))) throw e;
+    }
+  }
+}
+
+describe("rxkcp tunnel: both smux generations and the last release's settings", () => {
+  const session = { crypt: 'aes' as const, password: 'tunnel-test', nodelay: 1, interval: 10, resend: 2, nc: 1 };
+
+  it('one server takes a v1 client and a v2 client at once, each session in its own version', async () => {
+    const { port } = await tcpServer((s) => s.pipe(s));
+    const logs: string[] = [];
+    const server = await tunnelServer({ session, smux: { version: 2 }, listen: '127.0.0.1:0', target: `127.0.0.1:${port}`, log: (l) => logs.push(l) });
+    handles.push(server);
+    const clients = await Promise.all(
+      ([1, 2] as const).map((version) => tunnelClient({ session, smux: { version }, listen: '127.0.0.1:0', remote: `127.0.0.1:${server.address.port}` }))
+    );
+    handles.push(...clients);
+    const results = await Promise.all(clients.map((c, i) => echoThrough(c.address.port, 300_000, i * 7)));
+    expect(results).toEqual([null, null]);
+    expect(server.stats().sessions).toBe(2);
+    // v2 flow control ran on one session only: UPDs came from the v2 client alone
+    expect(clients[0]!.stats().smux.updsOut).toBe(0);
+    expect(clients[1]!.stats().smux.updsOut).toBeGreaterThan(0);
+    expect(server.stats().smux.updsIn).toBe(clients[1]!.stats().smux.updsOut);
+  });
+
+  it('a final-release-style config: smux v2, framesize, ratelimit, closewait, QPP and port ranges on both ends', async () => {
+    let targetSawEnd = false;
+    const { port } = await tcpServer((s) => {
+      s.pipe(s);
+      s.on('end', () => (targetSawEnd = true));
+    });
+    const qpp = { seed: 'a-final-release-style-key', pads: 61 };
+    const common = { smux: { version: 2 as const, maxFrameSize: 8192 }, closeWait: 1, qpp };
+    const { server, min } = await serverOnRange(3, { ...common, session: { ...session, rateLimit: 50_000_000 }, target: `127.0.0.1:${port}` });
+    expect(server.addresses.map((a) => a.port)).toEqual([min, min + 1, min + 2]);
+    const client = await tunnelClient({ ...common, session: { ...session, rateLimit: 50_000_000 }, conn: 3, listen: '127.0.0.1:0', remote: `127.0.0.1:${min}-${min + 2}` });
+    handles.push(client);
+    const results = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => echoThrough(client.address.port, 200_000, i * 1000)));
+    expect(results).toEqual([null, null, null, null, null, null]);
+    expect(client.stats().sessions).toBe(3);
+    expect(server.stats().sessions).toBe(3);
+    // the client's FIN reached the target, after closewait
+    await until(() => targetSawEnd, 'the FIN to pass after closewait');
+  });
+
+  it('QPP changes the bytes on the stream: a server with QPP and a client without it deliver garbage', async () => {
+    const got: Buffer[] = [];
+    const { port } = await tcpServer((s) => {
+      s.on('data', (d: Buffer) => got.push(d));
+      s.on('end', () => s.end());
+    });
+    const server = await tunnelServer({ session, qpp: { seed: 'k', pads: 7 }, listen: '127.0.0.1:0', target: `127.0.0.1:${port}` });
+    handles.push(server);
+    const client = await tunnelClient({ session, listen: '127.0.0.1:0', remote: `127.0.0.1:${server.address.port}` });
+    handles.push(client);
+    const sock = connect(client.address.port, '127.0.0.1');
+    sock.on('error', () => {});
+    const sent = patternBytes(0, 4096);
+    sock.write(sent);
+    await until(() => got.reduce((n, b) => n + b.length, 0) >= 4096, 'the bytes to reach the target');
+    const arrived = Buffer.concat(got);
+    expect(arrived.length).toBe(4096);
+    expect(arrived.equals(Buffer.from(sent))).toBe(false);
+    sock.destroy();
   });
 });

@@ -5,16 +5,23 @@
  *                 dialled to `remote` (`conn` of them, round robin, renewed after `autoExpire`)
  *   tunnelServer: accepts KCP sessions on `listen`, connects each stream the peer opens to `target`
  *
- * Either end talks to kcptun's (Debian's 20210922: kcp-go 5.6.1, smux 1.5.16, snappy framing): KCP
- * in stream mode without write delay, as kcptun sets it; snappy framing around smux unless
- * `compress` is false; smux version, buffers and keepalive as configured. Half-close passes
- * through: a TCP FIN becomes an smux FIN and the other way round (kcptun itself closes both ways
- * on the first FIN). A stream whose target cannot be reached is closed.
+ * Either end talks to kcptun's (Debian's 20210922: kcp-go 5.6.1, smux 1.5.16, snappy framing, and
+ * the last releases' additions): KCP in stream mode without write delay, as kcptun sets it; snappy
+ * framing around smux unless `compress` is false; smux version, buffers, frame size and keepalive
+ * as configured. A server takes smux v1 and v2 clients alike, each session in the version of its
+ * first frame (up to `smux.version`). Half-close passes through: a TCP FIN becomes an smux FIN and
+ * the other way round, `closeWait` seconds after the data (kcptun's --closewait). With `qpp`, each
+ * stream's bytes are enciphered with Quantum Permutation Pads as kcptun's --QPP does
+ * (`src/qpp`). A server `listen` of `HOST:MIN-MAX` listens on every port of the range; a client
+ * `remote` of `HOST:MIN-MAX` dials a port picked at random from it for each KCP session. A stream
+ * whose target cannot be reached is closed.
  * @module
  */
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Transform } from 'node:stream';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
+import { QppPads, QppStream, QPP_DEFAULT_PADS } from '../../src/qpp/qpp.js';
 import type { KcpError } from '../../src/errors.js';
 import { Snmp } from '../../src/stats.js';
 import { Mux, type ByteDuplex, type MuxStream } from '../mux.js';
@@ -39,10 +46,18 @@ export interface TunnelOptions {
   log?: (line: string) => void;
   /** Keepalive and scavenger timing (default asyncScheduler). */
   scheduler?: SchedulerLike;
+  /** Seconds between the end of one direction's data and passing its FIN on (kcptun's --closewait; default 0). */
+  closeWait?: number;
+  /**
+   * Quantum Permutation Pads over every stream (kcptun's --QPP, --QPPCount): `seed` is kcptun's
+   * --key, `pads` the number of pads (default 61). Both ends must agree; the KCP packets are
+   * encrypted as usual underneath.
+   */
+  qpp?: { seed: string | Uint8Array; pads?: number };
 }
 
 export interface TunnelServerOptions extends TunnelOptions {
-  /** UDP `HOST:PORT` to listen on; `:PORT` means every interface. */
+  /** UDP `HOST:PORT` to listen on, or `HOST:MIN-MAX` for every port of a range; `:PORT` means every interface. */
   listen: string;
   /** TCP `HOST:PORT` (or a Unix socket path) each stream is connected to. */
   target: string;
@@ -51,7 +66,7 @@ export interface TunnelServerOptions extends TunnelOptions {
 export interface TunnelClientOptions extends TunnelOptions {
   /** TCP `HOST:PORT` to accept connections on; `:PORT` means every interface. */
   listen: string;
-  /** UDP `HOST:PORT` of the tunnel server. */
+  /** UDP `HOST:PORT` of the tunnel server, or `HOST:MIN-MAX`: each KCP session dials a port picked at random from the range. */
   remote: string;
   /** KCP sessions to spread connections over (default 1). */
   conn?: number;
@@ -79,8 +94,10 @@ export interface TunnelStats {
 }
 
 export interface TunnelHandle {
-  /** The bound address (UDP for a server, TCP for a client). */
+  /** The bound address (UDP for a server, TCP for a client); a server on a port range: its first port. */
   readonly address: { address: string; port: number };
+  /** Every bound address: a server on a port range has one per port. */
+  readonly addresses: ReadonlyArray<{ address: string; port: number }>;
   stats(): TunnelStats;
   /** Stops accepting, closes every connection, stream and session. */
   close(): Promise<void>;
@@ -89,6 +106,27 @@ export interface TunnelHandle {
 /** kcptun's `:PORT` (every interface) in a form `parseHostPort` and `net` take. */
 function everyInterface(addr: string): string {
   return /^:\d+$/.test(addr) ? `0.0.0.0${addr}` : addr;
+}
+
+/**
+ * kcptun's `HOST:PORT` or `HOST:MIN-MAX` (a port range, 1 ≤ MIN ≤ MAX ≤ 65535). Throws `TypeError`
+ * as `parseHostPort` does.
+ */
+export function parsePortRange(addr: string): { host: string; minPort: number; maxPort: number } {
+  const m = /^(.*):(\d{1,5})-(\d{1,5})$/.exec(addr);
+  if (m === null) {
+    const { host, port } = parseHostPort(everyInterface(addr));
+    return { host, minPort: port, maxPort: port };
+  }
+  const min = Number(m[2]);
+  const max = Number(m[3]);
+  if (min < 1 || max > 65535 || min > max) throw new TypeError(`address: invalid port range ${min}-${max} in ${addr}`);
+  const { host } = parseHostPort(everyInterface(`${m[1]}:${min}`));
+  return { host, minPort: min, maxPort: max };
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function emptySmuxStats(): SmuxStats {
@@ -128,10 +166,12 @@ class TunnelCore {
   /** Wraps a KCP session as kcptun does: snappy unless turned off, then smux. */
   carry(session: Session, side: 'client' | 'server', localPort: number): Carrier {
     const transport: ByteDuplex = this.options.compress === false ? session : compressDuplex(session);
-    const mux = new Mux(transport, { ...this.options.smux, side, scheduler: this.options.scheduler });
+    // a server speaks the version of the client's first frame, up to its own
+    const mux = new Mux(transport, { ...this.options.smux, detectVersion: side === 'server', side, scheduler: this.options.scheduler });
     const carrier: Carrier = { session, mux };
     this.carriers.add(carrier);
-    this.log('smux version:', mux.session.config.version, 'on connection:', `:${localPort}`, '->', `${session.remote.address}:${session.remote.port}`);
+    const version = side === 'server' ? `1..${mux.session.config.version} (the client's)` : mux.session.config.version;
+    this.log('smux version:', version, 'on connection:', `:${localPort}`, '->', `${session.remote.address}:${session.remote.port}`);
     mux.ended$.subscribe((e: KcpError | null) => {
       if (e && !this.closing) this.log(`${e.code}: ${e.message}`);
       this.retire(carrier);
@@ -157,8 +197,13 @@ class TunnelCore {
     const duplex = muxStreamDuplex(stream);
     this.duplexes.add(duplex);
     tcp.setNoDelay(true); // Go's default for TCP, so kcptun's
-    tcp.pipe(duplex);
-    duplex.pipe(tcp);
+    const pads = this.qppPads();
+    const seed = this.qppSeed;
+    // each direction: the data, then the end closeWait seconds later (kcptun's Pipe sleeps before CloseWrite)
+    const up = this.holdEnd(pads ? qppTransform(new QppStream(pads, seed!), 'encrypt') : null);
+    const down = this.holdEnd(pads ? qppTransform(new QppStream(pads, seed!), 'decrypt') : null);
+    tcp.pipe(up).pipe(duplex);
+    duplex.pipe(down).pipe(tcp);
     let open = 2;
     const closed = () => {
       if (--open > 0) return;
@@ -167,12 +212,17 @@ class TunnelCore {
     };
     // a TCP side that fails or closes closes the stream (FIN, as smux's Close); a stream that
     // fails (its mux ended) resets the TCP side; ends pass through the pipes both ways
+    const destroyMiddle = () => {
+      up.destroy();
+      down.destroy();
+    };
     tcp.on('error', () => duplex.destroy());
     tcp.on('close', () => {
       this.sockets.delete(tcp);
       this.tcpBytesIn += tcp.bytesRead;
       this.tcpBytesOut += tcp.bytesWritten;
       duplex.destroy();
+      destroyMiddle();
       closed();
     });
     duplex.on('error', () => tcp.destroy());
@@ -180,6 +230,39 @@ class TunnelCore {
       this.duplexes.delete(duplex);
       closed();
     });
+  }
+
+  private pads: QppPads | null | undefined = undefined;
+  private get qppSeed(): Uint8Array | null {
+    const q = this.options.qpp;
+    if (!q) return null;
+    return typeof q.seed === 'string' ? new TextEncoder().encode(q.seed) : q.seed;
+  }
+
+  /** The pads, built once on first use (kcptun builds them once at start and shares them). */
+  qppPads(): QppPads | null {
+    if (this.pads === undefined) this.pads = this.options.qpp ? new QppPads(this.qppSeed!, this.options.qpp.pads ?? QPP_DEFAULT_PADS) : null;
+    return this.pads;
+  }
+
+  /** A pass-through (or `inner`) that passes the end on `closeWait` seconds after it came. */
+  private holdEnd(inner: Transform | null): Transform {
+    const wait = (this.options.closeWait ?? 0) * 1000;
+    const scheduler = this.options.scheduler ?? asyncScheduler;
+    const t =
+      inner ??
+      new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          done(null, chunk);
+        },
+      });
+    if (wait <= 0) return t;
+    const flush = (t as unknown as { _flush?: (cb: () => void) => void })._flush;
+    t._flush = (done) => {
+      const timer = scheduler.schedule(() => (flush ? flush.call(t, done) : done()), wait);
+      t.once('close', () => timer.unsubscribe());
+    };
+    return t;
   }
 
   snmp(extra?: Snmp): Snmp {
@@ -227,6 +310,18 @@ function kcptunSession(o: TunnelOptions): SessionOptions {
   return { ...o.session, stream: true, writeDelay: false };
 }
 
+/** A Transform that enciphers (or deciphers) a byte stream with one QPP stream state. */
+function qppTransform(q: QppStream, direction: 'encrypt' | 'decrypt'): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const b = Buffer.from(chunk); // a copy: the chunk may be a view others hold
+      if (direction === 'encrypt') q.encrypt(b);
+      else q.decrypt(b);
+      done(null, b);
+    },
+  });
+}
+
 /** Starts a tunnel server: KCP on `listen`, every stream connected to `target`. */
 export async function tunnelServer(options: TunnelServerOptions): Promise<TunnelHandle> {
   const core = new TunnelCore(options);
@@ -237,8 +332,17 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
   } catch {
     targetAddr = { path: target }; // not HOST:PORT: a Unix socket, as kcptun
   }
-  const listener = await Listener.listen({ ...kcptunSession(options), listen: everyInterface(options.listen), scheduler: options.scheduler });
-  const sub = listener.sessions$.subscribe((session) => {
+  const range = parsePortRange(options.listen);
+  const listeners: Listener[] = [];
+  try {
+    for (let port = range.minPort; port <= range.maxPort; port++) {
+      listeners.push(await Listener.listen({ ...kcptunSession(options), listen: hostPort(range.host, port), scheduler: options.scheduler }));
+    }
+  } catch (e) {
+    for (const l of listeners) l.close();
+    throw e;
+  }
+  const subs = listeners.map((listener) => listener.sessions$.subscribe((session) => {
     core.log('remote address:', `${session.remote.address}:${session.remote.port}`);
     const { mux } = core.carry(session, 'server', listener.address.port);
     mux.streams$.subscribe((stream) => {
@@ -257,16 +361,19 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
         stream.close();
       });
     });
-  });
+  }));
   return {
     get address() {
-      return listener.address;
+      return listeners[0]!.address;
     },
-    stats: () => core.stats(listener.stats),
+    get addresses() {
+      return listeners.map((l) => l.address);
+    },
+    stats: () => core.stats(listeners.reduce((s, l) => s.add(l.stats), new Snmp())),
     async close() {
-      sub.unsubscribe();
+      for (const s of subs) s.unsubscribe();
       await core.shutdown();
-      listener.close();
+      for (const l of listeners) l.close();
     },
   };
 }
@@ -280,7 +387,8 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
   const autoExpire = options.autoExpire ?? 0;
   const scavengeTtl = options.scavengeTtl ?? 600;
   // kcptun dials lazily, on the first connection; the address is checked now
-  parseHostPort(options.remote);
+  const remote = parsePortRange(options.remote);
+  const pickRemote = () => hostPort(remote.host, remote.minPort + Math.floor(Math.random() * (remote.maxPort - remote.minPort + 1)));
   const slots: Array<{ carrier: Promise<Carrier>; expiry: number } | null> = new Array(conn).fill(null);
   const scavenging: Array<{ carrier: Carrier; deadline: number }> = [];
   let rr = 0;
@@ -288,7 +396,7 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
   const createConn = async (): Promise<Carrier> => {
     for (;;) {
       try {
-        const session = await dial({ ...kcptunSession(options), connect: options.remote, scheduler: options.scheduler });
+        const session = await dial({ ...kcptunSession(options), connect: pickRemote(), scheduler: options.scheduler });
         return core.carry(session, 'client', session.localPort);
       } catch (e) {
         if (core.closing) throw e;
@@ -363,6 +471,10 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
     get address() {
       const a = server.address() as AddressInfo;
       return { address: a.address, port: a.port };
+    },
+    get addresses() {
+      const a = server.address() as AddressInfo;
+      return [{ address: a.address, port: a.port }];
     },
     stats: () => core.stats(),
     async close() {

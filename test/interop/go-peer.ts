@@ -188,29 +188,30 @@ export function goEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function newestSourceMtime(): number {
+function newestSourceMtime(dir: string): number {
   let newest = 0;
-  for (const name of readdirSync(KCPPEER_SRC)) {
-    if (name.endsWith('.go')) newest = Math.max(newest, statSync(join(KCPPEER_SRC, name)).mtimeMs);
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.go')) newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
   }
   return newest;
 }
 
-let building: Promise<string> | undefined;
+const building = new Map<string, Promise<string>>();
 
 /**
- * Builds kcppeer into test/interop/bin/ unless the binary is newer than every source file;
- * resolves with the binary's path. Concurrent calls share one build.
+ * Builds the Go program in `srcDir` (GOPATH mode, against the Debian sources) into `bin` unless
+ * the binary is newer than every source file; resolves with the binary's path. Concurrent calls
+ * share one build.
  */
-export function buildGoPeer(): Promise<string> {
-  if (existsSync(KCPPEER_BIN) && statSync(KCPPEER_BIN).mtimeMs >= newestSourceMtime()) {
-    return Promise.resolve(KCPPEER_BIN);
-  }
-  building ??= new Promise<string>((resolve, reject) => {
-    mkdirSync(dirname(KCPPEER_BIN), { recursive: true });
-    const tmp = `${KCPPEER_BIN}.${process.pid}.tmp`;
+export function buildGoProgram(srcDir: string, bin: string): Promise<string> {
+  if (existsSync(bin) && statSync(bin).mtimeMs >= newestSourceMtime(srcDir)) return Promise.resolve(bin);
+  let b = building.get(bin);
+  if (b) return b;
+  b = new Promise<string>((resolve, reject) => {
+    mkdirSync(dirname(bin), { recursive: true });
+    const tmp = `${bin}.${process.pid}.tmp`;
     const go = spawn('go', ['build', '-o', tmp, '.'], {
-      cwd: KCPPEER_SRC,
+      cwd: srcDir,
       env: goEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -219,12 +220,18 @@ export function buildGoPeer(): Promise<string> {
     go.stderr.on('data', (d: Buffer) => (output += d.toString()));
     go.on('error', reject);
     go.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`go build kcppeer failed (${code}):\n${output}`));
-      renameSync(tmp, KCPPEER_BIN); // atomic: a half-written binary is never run
-      resolve(KCPPEER_BIN);
+      if (code !== 0) return reject(new Error(`go build ${srcDir} failed (${code}):\n${output}`));
+      renameSync(tmp, bin); // atomic: a half-written binary is never run
+      resolve(bin);
     });
-  }).finally(() => (building = undefined));
-  return building;
+  }).finally(() => building.delete(bin));
+  building.set(bin, b);
+  return b;
+}
+
+/** Builds kcppeer into test/interop/bin/ (see `buildGoProgram`). */
+export function buildGoPeer(): Promise<string> {
+  return buildGoProgram(KCPPEER_SRC, KCPPEER_BIN);
 }
 
 /**

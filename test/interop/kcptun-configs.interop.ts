@@ -1,0 +1,136 @@
+/**
+ * Debian's kcptun example configs (/usr/share/doc/kcptun/examples/local.json and server.json) run
+ * through the `rxkcp tunnel` command against Debian's kcptun 20210922, both pairings:
+ *
+ *   TCP client → rxkcp tunnel client -c local.json → UDP → kcptun-server -c server.json → target
+ *   TCP client → kcptun-client -c local.json → UDP → rxkcp tunnel server -c server.json → target
+ *
+ * Every key is the file's own (DSCP 46, aes-128, fast3 with its manual nodelay keys, FEC 10/3,
+ * nocomp, smux v1, 16 MiB buffers, autoexpire); only the four address keys are pointed at
+ * 127.0.0.1 and free ports, since the files name 11.22.33.44:2000 and ports this machine may use.
+ * Through each pairing the target sends a 5 MiB download, checked byte for byte.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveKcptun, startKcptun, type KcptunProcess } from './go-peer.js';
+import { patternBytes, PatternVerifier } from './pattern.js';
+
+const EXAMPLES = '/usr/share/doc/kcptun/examples';
+const DOWNLOAD = 5 << 20;
+const have = haveKcptun() && existsSync(join(EXAMPLES, 'local.json'));
+const cli = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
+
+let target: Server;
+let targetPort = 0;
+beforeAll(async () => {
+  // every connection gets a 5 MiB download, then the target's FIN
+  target = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.resume();
+    s.end(patternBytes(0, DOWNLOAD));
+  });
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  targetPort = (target.address() as AddressInfo).port;
+});
+afterAll(() => target?.close());
+
+async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
+  if (kind === 'udp') {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    const p = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return p;
+  }
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const p = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return p;
+}
+
+/** The example file with only its address keys replaced; written to a temporary directory. */
+function example(name: 'local.json' | 'server.json', addresses: Record<string, string>): { path: string; keys: Record<string, unknown> } {
+  const keys = JSON.parse(readFileSync(join(EXAMPLES, name), 'utf8')) as Record<string, unknown>;
+  for (const k of Object.keys(addresses)) expect(keys).toHaveProperty(k); // the file has it: only its value changes
+  const out = { ...keys, ...addresses };
+  const path = join(mkdtempSync(join(tmpdir(), 'rxkcp-example-')), name);
+  writeFileSync(path, JSON.stringify(out));
+  return { path, keys };
+}
+
+/** `rxkcp tunnel <role> -c path`, resolved once it serves, with its log. */
+async function rxkcpTunnel(role: 'client' | 'server', path: string): Promise<{ child: ChildProcess; log: () => string; stop(): Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'tunnel', role, '-c', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const t0 = Date.now();
+  while (!log.includes('key derivation done')) {
+    if (child.exitCode !== null) throw new Error(`rxkcp tunnel ${role} exited ${child.exitCode}:\n${log}`);
+    if (Date.now() - t0 > 60_000) throw new Error(`rxkcp tunnel ${role} did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, log: () => log, stop: () => (child.kill('SIGTERM'), exited) };
+}
+
+/** Connects to `entry` and reads the download; null when all of it arrived intact. */
+function download(entry: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const s = connect(entry, '127.0.0.1');
+    const v = new PatternVerifier(0);
+    const timer = setTimeout(() => (s.destroy(), resolve(`timed out at ${v.offset} of ${DOWNLOAD} bytes`)), 120_000);
+    s.on('data', (d: Buffer) => {
+      if (!v.push(d)) return clearTimeout(timer), s.destroy(), resolve(v.error);
+      if (v.offset === DOWNLOAD) clearTimeout(timer), s.destroy(), resolve(null);
+    });
+    s.on('error', (e) => (clearTimeout(timer), resolve(e.message)));
+  });
+}
+
+describe.skipIf(!have)("Debian's kcptun example configs, unchanged but for addresses, through rxkcp tunnel and kcptun 20210922", () => {
+  it('rxkcp tunnel client -c local.json → kcptun-server -c server.json: a 5 MiB download arrives intact; DSCP is logged as not applied', async () => {
+    const udp = await freePort('udp');
+    const entry = await freePort('tcp');
+    const server = example('server.json', { listen: `127.0.0.1:${udp}`, target: `127.0.0.1:${targetPort}` });
+    const client = example('local.json', { localaddr: `127.0.0.1:${entry}`, remoteaddr: `127.0.0.1:${udp}` });
+    expect(client.keys.dscp).toBe(46);
+    let kcptun: KcptunProcess | undefined;
+    let rx: Awaited<ReturnType<typeof rxkcpTunnel>> | undefined;
+    try {
+      kcptun = await startKcptun('server', { c: server.path });
+      rx = await rxkcpTunnel('client', client.path);
+      expect(rx.log()).toMatch(/dscp 46: not applied/);
+      expect(rx.log()).toMatch(/smux version: 1/);
+      expect(await download(entry)).toBeNull();
+    } finally {
+      await rx?.stop();
+      await kcptun?.stop();
+    }
+  });
+
+  it('kcptun-client -c local.json → rxkcp tunnel server -c server.json: a 5 MiB download arrives intact; DSCP is logged as not applied', async () => {
+    const udp = await freePort('udp');
+    const entry = await freePort('tcp');
+    const server = example('server.json', { listen: `127.0.0.1:${udp}`, target: `127.0.0.1:${targetPort}` });
+    const client = example('local.json', { localaddr: `127.0.0.1:${entry}`, remoteaddr: `127.0.0.1:${udp}` });
+    expect(server.keys.dscp).toBe(46);
+    let kcptun: KcptunProcess | undefined;
+    let rx: Awaited<ReturnType<typeof rxkcpTunnel>> | undefined;
+    try {
+      rx = await rxkcpTunnel('server', server.path);
+      expect(rx.log()).toMatch(/dscp 46: not applied/);
+      kcptun = await startKcptun('client', { c: client.path });
+      expect(await download(entry)).toBeNull();
+    } finally {
+      await kcptun?.stop();
+      await rx?.stop();
+    }
+  });
+});

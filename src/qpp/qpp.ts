@@ -136,70 +136,64 @@ export class QppStream {
 
   /** Encrypts `data` in place, continuing the stream. */
   encrypt(data: Uint8Array): void {
-    const pads = this.pads.pads;
-    let base = (this.rLo & 0xffff) % this.pads.numPads << 8;
-    for (let i = 0; i < data.length; i++) {
-      const c = this.count;
-      const rb = (c < 4 ? this.rLo >>> (c * 8) : this.rHi >>> ((c - 4) * 8)) & 0xff;
-      data[i] = pads[base + (data[i]! ^ rb)]!;
-      if (++this.count === 8) {
-        this.count = 0;
-        this.next();
-        base = (this.rLo & 0xffff) % this.pads.numPads << 8;
-      }
-    }
+    this.run(data, this.pads.pads, true);
   }
 
   /** Decrypts `data` in place, continuing the stream. */
   decrypt(data: Uint8Array): void {
-    const rpads = this.pads.rpads;
-    let base = (this.rLo & 0xffff) % this.pads.numPads << 8;
+    this.run(data, this.pads.rpads, false);
+  }
+
+  /** Byte i: the pad and the XOR byte come from the current word; 8 bytes use a word. */
+  private run(data: Uint8Array, table: Uint8Array, encrypt: boolean): void {
+    const numPads = this.pads.numPads;
+    let c = this.count;
+    let lo = this.rLo;
+    let hi = this.rHi;
+    let base = ((lo & 0xffff) % numPads) << 8;
     for (let i = 0; i < data.length; i++) {
-      const c = this.count;
-      const rb = (c < 4 ? this.rLo >>> (c * 8) : this.rHi >>> ((c - 4) * 8)) & 0xff;
-      data[i] = rpads[base + data[i]!]! ^ rb;
-      if (++this.count === 8) {
-        this.count = 0;
+      const rb = (c < 4 ? lo >>> (c << 3) : hi >>> ((c - 4) << 3)) & 0xff;
+      data[i] = encrypt ? table[base + (data[i]! ^ rb)]! : table[base + data[i]!]! ^ rb;
+      if (++c === 8) {
+        c = 0;
         this.next();
-        base = (this.rLo & 0xffff) % this.pads.numPads << 8;
+        lo = this.rLo;
+        hi = this.rHi;
+        base = ((lo & 0xffff) % numPads) << 8;
       }
     }
+    this.count = c;
   }
 
   /** xoshiro256**: result = rotl(s1 * 5, 7) * 9, then the state update, in 32-bit halves. */
   private next(): void {
     const s = this.s;
-    // s1 * 5 = (s1 << 2) + s1
-    let [h, l] = add64(...shl64(s[2]!, s[3]!, 2), s[2]!, s[3]!);
-    [h, l] = rotl64(h, l, 7);
-    // * 9 = (x << 3) + x
-    [this.rHi, this.rLo] = add64(...shl64(h, l, 3), h, l);
-    const [th, tl] = shl64(s[2]!, s[3]!, 17);
-    let [s0h, s0l, s1h, s1l, s2h, s2l, s3h, s3l] = [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!, s[7]!];
+    const s0h = s[0]!, s0l = s[1]!, s1h = s[2]!, s1l = s[3]!;
+    let s2h = s[4]!, s2l = s[5]!, s3h = s[6]!, s3l = s[7]!;
+    // x = s1 * 5 = (s1 << 2) + s1
+    let xl = (s1l << 2) >>> 0;
+    let xh = ((s1h << 2) | (s1l >>> 30)) >>> 0;
+    let sum = xl + s1l;
+    xh = (xh + s1h + (sum > 0xffffffff ? 1 : 0)) >>> 0;
+    xl = sum >>> 0;
+    // x = rotl(x, 7)
+    const rh = ((xh << 7) | (xl >>> 25)) >>> 0;
+    const rl = ((xl << 7) | (xh >>> 25)) >>> 0;
+    // result = x * 9 = (x << 3) + x
+    sum = ((rl << 3) >>> 0) + rl;
+    this.rHi = ((((rh << 3) | (rl >>> 29)) >>> 0) + rh + (sum > 0xffffffff ? 1 : 0)) >>> 0;
+    this.rLo = sum >>> 0;
+    // t = s1 << 17
+    const th = ((s1h << 17) | (s1l >>> 15)) >>> 0;
+    const tl = (s1l << 17) >>> 0;
     s2h ^= s0h; s2l ^= s0l; // s2 ^= s0
     s3h ^= s1h; s3l ^= s1l; // s3 ^= s1
-    s1h ^= s2h; s1l ^= s2l; // s1 ^= s2
-    s0h ^= s3h; s0l ^= s3l; // s0 ^= s3
+    const n1h = s1h ^ s2h, n1l = s1l ^ s2l; // s1 ^= s2
+    const n0h = s0h ^ s3h, n0l = s0l ^ s3l; // s0 ^= s3
     s2h ^= th; s2l ^= tl; // s2 ^= t
-    [s3h, s3l] = rotl64(s3h, s3l, 45); // s3 = rotl(s3, 45)
-    s.set([s0h, s0l, s1h, s1l, s2h, s2l, s3h, s3l]);
+    // s3 = rotl(s3, 45) = rotl(swap halves, 13)
+    const n3h = ((s3l << 13) | (s3h >>> 19)) >>> 0;
+    const n3l = ((s3h << 13) | (s3l >>> 19)) >>> 0;
+    s[0] = n0h; s[1] = n0l; s[2] = n1h; s[3] = n1l; s[4] = s2h; s[5] = s2l; s[6] = n3h; s[7] = n3l;
   }
-}
-
-function shl64(h: number, l: number, k: number): [number, number] {
-  return k < 32 ? [((h << k) | (l >>> (32 - k))) >>> 0, (l << k) >>> 0] : [(l << (k - 32)) >>> 0, 0];
-}
-
-function rotl64(h: number, l: number, k: number): [number, number] {
-  if (k >= 32) {
-    [h, l] = [l, h];
-    k -= 32;
-  }
-  if (k === 0) return [h >>> 0, l >>> 0];
-  return [((h << k) | (l >>> (32 - k))) >>> 0, ((l << k) | (h >>> (32 - k))) >>> 0];
-}
-
-function add64(ah: number, al: number, bh: number, bl: number): [number, number] {
-  const lo = al + bl;
-  return [(ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0, lo >>> 0];
 }

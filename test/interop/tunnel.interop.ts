@@ -400,7 +400,8 @@ describe.skipIf(!haveKcptun())('rxkcp tunnel ⇄ kcptun 20210922', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rxkcp-tunnel-'));
     const udp = await freeUdpPort();
     const config = join(dir, 'server.json');
-    writeFileSync(config, JSON.stringify({ listen: `127.0.0.1:${udp}`, target: `127.0.0.1:${targetPort}`, key: KEY, crypt: 'aes-192', mode: 'fast2', smuxver: 2, nocomp: false, quiet: false }));
+    // closewait 0: the last release's server default (30 s before a FIN is passed on) would hold the stream-closed line that long
+    writeFileSync(config, JSON.stringify({ listen: `127.0.0.1:${udp}`, target: `127.0.0.1:${targetPort}`, key: KEY, crypt: 'aes-192', mode: 'fast2', smuxver: 2, nocomp: false, quiet: false, closewait: 0 }));
     const cli = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'tunnel', 'server', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';

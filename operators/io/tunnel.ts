@@ -157,7 +157,9 @@ class TunnelCore {
   tcpBytesOut = 0;
   closing = false;
 
-  constructor(readonly options: TunnelOptions) {}
+  constructor(readonly options: TunnelOptions) {
+    this.qppPads(); // built at start, as kcptun does, not on the first stream
+  }
 
   log(...parts: unknown[]): void {
     this.options.log?.(parts.map(String).join(' '));
@@ -239,7 +241,7 @@ class TunnelCore {
     return typeof q.seed === 'string' ? new TextEncoder().encode(q.seed) : q.seed;
   }
 
-  /** The pads, built once on first use (kcptun builds them once at start and shares them). */
+  /** The pads, built once and shared by every stream (null without QPP). */
   qppPads(): QppPads | null {
     if (this.pads === undefined) this.pads = this.options.qpp ? new QppPads(this.qppSeed!, this.options.qpp.pads ?? QPP_DEFAULT_PADS) : null;
     return this.pads;

@@ -31,6 +31,11 @@ export interface ByteDuplex {
   /** Emits when a refused write may be retried. */
   readonly writable$: Observable<void>;
   close(): void;
+  /**
+   * Resolves once the peer has acknowledged everything written so far (a `Session` has it); what
+   * `MuxStream.finish` waits for after its FIN has gone to the transport.
+   */
+  drain?(): Promise<void>;
 }
 
 export interface MuxOptions extends SmuxConfig {
@@ -63,6 +68,8 @@ export class Mux {
   private pumpAgain = false;
   private timer: Subscription | null = null;
   readonly blocked = new Set<MuxStream>();
+  /** Streams whose `finish` waits for their FIN to leave, with what to call then. */
+  private readonly finishing = new Map<MuxStream, () => void>();
 
   constructor(
     readonly transport: ByteDuplex,
@@ -176,12 +183,23 @@ export class Mux {
     } finally {
       this.pumping = false;
     }
+    for (const [s, out] of this.finishing) {
+      if (!this.session.finPending(s.id)) {
+        this.finishing.delete(s);
+        out();
+      }
+    }
     for (const s of this.blocked) {
       if (this.session.queued(s.id) < this.highWater) {
         this.blocked.delete(s);
         s.onWritable();
       }
     }
+  }
+
+  /** Calls `out` once `stream`'s FIN has gone to the transport. @internal */
+  whenFinSent(stream: MuxStream, out: () => void): void {
+    this.finishing.set(stream, out);
   }
 
   /** Resumes reading the transport if it was paused and the receive buffer has room again. */
@@ -352,6 +370,24 @@ export class MuxStream {
     if (this.done) return;
     this.mux.session.closeWrite(this.id);
     this.mux.pump();
+  }
+
+  /**
+   * `end()`, then resolves once the FIN has gone to the transport and, when the transport can tell
+   * (`drain`: a KCP `Session` can), the peer has acknowledged every byte up to it: after that,
+   * closing the mux or the session loses nothing. Rejects with the mux's error if it ends first.
+   */
+  async finish(): Promise<void> {
+    if (!this.done) {
+      this.end();
+      if (this.mux.session.finPending(this.id)) {
+        await new Promise<void>((resolve, reject) => {
+          const ended = this.mux.ended$.subscribe(() => reject(this.mux.session.error ?? new KcpError('CLOSED', `smux stream ${this.id}: the mux closed before the FIN went out`)));
+          this.mux.whenFinSent(this, () => (ended.unsubscribe(), resolve()));
+        });
+      }
+    } else if (this.failure) throw this.failure;
+    await this.mux.transport.drain?.();
   }
 
   /** smux's Stream.Close: FIN after what is queued; nothing more is read. Idempotent. */

@@ -16,7 +16,7 @@
  * compressed and what is read is decompressed, keeping one coder per direction across pauses.
  * @module
  */
-import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
+import { firstValueFrom, Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import { KcpError } from '../src/errors.js';
 import { SnappyFrameDecoder, SnappyFrameEncoder } from '../src/snappy/framing.js';
 import type { ByteDuplex } from './mux.js';
@@ -114,6 +114,10 @@ export function compressDuplex(transport: ByteDuplex): ByteDuplex & { readonly d
     close(): void {
       waiting?.unsubscribe();
       transport.close();
+    },
+    async drain(): Promise<void> {
+      while (held !== null) await firstValueFrom(drained, { defaultValue: undefined });
+      await transport.drain?.();
     },
   };
 }

@@ -5,6 +5,11 @@
  * ways: a full readable buffer stops taking data from the mux (the peer is held back by smux's
  * receive buffer and, in version 2, the stream's window), and a write waits while the stream has
  * its high-water mark queued. Destroying the Duplex closes the stream as smux's Close does.
+ *
+ * This is how a byte stream ends over KCP, which has no FIN of its own: `await pipeline(file,
+ * muxStreamDuplex(mux.open()))` resolves once the peer's KCP has acknowledged the data and the
+ * FIN (`MuxStream.finish`), and the receiver's `pipeline(muxStreamDuplex(stream), out)` finishes
+ * at that FIN, with kcptun's smux as with rxkcp's.
  * @module
  */
 import type { Duplex } from 'node:stream';
@@ -16,7 +21,7 @@ export function muxStreamDuplex(stream: MuxStream): Duplex {
   return duplexOf({
     data$: stream.data$,
     send: (data) => sendWhenWritable(stream, data),
-    end: () => stream.end(), // FIN: the stream still reads
+    end: () => stream.finish(), // FIN, acknowledged by the peer's KCP; the stream still reads
     close: () => stream.close(),
   });
 }

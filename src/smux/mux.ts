@@ -227,6 +227,12 @@ export class SmuxSession {
     return this.streams.get(sid)?.sendBytes ?? 0;
   }
 
+  /** Whether `sid`'s FIN has yet to be pulled (false once it is out, or the stream is gone). */
+  finPending(sid: number): boolean {
+    const s = this.streams.get(sid);
+    return s !== undefined && !s.finSent;
+  }
+
   /** Whether there is a frame to `pull`. */
   get hasOutput(): boolean {
     if (this._closed || this.ver === 0) return false;

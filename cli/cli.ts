@@ -285,6 +285,8 @@ export function relayOptions(f: Record<string, unknown>): RelayOptions {
     seed: n(f.seed ?? 1),
     up: f.upLoss !== undefined ? { loss: n(f.upLoss) } : undefined,
     down: f.downLoss !== undefined ? { loss: n(f.downLoss) } : undefined,
+    mappingTimeout: n(f.mappingTimeout),
+    maxMappings: n(f.maxMappings),
   };
 }
 
@@ -367,6 +369,8 @@ export async function main(argv = process.argv): Promise<number> {
     .option('--blackhole-at <ms>', 'drop everything from this long after start ...')
     .option('--blackhole-for <ms>', '... for this long')
     .option('--seed <n>', 'seed of every decision', { default: 1 })
+    .option('--mapping-timeout <ms>', 'forget a client address nothing crossed for this long, as a NAT does (default 120000)')
+    .option('--max-mappings <n>', 'most client addresses at once, one upstream socket each; the least recently used goes first (default 4096)')
     .option('--duration <ms>', 'stop after this long (else at SIGINT/SIGTERM) and print the counters')
     .option('--json', 'print the counters as one JSON line');
   cli.option('-v, --version', 'print the version');

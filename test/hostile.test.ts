@@ -5,12 +5,14 @@
  * README shows: `sessions$` and `data$` subscribed with a `next` callback only. What must hold:
  * a forged datagram costs a bounded entry with no timer, no flush and no reply, gone at its
  * deadline; a flood evicts only unproven entries and never keeps a real client out; a datagram
- * never errors a stream the application holds.
+ * never errors a stream the application holds. The relay, a NAT to its clients, holds a bounded
+ * number of mappings and forgets idle ones.
  */
 import { config, filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { Listener, type ListenOptions } from '../operators/io/listener.js';
+import { relay } from '../operators/io/relay.js';
 import type { Session, SessionEnd } from '../operators/io/session.js';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { createNodeCrypt, nodeCryptFromPassword } from '../src/node/crypt.js';
@@ -153,5 +155,29 @@ describe.each(crypts)('a listener under forged datagrams ($name)', ({ options, c
     await until('the clock stops: nothing to send, no ACK owed', () => !l.clock.armed, 3000);
     expect(accepted[0]!.closed).toBe(false);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe('rxkcp relay under many one-datagram sources', () => {
+  it('holds at most maxMappings upstream sockets (least recently used first) and closes a mapping idle for mappingTimeout; one in use stays', async () => {
+    const server = await sources(1); // the relay's target: counts what arrives
+    cleanup.push(server.close);
+    const r = await relay({ connect: `127.0.0.1:${server.sockets[0]!.address().port}`, mappingTimeout: 400, maxMappings: 50 });
+    cleanup.push(() => void r.close());
+    const talker = await sources(1);
+    cleanup.push(talker.close);
+    const src = await sources(200);
+    cleanup.push(src.close);
+    await sendFrom(src.sockets, r.address.port, () => new Uint8Array(8));
+    await until('every datagram relayed', () => server.received() === 200);
+    expect(r.stats.clients).toBe(50);
+    expect(r.stats.evicted).toBe(150);
+    const talking = setInterval(() => talker.sockets[0]!.send(new Uint8Array(8), r.address.port, '127.0.0.1'), 50);
+    cleanup.push(() => clearInterval(talking));
+    await until('the silent mappings expire', () => r.stats.clients === 1);
+    expect(r.stats.expired).toBe(49); // the talker's mapping took the room of one of the 50
+    expect([...r.mappings.keys()]).toEqual([`127.0.0.1:${talker.sockets[0]!.address().port}`]);
+    clearInterval(talking);
+    await until('the talker, now silent, expires too', () => r.stats.clients === 0);
   });
 });

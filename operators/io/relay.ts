@@ -6,7 +6,9 @@
  *     client ◀── relay.listen ◀─(down: impairments)── upstream socket ◀── server
  *
  * It behaves like a NAT: every distinct client address gets its own upstream socket, so several
- * clients through one relay reach the server from distinct addresses. Every decision (loss, burst
+ * clients through one relay reach the server from distinct addresses, and, like a NAT, it forgets
+ * a mapping nothing crossed for `mappingTimeout` and holds at most `maxMappings` (the least
+ * recently used goes first), so sources that send once do not hold a socket each for good. Every decision (loss, burst
  * state, duplication, reordering, jitter) comes from seeded generators, one set per direction and
  * one generator per kind of decision, so the same seed and the same datagram sequence give the
  * same decisions, and turning one impairment on does not change the decisions of another.
@@ -52,9 +54,24 @@ export interface RelayOptions extends Impairment {
   up?: Impairment;
   /** Server → client: fields here replace the shared ones. */
   down?: Impairment;
+  /**
+   * A client mapping (its upstream socket) that no datagram crossed, either way, for this many ms
+   * is closed (default 120 000: RFC 4787's smallest UDP mapping timeout for a NAT, REQ-5).
+   */
+  mappingTimeout?: number;
+  /**
+   * Most client mappings at once (default 4096, one upstream socket and file descriptor each); a
+   * new client beyond it closes the least recently used one.
+   */
+  maxMappings?: number;
   /** Time source for delays, bandwidth and blackholes (default asyncScheduler). */
   scheduler?: SchedulerLike;
 }
+
+/** Default `RelayOptions.mappingTimeout`: RFC 4787 REQ-5's smallest UDP mapping timeout. */
+export const defaultMappingTimeout = 120_000;
+/** Default `RelayOptions.maxMappings`: far more clients than a test relays, far fewer descriptors than a process may open. */
+export const defaultMaxMappings = 4096;
 
 /** Datagrams dropped, by cause. */
 export interface RelayDrops {
@@ -97,14 +114,22 @@ export interface RelayStatsSnapshot {
   up: RelayDirectionStats;
   down: RelayDirectionStats;
   clients: number;
+  /** Mappings closed after `mappingTimeout` without traffic. */
+  expired: number;
+  /** Mappings closed to make room for a new client (`maxMappings`). */
+  evicted: number;
 }
 
 /** Live counters; `snapshot()` copies them into plain JSON. */
 export interface RelayStats {
   readonly up: RelayDirectionStats;
   readonly down: RelayDirectionStats;
-  /** Distinct client addresses seen (one upstream socket each). */
+  /** Client addresses mapped now (one upstream socket each). */
   readonly clients: number;
+  /** Mappings closed after `mappingTimeout` without traffic. */
+  readonly expired: number;
+  /** Mappings closed to make room for a new client (`maxMappings`). */
+  readonly evicted: number;
   snapshot(): RelayStatsSnapshot;
 }
 
@@ -118,6 +143,15 @@ export interface Relay {
   blackhole(durationMs: number): void;
   /** Closes every socket and drops what is held. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A client address's mapping: its upstream socket and when a datagram last crossed it. */
+interface Mapping {
+  socket: Socket;
+  port: number;
+  lastUsed: number;
+  closed: boolean;
+  toServer: (data: Uint8Array) => void;
 }
 
 function checkImpairment(o: Impairment, where: string): void {
@@ -142,6 +176,10 @@ export function assertRelayOptions(o: RelayOptions): void {
   const local = parseHostPort(o.listen ?? '127.0.0.1:0');
   if (!isIP(local.host)) throw new TypeError(`relay: listen must name an IP address, got ${String(o.listen)}`);
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new TypeError(`relay: seed must be an integer, got ${String(o.seed)}`);
+  if (o.mappingTimeout !== undefined && !(typeof o.mappingTimeout === 'number' && o.mappingTimeout > 0 && Number.isFinite(o.mappingTimeout))) {
+    throw new RangeError(`relay: mappingTimeout must be a finite number of ms > 0, got ${String(o.mappingTimeout)}`);
+  }
+  if (o.maxMappings !== undefined && !(Number.isInteger(o.maxMappings) && o.maxMappings > 0)) throw new RangeError(`relay: maxMappings must be a positive integer, got ${String(o.maxMappings)}`);
   checkImpairment(o, '');
   if (o.up !== undefined) checkImpairment(o.up, 'up.');
   if (o.down !== undefined) checkImpairment(o.down, 'down.');
@@ -298,7 +336,9 @@ export function relay(options: RelayOptions): Promise<Relay> {
   const seed = options.seed ?? 1;
   const target = parseHostPort(options.connect);
   const local = parseHostPort(options.listen ?? '127.0.0.1:0');
-  const { up: upOverride, down: downOverride, listen: _l, connect: _c, seed: _s, scheduler: _sc, ...shared } = options;
+  const { up: upOverride, down: downOverride, listen: _l, connect: _c, seed: _s, scheduler: _sc, mappingTimeout: _mt, maxMappings: _mm, ...shared } = options;
+  const mappingTimeout = options.mappingTimeout ?? defaultMappingTimeout;
+  const maxMappings = options.maxMappings ?? defaultMaxMappings;
   const upImpairment: Impairment = { ...shared, ...upOverride };
   const downImpairment: Impairment = { ...shared, ...downOverride };
   const started = scheduler.now();
@@ -320,23 +360,71 @@ export function relay(options: RelayOptions): Promise<Relay> {
   const loopbackTarget = target.host === '::1' || target.host.startsWith('127.');
   const listenSocket = createSocket(type);
   listenSocket.on('error', () => down.stats.errors++);
-  /** Client address key → its upstream socket. */
-  const nat = new Map<string, { socket: Socket; port: number; toServer: (data: Uint8Array) => void }>();
+  /** Client address key → its upstream socket, least recently used first (each use moves it last). */
+  const nat = new Map<string, Mapping>();
   const mappings = new Map<string, number>();
   let closing: Promise<void> | null = null;
+  let expired = 0;
+  let evicted = 0;
+  /** The one timer for every mapping: due when the least recently used would expire. */
+  let sweep: Subscription | null = null;
+
+  const drop = (key: string, m: Mapping): void => {
+    nat.delete(key);
+    if (mappings.get(key) === m.port) mappings.delete(key);
+    m.closed = true;
+    m.socket.close();
+  };
+  const armSweep = (): void => {
+    if (sweep !== null || closing) return;
+    const first = nat.values().next().value;
+    if (first === undefined) return;
+    sweep = scheduler.schedule(() => {
+      sweep = null;
+      const now = scheduler.now();
+      for (const [key, m] of nat) {
+        if (m.lastUsed + mappingTimeout > now) break;
+        drop(key, m);
+        expired++;
+      }
+      armSweep();
+    }, Math.max(0, first.lastUsed + mappingTimeout - scheduler.now()));
+  };
+  /** A datagram crossed `m`: it becomes the most recently used. */
+  const touch = (key: string, m: Mapping): void => {
+    m.lastUsed = scheduler.now();
+    nat.delete(key);
+    nat.set(key, m);
+  };
 
   const upstreamFor = (address: string, port: number): (data: Uint8Array) => void => {
     const key = addressKey(address, port);
     const known = nat.get(key);
-    if (known) return known.toServer;
+    if (known) {
+      touch(key, known);
+      return known.toServer;
+    }
+    if (nat.size >= maxMappings) {
+      const [oldKey, oldest] = nat.entries().next().value!;
+      drop(oldKey, oldest);
+      evicted++;
+    }
     const socket = createSocket(upstreamType);
-    const toServer = (data: Uint8Array) => {
-      if (!closing) socket.send(data, target.port, target.host);
+    const entry: Mapping = {
+      socket,
+      port: 0,
+      lastUsed: scheduler.now(),
+      closed: false,
+      // a copy held back by the impairments may come due after the mapping closed
+      toServer: (data: Uint8Array) => {
+        if (!closing && !entry.closed) socket.send(data, target.port, target.host);
+      },
     };
-    const entry = { socket, port: 0, toServer };
     nat.set(key, entry);
+    armSweep();
     // sends made before the bind completes wait in the socket's own queue
     socket.bind(0, loopbackTarget ? target.host : undefined, () => {
+      if (entry.closed) return;
       entry.port = socket.address().port;
       mappings.set(key, entry.port);
       setSocketBuffers(socket);
@@ -347,10 +435,11 @@ export function relay(options: RelayOptions): Promise<Relay> {
     socket.on('message', (msg: Buffer, rinfo) => {
       // only the server's replies go back down; anything else is not part of this mapping
       if (rinfo.port !== target.port || rinfo.address !== target.host) return;
+      if (nat.get(key) === entry) touch(key, entry);
       down.arrive(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), toClient);
     });
     socket.on('error', () => up.stats.errors++);
-    return toServer;
+    return entry.toServer;
   };
 
   listenSocket.on('message', (msg: Buffer, rinfo) => {
@@ -363,7 +452,13 @@ export function relay(options: RelayOptions): Promise<Relay> {
     get clients() {
       return nat.size;
     },
-    snapshot: () => ({ up: copyDirectionStats(up.stats), down: copyDirectionStats(down.stats), clients: nat.size }),
+    get expired() {
+      return expired;
+    },
+    get evicted() {
+      return evicted;
+    },
+    snapshot: () => ({ up: copyDirectionStats(up.stats), down: copyDirectionStats(down.stats), clients: nat.size, expired, evicted }),
   };
 
   const ready = bindSocket(listenSocket, local.port, local.host).catch((e: unknown) => {
@@ -390,6 +485,7 @@ export function relay(options: RelayOptions): Promise<Relay> {
       },
       close() {
         closing ??= (async () => {
+          sweep?.unsubscribe();
           up.close();
           down.close();
           const sockets = [listenSocket, ...[...nat.values()].map((e) => e.socket)];

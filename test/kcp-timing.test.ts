@@ -362,7 +362,7 @@ describe('the cc option', () => {
   });
 
   it('conversations, listen and dial check it with the other options', async () => {
-    expect(() => new Conversation({ conv: 1, kcp: { cc: 'fast' as CcName } })).toThrow(/cc must be one of adaptive, kcp-go.* got "fast"/);
+    expect(() => new Conversation({ conv: 1, kcp: { cc: 'fast' as CcName } })).toThrow(/cc must be one of adaptive, kcp-go, bbr or a strategy factory, got "fast"/);
     await expect(Listener.listen({ listen: '127.0.0.1:0', cc: 'fast' as CcName })).rejects.toThrow(RangeError);
     await expect(dial({ connect: '127.0.0.1:9', cc: 'fast' as CcName })).rejects.toThrow(/cc must be one of/);
   });
@@ -374,7 +374,7 @@ describe('the cc option', () => {
   });
 
   it('reaches the cores of both ends of a session', async () => {
-    for (const cc of ['kcp-go', 'adaptive'] as const) {
+    for (const cc of ['kcp-go', 'adaptive', 'bbr'] as const) {
       const l = await Listener.listen({ listen: '127.0.0.1:0', mode: 'fast3', cc });
       cleanup.push(() => l.close());
       const s = await dial({ connect: `127.0.0.1:${l.address.port}`, mode: 'fast3', connectTimeout: 2000, cc });

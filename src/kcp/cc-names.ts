@@ -2,10 +2,11 @@
  * The congestion-control strategies by name (`KcpOptions.cc`, `--cc`), and the default.
  * @module
  */
+import { BbrCc } from './bbr.js';
 import { AdaptiveCc, KcpGoCc, type CcFactory, type CcName } from './cc.js';
 
 /** Every name `KcpOptions.cc` and `--cc` take. */
-export const CC_NAMES: readonly CcName[] = ['adaptive', 'kcp-go'];
+export const CC_NAMES: readonly CcName[] = ['adaptive', 'kcp-go', 'bbr'];
 
 /** The strategy a core gets when `cc` is not given. */
 export const DEFAULT_CC: CcName = 'adaptive';
@@ -13,6 +14,7 @@ export const DEFAULT_CC: CcName = 'adaptive';
 const FACTORIES: Record<CcName, CcFactory> = {
   adaptive: (host) => new AdaptiveCc(host),
   'kcp-go': (host) => new KcpGoCc(host),
+  bbr: (host) => new BbrCc(host),
 };
 
 /** The factory `cc` names; throws TypeError for anything but a name in CC_NAMES or a function. */

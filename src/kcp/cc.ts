@@ -31,6 +31,8 @@ export interface CcHost {
   readonly rxMinrto: number;
   /** Smoothed RTT (ms, 0 before the first sample). */
   readonly rxSrtt: number;
+  /** Send window (segments). */
+  readonly sndWnd: number;
   /** The peer's advertised receive window (segments). */
   readonly rmtWnd: number;
   /** Payload bytes sent and not yet acknowledged. */
@@ -95,7 +97,7 @@ export interface CongestionControl {
 export type CcFactory = (host: CcHost) => CongestionControl;
 
 /** The strategies rxkcp ships (docs/congestion-control.md). */
-export type CcName = 'adaptive' | 'kcp-go';
+export type CcName = 'adaptive' | 'kcp-go' | 'bbr';
 
 /** kcp-go: `window`/`inflightLimit` need no more than kcp-go's own rules. */
 const UNLIMITED = Infinity;

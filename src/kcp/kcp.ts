@@ -49,6 +49,13 @@ const scratch = new Uint8Array(mtuLimit);
 
 const FASTACK_LOCKED = 0xffffffff; // fast/early retransmit disabled for a segment until its next RTO
 
+/**
+ * Pacing: the most payload bytes a paced sender may send at once after a pause, in ms of its
+ * rate (at least two segments). Drivers wake a core on whole ms, so a budget of one ms would leave
+ * the rate unreached whenever a wake-up comes late; two keep it while bursts stay a few datagrams.
+ */
+const PACE_BURST_MS = 2;
+
 export interface KcpOptions {
   /** KCP mtu: the largest datagram flush writes (bytes, 25..1500). Default 1400. */
   mtu?: number;
@@ -162,6 +169,13 @@ export class Kcp {
   /** Payload bytes of the segments in snd_buf not yet acknowledged. */
   private _inflightBytes = 0;
   /**
+   * Pacing budget (payload bytes, negative when overdrawn) and when it was last refilled: while
+   * the strategy's pacing rate is finite, new segments leave only while it is positive, and every
+   * PUSH sent is paid from it.
+   */
+  private paceTokens = 0;
+  private paceAt = 0;
+  /**
    * When una last moved, or a flush found nothing in flight: a strategy may restart the
    * retransmission timers from it (`CongestionControl.holdTimeout`).
    */
@@ -242,6 +256,8 @@ export class Kcp {
   get sndNxt(): number { return this._sndNxt; }
   get rcvNxt(): number { return this._rcvNxt; }
   get sndWnd(): number { return this._sndWnd; }
+  /** Segments waiting for the window (not yet sent). */
+  get queuedSegments(): number { return this.sndQueue.length; }
   get rcvWnd(): number { return this._rcvWnd; }
   get rmtWnd(): number { return this._rmtWnd; }
   /** The strategy's own window (segments; see `CongestionControl.cwnd`). */
@@ -598,8 +614,8 @@ export class Kcp {
             if (this._rxRto < floor) this._rxRto = floor;
           }
         }
-        this.ccs.onAck(sn, seg.len, now);
         this._inflightBytes -= seg.len;
+        this.ccs.onAck(sn, seg.len, now);
         // marked in place; it leaves snd_buf when una passes it
         seg.acked = true;
         seg.data = EMPTY;
@@ -657,8 +673,8 @@ export class Kcp {
       count++;
     }
     if (bytes > 0) {
-      this.ccs.onAck(newest, bytes, now);
       this._inflightBytes -= bytes;
+      this.ccs.onAck(newest, bytes, now);
     }
     if (count > 0) buf.drop(count);
     return count;
@@ -790,11 +806,25 @@ export class Kcp {
     const limit = (this._sndUna + cwndEff) >>> 0;
     // no more bytes in flight than the strategy allows
     const cap = ccs.inflightLimit(now);
+    // and, when it paces, no more new bytes than the pacing budget holds
+    const pace = ccs.pacingRate(now);
+    const paced = pace !== Infinity;
+    let budget = Infinity;
+    if (paced) {
+      const burst = Math.max(2 * this._mss, pace * PACE_BURST_MS);
+      const elapsed = itimediff(now, this.paceAt);
+      if (elapsed > 0) this.paceTokens += elapsed * pace;
+      if (this.paceTokens > burst) this.paceTokens = burst;
+      this.paceAt = now;
+      // an ACK-only flush sends no PUSH: it leaves new segments to a flush that pays for them
+      budget = kind === 'acks' ? 0 : this.paceTokens;
+    }
     // nothing was in flight: the retransmission timers start now (see unaAdvancedAt)
     if (this.sndBuf.length === 0) this.unaAdvancedAt = now;
-    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this._inflightBytes < cap) {
+    while (itimediff(this._sndNxt, limit) < 0 && this.sndQueue.length > 0 && this._inflightBytes < cap && budget > 0) {
       const seg = this.sndQueue.shift()!;
       this._inflightBytes += seg.len;
+      budget -= seg.len;
       seg.conv = conv;
       seg.cmd = IKCP_CMD_PUSH;
       seg.sn = this._sndNxt;
@@ -886,6 +916,7 @@ export class Kcp {
         }
         seg.xmit++;
         seg.ts = now;
+        if (paced) this.paceTokens -= len;
         ccs.onSent(seg.sn, len, seg.xmit, now);
         seg.wnd = wnd;
         seg.una = una;
@@ -932,6 +963,11 @@ export class Kcp {
       stats.EarlyRetransSegs += early;
     }
     ccs.onFlush(change, lost, cwndEff, this.sndQueue.length, now);
+    if (paced && this.sndQueue.length > 0 && this.paceTokens <= 0) {
+      // new segments wait for the budget: run again when it holds some
+      const wait = Math.max(1, Math.ceil(-this.paceTokens / pace));
+      if (wait < nextUpdate) nextUpdate = wait;
+    }
     this.storeGauges();
     return nextUpdate;
   }

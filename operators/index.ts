@@ -20,3 +20,4 @@ export { virtualLink, virtualNetwork, type DatagramEndpoint, type VirtualLinkOpt
 export { Conversation, type ConversationOptions, type LayerSlot } from './conversation.js';
 export { Mux, MuxStream, type ByteDuplex, type MuxOptions } from './mux.js';
 export { compressDuplex, snappyCompress, snappyDecompress } from './snappy.js';
+export { qppDecrypt, qppEncrypt } from './qpp.js';

@@ -48,3 +48,6 @@ export { ReedSolomon } from './fec/reed-solomon.js';
 export { SmuxSession, SMUX_DEFAULTS, type ResolvedSmuxConfig, type SmuxConfig, type SmuxEvents, type SmuxStats, type SmuxTake } from './smux/mux.js';
 export { snappyDecode, snappyEncode } from './snappy/block.js';
 export { SnappyFrameDecoder, SnappyFrameEncoder, type SnappyFrameStats } from './snappy/framing.js';
+
+// Quantum Permutation Pads (kcptun's --QPP over each stream)
+export { QppPads, QppStream, QPP_DEFAULT_PADS, QPP_MIN_PADS, QPP_MIN_SEED_LENGTH, qppSeedChunks } from './qpp/qpp.js';

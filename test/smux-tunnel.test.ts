@@ -353,7 +353,8 @@ describe("rxkcp tunnel: both smux generations and the last release's settings", 
     });
     const qpp = { seed: 'a-final-release-style-key', pads: 61 };
     const common = { smux: { version: 2 as const, maxFrameSize: 8192 }, closeWait: 1, qpp };
-    const { server, min } = await serverOnRange(3, { ...common, session: { ...session, rateLimit: 50_000_000 }, target: `127.0.0.1:${port}` });
+    const serverLog: string[] = [];
+    const { server, min } = await serverOnRange(3, { ...common, session: { ...session, rateLimit: 50_000_000 }, target: `127.0.0.1:${port}`, log: (l) => serverLog.push(l) });
     expect(server.addresses.map((a) => a.port)).toEqual([min, min + 1, min + 2]);
     const client = await tunnelClient({ ...common, session: { ...session, rateLimit: 50_000_000 }, conn: 3, listen: '127.0.0.1:0', remote: `127.0.0.1:${min}-${min + 2}` });
     handles.push(client);
@@ -361,6 +362,9 @@ describe("rxkcp tunnel: both smux generations and the last release's settings", 
     expect(results).toEqual([null, null, null, null, null, null]);
     expect(client.stats().sessions).toBe(3);
     expect(server.stats().sessions).toBe(3);
+    // the client's three sessions went to the range's three ports, one each
+    const ports = serverLog.filter((l) => l.startsWith('smux version:')).map((l) => Number(/on connection: :(\d+)/.exec(l)![1]));
+    expect(ports.sort()).toEqual([min, min + 1, min + 2]);
     // the client's FIN reached the target, after closewait
     await until(() => targetSawEnd, 'the FIN to pass after closewait');
   });

@@ -13,7 +13,7 @@
  * the other way round, `closeWait` seconds after the data (kcptun's --closewait). With `qpp`, each
  * stream's bytes are enciphered with Quantum Permutation Pads as kcptun's --QPP does
  * (`src/qpp`). A server `listen` of `HOST:MIN-MAX` listens on every port of the range; a client
- * `remote` of `HOST:MIN-MAX` dials a port picked at random from it for each KCP session. A stream
+ * `remote` of `HOST:MIN-MAX` dials the range's ports in turn, one per KCP session. A stream
  * whose target cannot be reached is closed.
  * @module
  */
@@ -66,7 +66,7 @@ export interface TunnelServerOptions extends TunnelOptions {
 export interface TunnelClientOptions extends TunnelOptions {
   /** TCP `HOST:PORT` to accept connections on; `:PORT` means every interface. */
   listen: string;
-  /** UDP `HOST:PORT` of the tunnel server, or `HOST:MIN-MAX`: each KCP session dials a port picked at random from the range. */
+  /** UDP `HOST:PORT` of the tunnel server, or `HOST:MIN-MAX`: each new KCP session dials the next port of the range, in turn. */
   remote: string;
   /** KCP sessions to spread connections over (default 1). */
   conn?: number;
@@ -390,7 +390,9 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
   const scavengeTtl = options.scavengeTtl ?? 600;
   // kcptun dials lazily, on the first connection; the address is checked now
   const remote = parsePortRange(options.remote);
-  const pickRemote = () => hostPort(remote.host, remote.minPort + Math.floor(Math.random() * (remote.maxPort - remote.minPort + 1)));
+  let dials = 0;
+  // kcptun's dial: each new KCP session takes the next port of the range, round robin
+  const pickRemote = () => hostPort(remote.host, remote.minPort + (dials++ % (remote.maxPort - remote.minPort + 1)));
   const slots: Array<{ carrier: Promise<Carrier>; expiry: number } | null> = new Array(conn).fill(null);
   const scavenging: Array<{ carrier: Carrier; deadline: number }> = [];
   let rr = 0;

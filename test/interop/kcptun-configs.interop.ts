@@ -9,6 +9,10 @@
  * nocomp, smux v1, 16 MiB buffers, autoexpire); only the four address keys are pointed at
  * 127.0.0.1 and free ports, since the files name 11.22.33.44:2000 and ports this machine may use.
  * Through each pairing the target sends a 5 MiB download, checked byte for byte.
+ *
+ * Then a config in the style of kcptun's last release (smux v2, framesize, ratelimit, closewait,
+ * QPP, a port range on both ends, conn 3), through the `rxkcp tunnel` command on both ends: the
+ * last release itself needs Go ≥ 1.22 and its modules, which this machine does not have.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -131,6 +135,42 @@ describe.skipIf(!have)("Debian's kcptun example configs, unchanged but for addre
     } finally {
       await kcptun?.stop();
       await rx?.stop();
+    }
+  });
+});
+
+describe("a config in the style of kcptun's last release, rxkcp tunnel client ⇄ rxkcp tunnel server", () => {
+  it('smux v2, framesize, ratelimit, closewait, QPP and port ranges from JSON files: three 5 MiB downloads intact', async () => {
+    const entry = await freePort('tcp');
+    const key = 'a key for the last release, long enough to seed QPP: '.repeat(5); // ≥ 211 bytes: no QPP warning
+    const common = { key, crypt: 'aes', mode: 'fast3', smuxver: 2, framesize: 8192, ratelimit: 40_000_000, qpp: true, 'qpp-count': 61, nocomp: false, datashard: 10, parityshard: 3, quiet: true };
+    let server: Awaited<ReturnType<typeof rxkcpTunnel>> | undefined;
+    let min = 0;
+    for (let attempt = 0; server === undefined; attempt++) {
+      min = 20_000 + Math.floor(Math.random() * 40_000);
+      const path = join(mkdtempSync(join(tmpdir(), 'rxkcp-final-')), 'server.json');
+      writeFileSync(path, JSON.stringify({ ...common, listen: `127.0.0.1:${min}-${min + 2}`, target: `127.0.0.1:${targetPort}`, closewait: 1 }));
+      try {
+        server = await rxkcpTunnel('server', path);
+      } catch (e) {
+        if (attempt >= 10 || !/EADDRINUSE/.test(String(e))) throw e; // a port of the range was taken: another range
+      }
+    }
+    let client: Awaited<ReturnType<typeof rxkcpTunnel>> | undefined;
+    try {
+      const path = join(mkdtempSync(join(tmpdir(), 'rxkcp-final-')), 'local.json');
+      writeFileSync(path, JSON.stringify({ ...common, localaddr: `127.0.0.1:${entry}`, remoteaddr: `127.0.0.1:${min}-${min + 2}`, conn: 3, closewait: 0 }));
+      client = await rxkcpTunnel('client', path);
+      expect(server.log()).toContain(`listening on: 127.0.0.1:${min + 2}`);
+      expect(server.log()).toContain('QPP: true QPPCount: 61');
+      expect(server.log()).not.toContain('QPP Warning');
+      expect(await Promise.all([download(entry), download(entry), download(entry)])).toEqual([null, null, null]);
+      // three sessions, one on each port of the range
+      const ports = [...server.log().matchAll(/on connection: :(\d+)/g)].map((m) => Number(m[1])).sort();
+      expect(ports).toEqual([min, min + 1, min + 2]);
+    } finally {
+      await client?.stop();
+      await server.stop();
     }
   });
 });

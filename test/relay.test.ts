@@ -7,7 +7,14 @@ import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Subject } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import { relay, type Relay, type RelayOptions } from '../operators/io/relay.js';
+import { virtualLink } from '../operators/virtual-link.js';
+import { relayOptions } from '../cli/cli.js';
+import { Prng } from '../src/prng.js';
+import type { PathOptions, PathStats } from '../src/sim/path.js';
+import { pathProfiles } from '../src/sim/profiles.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -337,6 +344,61 @@ describe('relay', () => {
     expect(() => relay({} as never)).toThrow(TypeError);
   });
 
+  it('decides as virtualLink does for the same path and seed: the same datagrams, copies, order and times', async () => {
+    // a profile with every kind of decision: a drop-tail bottleneck the datagrams below overrun
+    // (about 2 MB/s into 1 MB/s with a 40 kB queue), bursty loss, jitter, duplication, reordering;
+    // a delay longer than the sending takes, so every delivery happens after the last send
+    const path: PathOptions = { ...pathProfiles.mobile.path, delay: 200, duplicate: 0.05, reorder: 0.05 };
+    const seed = 11;
+    const prng = new Prng(5);
+    const plan = Array.from({ length: 300 }, (_, i) => ({ n: i, size: 40 + prng.int(0, 1300), at: Math.floor(i * 0.35) }));
+
+    // the virtual link, in virtual time: (number, time) of every delivery, and its counters
+    const virtual: [number, number][] = [];
+    let stats: PathStats | undefined;
+    new TestScheduler((a, b) => expect(a).toEqual(b)).run(({ flush }) => {
+      const ts = asyncScheduler; // inside run(), asyncScheduler is the virtual one
+      const input = new Subject<Uint8Array>();
+      input.pipe(virtualLink({ ...path, seed, scheduler: ts, onLink: (l) => (stats = l.path.stats) })).subscribe((d) => virtual.push([numberOf(d), ts.now()]));
+      for (const p of plan) ts.schedule(() => input.next(numbered(p.n, p.size)), p.at);
+      flush();
+    });
+
+    // the relay on real sockets, its clock set by hand to each datagram's time as it is sent
+    const clock = handClock();
+    const server = await udp();
+    const got: [number, number][] = [];
+    server.on('message', (msg) => got.push([numberOf(msg), clock.t]));
+    const r = await start({ ...path, seed, scheduler: clock }, server);
+    const client = await udp();
+    for (const p of plan) {
+      clock.t = p.at;
+      client.send(numbered(p.n, p.size), r.address.port, '127.0.0.1');
+      await until(`datagram ${p.n} at the relay`, () => r.stats.up.received === p.n + 1);
+    }
+    // then step the clock through each delivery time of the virtual run: exactly the datagrams
+    // due by then arrive, no more
+    const times = [...new Set(virtual.map(([, t]) => t))].sort((a, b) => a - b);
+    for (const t of times) {
+      if (t < clock.t) continue;
+      clock.t = t;
+      const due = virtual.filter(([, at]) => at <= t).length;
+      await until(`the ${due} copies due by ${t} ms`, () => got.length >= due);
+    }
+    await sleep(50);
+    expect(stats!.dropped.queue).toBeGreaterThan(10);
+    expect(stats!.dropped.burst + stats!.dropped.queue).toBeGreaterThan(0);
+    expect(stats!.duplicated).toBeGreaterThan(0);
+    expect(stats!.reordered).toBeGreaterThan(0);
+    expect(virtual[0]![1]).toBeGreaterThan(plan.at(-1)!.at);
+    expect(got).toEqual(virtual);
+    expect(r.stats.up.dropped).toEqual({ ...stats!.dropped, blackhole: 0 });
+    expect(r.stats.up.duplicated).toBe(stats!.duplicated);
+    expect(r.stats.up.reordered).toBe(stats!.reordered);
+    expect(r.stats.up.queueMax).toBe(stats!.queueMax);
+    expect(r.stats.up.forwarded).toBe(stats!.delivered);
+  });
+
   it('blackhole(ms) checks its argument', async () => {
     const r = await start({}, await udp());
     expect(() => r.blackhole(-1)).toThrow(RangeError);
@@ -387,6 +449,16 @@ describe('rxkcp relay (the command)', () => {
     expect(final.stats.up.dropped.loss).toBeGreaterThan(40);
     expect(final.stats.up.duplicated).toBeGreaterThan(0);
     expect(final.stats.clients).toBe(1);
+  });
+
+  it('--profile NAME sets each direction to that path; the other flags replace its fields; an unknown name is a usage error', async () => {
+    const o = relayOptions({ connect: '127.0.0.1:9', profile: 'mobile', loss: '0.02', queue: '5000' });
+    expect(o).toMatchObject({ ...pathProfiles.mobile.path, loss: 0.02, queue: 5000 });
+    expect(o.burst).toEqual(pathProfiles.mobile.path.burst);
+    expect(() => relayOptions({ connect: '127.0.0.1:9', profile: 'moon' })).toThrow(/--profile must be one of datacenter/);
+    const bad = run(['--connect', '127.0.0.1:9', '--profile', 'moon']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.err()).toMatch(/--profile must be one of/);
   });
 
   it('--duration ends it with a readable table; a bad flag is a usage error', async () => {

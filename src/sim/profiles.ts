@@ -28,34 +28,34 @@ const bdp = (mbit: number, rttMs: number) => (mbit * MBIT * rttMs) / 1000;
 /** The named profiles. Each queue is given as a multiple of the path's bandwidth-delay product. */
 export const pathProfiles = {
   datacenter: {
-    description: '100 Mbit/s, 10 ms RTT, no loss, queue 0.5 × BDP: a fast clean path between nearby hosts',
+    description: '100 Mbit/s, 10 ms RTT, no loss, queue 1 × BDP (10 ms): a fast, clean path between nearby hosts',
     rtt: 10,
-    path: { bandwidth: 100 * MBIT, delay: 5, queue: 0.5 * bdp(100, 10) },
+    path: { bandwidth: 100 * MBIT, delay: 5, queue: bdp(100, 10) },
   },
   wifi: {
-    description: '50 Mbit/s, 20 ms RTT ± 2 ms, 5 % random loss, queue 2 × BDP: a busy wireless LAN',
+    description: '50 Mbit/s, 20 ms RTT ± 2 ms, 5 % random loss, queue 2 × BDP (40 ms): a busy wireless LAN',
     rtt: 20,
     path: { bandwidth: 50 * MBIT, delay: 9, jitter: 2, loss: 0.05, queue: 2 * bdp(50, 20) },
   },
   intercontinental: {
-    description: '20 Mbit/s, 160 ms RTT, 1 % random loss, queue 0.25 × BDP: a long path between continents',
+    description: '20 Mbit/s, 160 ms RTT, 1 % random loss, queue 0.1 × BDP (16 ms): a long path between continents with a short queue',
     rtt: 160,
-    path: { bandwidth: 20 * MBIT, delay: 80, loss: 0.01, queue: 0.25 * bdp(20, 160) },
+    path: { bandwidth: 20 * MBIT, delay: 80, loss: 0.01, queue: 0.1 * bdp(20, 160) },
   },
   mobile: {
     // P(bad) = enter / (enter + exit) = (1/96) / (1/96 + 1/4) = 1/25: 4 % of datagrams, lost in runs of 4 on average
-    description: '8 Mbit/s, 80 ms RTT ± 10 ms, 4 % loss in bursts (mean 4 datagrams), queue 0.5 × BDP: a mobile network',
+    description: '8 Mbit/s, 80 ms RTT ± 10 ms, 4 % loss in bursts (mean 4 datagrams), queue 0.5 × BDP (40 ms): a mobile network',
     rtt: 80,
     path: { bandwidth: 8 * MBIT, delay: 35, jitter: 10, burst: { enter: 1 / 96, exit: 1 / 4 }, queue: 0.5 * bdp(8, 80) },
   },
   'last-mile': {
     // P(bad) = (1/297) / (1/297 + 1/3) = 1/100
-    description: '10 Mbit/s, 30 ms RTT, 0.5 % random + 1 % bursty loss, queue 0.1 × BDP: a congested, shallow-buffered last mile',
+    description: '10 Mbit/s, 30 ms RTT, 0.5 % random + 1 % bursty loss, queue 0.5 × BDP (15 ms): a congested last mile',
     rtt: 30,
-    path: { bandwidth: 10 * MBIT, delay: 15, loss: 0.005, burst: { enter: 1 / 297, exit: 1 / 3 }, queue: 0.1 * bdp(10, 30) },
+    path: { bandwidth: 10 * MBIT, delay: 15, loss: 0.005, burst: { enter: 1 / 297, exit: 1 / 3 }, queue: 0.5 * bdp(10, 30) },
   },
   satellite: {
-    description: '10 Mbit/s, 300 ms RTT, 1 % random loss, queue 1 × BDP: a satellite-like long, fat path',
+    description: '10 Mbit/s, 300 ms RTT, 1 % random loss, queue 1 × BDP (300 ms): a satellite-like long, fat path',
     rtt: 300,
     path: { bandwidth: 10 * MBIT, delay: 150, loss: 0.01, queue: bdp(10, 300) },
   },

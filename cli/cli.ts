@@ -129,9 +129,10 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined, maxHalfOpen };
   const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags), ...limits });
   const { address, port } = listener.address;
+  const echoConv = flags.echoConv === undefined ? -1 : int('echo-conv', flags.echoConv, 0, 2 ** 32 - 1);
   let received = 0;
   listener.sessions$.subscribe((s) => {
-    if (kind === 'echo') echo(s);
+    if (kind === 'echo' || s.conv === echoConv) echo(s);
     else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
   });
   const report = (final = true) => {
@@ -303,6 +304,7 @@ function relayTable(s: { up: RelayDirectionStats; down: RelayDirectionStats }): 
     ['dropped: total', (d) => d.dropped.total],
     ['bytes received', (d) => d.bytes],
     ['bytes forwarded', (d) => d.forwardedBytes],
+    ['queue max (bytes)', (d) => Math.round(d.queueMax)],
   ];
   const head = `${''.padEnd(20)}${'up (to server)'.padStart(16)}${'down (to clients)'.padStart(20)}`;
   return [head, ...rows.map(([name, get]) => `${name.padEnd(20)}${String(get(s.up)).padStart(16)}${String(get(s.down)).padStart(20)}`)].join('\n');
@@ -337,7 +339,14 @@ export async function main(argv = process.argv): Promise<number> {
   const cli = cac('rxkcp');
   cli.command('tunnel <client|server>', "a kcptun-compatible TCP tunnel with kcptun's flags (rxkcp tunnel --help)");
   withServerFlags(withSessionFlags(cli.command('echo', 'echo every byte of every session').option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })));
-  withServerFlags(withSessionFlags(cli.command('sink', 'discard and count what arrives').option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })));
+  withServerFlags(
+    withSessionFlags(
+      cli
+        .command('sink', 'discard and count what arrives')
+        .option('--listen <addr>', 'HOST:PORT to listen on (:PORT: every IPv4 interface)', { default: '127.0.0.1:29900' })
+        .option('--echo-conv <conv>', 'echo, not sink, the sessions with this conversation id (a latency probe beside a bulk transfer)')
+    )
+  );
   withSessionFlags(
     cli
       .command('send', 'send N pattern bytes to an echo server and verify them (--oneway: to a sink, until all are acknowledged)')

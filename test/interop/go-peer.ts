@@ -74,6 +74,8 @@ export interface GoListenFlags extends GoPeerFlags {
   listen?: string;
   /** sink only: print a report line when a session has received this many bytes. */
   expect?: number;
+  /** sink only: echo, not sink, the sessions with this conversation id. */
+  'echo-conv'?: number;
 }
 
 /** Flags of the connecting modes. */

@@ -114,6 +114,7 @@ type options struct {
 	msg          int
 	conv         int64
 	expect       int64
+	echoConv     int64
 	stallTimeout time.Duration
 	// output and control
 	jsonOut      bool
@@ -163,6 +164,7 @@ func newFlagSet(mode string, o *options) *flag.FlagSet {
 		fs.BoolVar(&o.controlStdin, "control-stdin", false, "read commands from stdin (\"stats\", \"quit\"); EOF on stdin also quits")
 		if mode == "sink" {
 			fs.Int64Var(&o.expect, "expect", 0, "print a report line when a session has received this many bytes (0 = never)")
+			fs.Int64Var(&o.echoConv, "echo-conv", -1, "echo (instead of sink) the sessions with this conversation id, e.g. a latency probe beside a bulk transfer (-1 = none)")
 		}
 	case "send", "oneway":
 		fs.StringVar(&o.connect, "connect", "", "UDP address of the peer (required)")
@@ -462,6 +464,9 @@ func runListener(mode string, o *options) {
 			emit(jsonField("accepted", s.RemoteAddr().String()), jsonField("conv", s.GetConv()))
 			if mode == "echo" {
 				go echoSession(s, &total)
+			} else if o.echoConv >= 0 && int64(s.GetConv()) == o.echoConv {
+				var echoed int64 // not counted as received
+				go echoSession(s, &echoed)
 			} else {
 				go sinkSession(s, o, &total, lc)
 			}

@@ -9,7 +9,13 @@
  * RXKCP_TEST_CC=kcp-go or RXKCP_TEST_CC=adaptive to see them miss (see the commit that added it).
  */
 import { describe, expect, it } from 'vitest';
-import type { CcName } from '../src/kcp/cc.js';
+import { Conversation } from '../operators/conversation.js';
+import { Clock } from '../operators/update-clock.js';
+import { virtualNetwork } from '../operators/virtual-link.js';
+import { pumpThrough, testScheduler } from '../marbles/helpers.js';
+import type { CcFactory, CcName } from '../src/kcp/cc.js';
+import { ccFactory } from '../src/kcp/cc-names.js';
+import { Prng } from '../src/prng.js';
 import { goodput, jain, rttQuantile, runFlows, type FlowsOptions } from './helpers/flows.js';
 import { transfer } from './helpers/transfer.js';
 
@@ -105,4 +111,50 @@ describe(`${CC} delivers every byte in order on hostile links`, () => {
       expect(r.ok).toBe(true);
     });
   }
+});
+
+describe('pacing through the conversation clock (virtual time, FEC 10/3)', () => {
+  /** 2 MB from a to b over a 1.4 MB/s, 40 ms path whose queue never drops; each sample of the sender's RTT recorded. */
+  function conversationTransfer(cc: CcName) {
+    const out = { ok: false, at: 0, rtts: [] as number[], mss: 0, mtu: 0 };
+    testScheduler().run(({ flush }) => {
+      const clock = new Clock();
+      const record: CcFactory = (host) => {
+        const s = ccFactory(cc)(host);
+        const onRtt = s.onRtt.bind(s);
+        s.onRtt = (rtt, now) => {
+          if (now >= 2000) out.rtts.push(rtt);
+          onRtt(rtt, now);
+        };
+        return s;
+      };
+      const kcp = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, stream: true };
+      const fec = { dataShards: 10, parityShards: 3 };
+      const a = new Conversation({ conv: 9, clock, kcp: { ...kcp, cc: record }, fec, mtu: 1400 });
+      const b = new Conversation({ conv: 9, clock, kcp, fec, mtu: 1400 });
+      out.mss = a.kcp.mss;
+      const net = virtualNetwork(a, b, { ab: { seed: 1, delay: DELAY, bandwidth: RATE * 1000 }, ba: { seed: 2, delay: DELAY } });
+      const data = new Prng(3).bytes(2 << 20);
+      pumpThrough(a, b, net, data, (received) => {
+        out.ok = received.equals(Buffer.from(data));
+        out.at = clock.now();
+      });
+      flush();
+    });
+    return out;
+  }
+
+  it('bbr paces on the clock: the transfer takes at most 1.2 × the ideal time, with a median RTT at most 1.25 × the path RTT (adaptive timing queues: it fails the RTT bound)', () => {
+    // the ideal: 1400-byte datagrams (mss payload bytes each, behind the FEC and KCP headers) at the
+    // bottleneck rate, 10 of every 13 carrying data, plus one round trip
+    const ideal = (n: number, mss: number) => (n / mss) * (13 / 10) * (1400 / RATE) + PATH_RTT;
+    const bbr = conversationTransfer('bbr');
+    expect(bbr.ok).toBe(true);
+    const p50 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    expect(bbr.at, `bbr took ${bbr.at} ms, ideal ${ideal(2 << 20, bbr.mss).toFixed(0)} ms`).toBeLessThanOrEqual(1.2 * ideal(2 << 20, bbr.mss));
+    expect(p50(bbr.rtts), `bbr median RTT ${p50(bbr.rtts)} ms`).toBeLessThanOrEqual(1.25 * PATH_RTT);
+    const adaptive = conversationTransfer('adaptive');
+    expect(adaptive.ok).toBe(true);
+    expect(p50(adaptive.rtts), `adaptive median RTT ${p50(adaptive.rtts)} ms`).toBeGreaterThan(1.25 * PATH_RTT);
+  });
 });

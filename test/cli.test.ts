@@ -9,6 +9,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { dial } from '../operators/io/dial.js';
+import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -185,5 +187,33 @@ describe('rxkcp send says why it stalled', () => {
     expect(b.error).not.toBe(a.error);
     server.child.kill('SIGTERM');
     expect(await server.exit()).toBe(0);
+  });
+});
+
+describe('rxkcp sink --echo-conv', () => {
+  it('echoes the sessions with that conversation id and sinks (and counts) the others', async () => {
+    const server = rxkcp('sink', '--listen', '127.0.0.1:0', '--echo-conv', '77', ...plain);
+    await until(() => server.stdout().includes('"ready"'), 'the sink');
+    const addr = String(lastJson(server.stdout()).addr);
+    const probe = await dial({ connect: addr, conv: 77, crypt: 'none', dataShards: 0, parityShards: 0 });
+    const v = new PatternVerifier();
+    probe.data$.subscribe((m) => v.push(m));
+    probe.write(patternBytes(0, 5000));
+    await until(() => v.offset >= 5000, 'the echo');
+    expect(v.error).toBeNull();
+    expect(v.offset).toBe(5000);
+    const bulk = rxkcp('send', '--connect', addr, '--oneway', '--bytes', '100000', '--json', ...plain);
+    expect(await bulk.exit()).toBe(0);
+    expect(lastJson(bulk.stdout()).ok).toBe(true);
+    probe.close({ linger: false });
+    server.child.kill('SIGTERM');
+    expect(await server.exit()).toBe(0);
+    const final = lastJson(server.stdout());
+    expect(final.sessions).toBe(2);
+    expect(final.received).toBe(100_000); // the echoed probe is not counted
+    expect(v.offset).toBe(5000); // the bulk session was not echoed to anyone
+    const bad = rxkcp('sink', '--listen', '127.0.0.1:0', '--echo-conv', 'x');
+    expect(await bad.exit()).toBe(2);
+    expect(bad.stderr()).toMatch(/--echo-conv must be an integer/);
   });
 });

@@ -146,6 +146,23 @@ describe.skipIf(!haveGoPeer())('kcppeer (kcp-go 5.6.1) against itself', () => {
     }
   });
 
+  it('sink --echo-conv echoes the sessions with that conversation id and sinks the others', async () => {
+    const flags: GoPeerFlags = { crypt: 'aes', key: INTEROP_KEY };
+    const sink = await startGoPeer('sink', { ...flags, 'echo-conv': 77 });
+    try {
+      const echoed = await runGoSend({ ...flags, connect: sink.addr, bytes: 100_000, conv: 77 });
+      expect(echoed.error).toBeUndefined();
+      expect(echoed.verified).toBe(100_000);
+      const sunk = await runGoOneway({ ...flags, connect: sink.addr, bytes: 200_000, conv: 78 });
+      expect(sunk.ok).toBe(true);
+      const snapshot = await sink.stats();
+      expect(snapshot.sessions).toBe(2);
+      expect(snapshot.received).toBe(200_000); // the echoed session is not counted
+    } finally {
+      await sink.stop();
+    }
+  });
+
   it('counts InCsumErrors and reports a stall when the keys differ', async () => {
     const { sent, final } = await echoRound(
       { crypt: 'aes', key: 'right key' },

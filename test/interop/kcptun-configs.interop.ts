@@ -27,7 +27,9 @@ import { patternBytes, PatternVerifier } from './pattern.js';
 
 const EXAMPLES = '/usr/share/doc/kcptun/examples';
 const DOWNLOAD = 5 << 20;
-const have = haveKcptun() && existsSync(join(EXAMPLES, 'local.json'));
+const haveExamples = existsSync(join(EXAMPLES, 'local.json')) && existsSync(join(EXAMPLES, 'server.json'));
+if (!haveExamples && process.env.RXKCP_REQUIRE_GO) throw new Error(`RXKCP_REQUIRE_GO is set but kcptun's example configs are not in ${EXAMPLES}`);
+const have = haveKcptun() && haveExamples;
 const cli = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
 
 let target: Server;

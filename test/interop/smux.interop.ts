@@ -21,7 +21,9 @@ import { buildGoProgram, GOPATH, haveGoPeer } from './go-peer.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const SRC = join(here, 'smuxpeer');
 const BIN = join(here, 'bin', 'smuxpeer');
-const have = haveGoPeer() && existsSync(join(GOPATH, 'src/github.com/xtaci/smux/stream.go'));
+const haveSmux = existsSync(join(GOPATH, 'src/github.com/xtaci/smux/stream.go'));
+if (!haveSmux && process.env.RXKCP_REQUIRE_GO) throw new Error("RXKCP_REQUIRE_GO is set but Debian's smux sources (golang-github-xtaci-smux-dev) are missing");
+const have = haveGoPeer() && haveSmux;
 /** Per-stream window on both sides: small, so v2 needs many UPDs. */
 const STREAM_BUF = 65536;
 const STREAMS = 8;

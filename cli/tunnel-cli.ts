@@ -95,7 +95,7 @@ export function tunnelFlags(role: 'client' | 'server'): Flag[] {
           { name: 'target', alias: 't', kind: 'string', value: '127.0.0.1:12948', usage: 'target server address, or path/to/unix_socket' },
         ]
       : [
-          { name: 'localaddr', alias: 'l', kind: 'string', value: ':12948', usage: 'local listen address' },
+          { name: 'localaddr', alias: 'l', kind: 'string', value: ':12948', usage: 'local listen address, or path/to/unix_socket' },
           { name: 'remoteaddr', alias: 'r', kind: 'string', value: 'vps:29900', usage: 'kcp server address, eg: "IP:29900" a for single port, "IP:minport-maxport" for port range' },
         ];
   return [...own, ...common(role)];
@@ -439,7 +439,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     return 1;
   }
   log(role === 'server' ? `smux version: 1..${String(config.smuxver)}, each session its client's` : `smux version: ${String(config.smuxver)}`);
-  for (const b of handle.addresses) log(`listening on: ${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`);
+  for (const b of handle.addresses) log(`listening on: ${b.address.startsWith('/') ? b.address : `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`}`);
   if (role === 'server') log(`target: ${String(config.target)}`);
   else log(`remote address: ${String(config.remoteaddr)}`);
   log(`encryption: ${kcptunCrypt(String(config.crypt))}`);

@@ -390,3 +390,21 @@ describe("rxkcp tunnel: both smux generations and the last release's settings", 
     sock.destroy();
   });
 });
+
+describe('rxkcp tunnel client on a Unix socket', () => {
+  it('a client -l of a path (not HOST:PORT) listens on a Unix socket, as kcptun\'s last release does', async () => {
+    const { port } = await tcpServer((s) => s.pipe(s));
+    const session = { crypt: 'none' as const, password: 'unix' };
+    const server = await tunnelServer({ session, listen: '127.0.0.1:0', target: `127.0.0.1:${port}` });
+    handles.push(server);
+    const path = join(mkdtempSync(join(tmpdir(), 'rxkcp-unix-')), 'tunnel.sock');
+    const client = await tunnelClient({ session, listen: path, remote: `127.0.0.1:${server.address.port}` });
+    handles.push(client);
+    expect(client.address).toEqual({ address: path, port: 0 });
+    const sock = connect(path);
+    sock.write('over a unix socket');
+    const got = await new Promise<string>((r) => sock.once('data', (d: Buffer) => r(d.toString())));
+    expect(got).toBe('over a unix socket');
+    sock.destroy();
+  });
+});

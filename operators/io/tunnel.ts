@@ -17,7 +17,7 @@
  * whose target cannot be reached is closed.
  * @module
  */
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Transform } from 'node:stream';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
@@ -64,7 +64,7 @@ export interface TunnelServerOptions extends TunnelOptions {
 }
 
 export interface TunnelClientOptions extends TunnelOptions {
-  /** TCP `HOST:PORT` to accept connections on; `:PORT` means every interface. */
+  /** TCP `HOST:PORT` to accept connections on (`:PORT` means every interface), or a Unix socket path. */
   listen: string;
   /** UDP `HOST:PORT` of the tunnel server, or `HOST:MIN-MAX`: each new KCP session dials the next port of the range, in turn. */
   remote: string;
@@ -463,22 +463,32 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
       () => tcp.destroy()
     );
   });
-  const { host, port } = parseHostPort(everyInterface(options.listen));
+  let local: { host: string; port: number } | { path: string };
+  try {
+    local = parseHostPort(everyInterface(options.listen));
+  } catch {
+    local = { path: options.listen }; // not HOST:PORT: a Unix socket, as kcptun's last release
+  }
+  /** The TCP address, or for a Unix socket its path and port 0. */
+  const boundAddress = () => {
+    const a = server.address();
+    return typeof a === 'string' || a === null ? { address: options.listen, port: 0 } : { address: a.address, port: a.port };
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host === '0.0.0.0' && /^:\d+$/.test(options.listen) ? undefined : host, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if ('path' in local) server.listen(local.path, done);
+    else server.listen(local.port, local.host === '0.0.0.0' && /^:\d+$/.test(options.listen) ? undefined : local.host, done);
   });
   return {
     get address() {
-      const a = server.address() as AddressInfo;
-      return { address: a.address, port: a.port };
+      return boundAddress();
     },
     get addresses() {
-      const a = server.address() as AddressInfo;
-      return [{ address: a.address, port: a.port }];
+      return [boundAddress()];
     },
     stats: () => core.stats(),
     async close() {

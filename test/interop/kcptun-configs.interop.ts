@@ -176,3 +176,27 @@ describe("a config in the style of kcptun's last release, rxkcp tunnel client â‡
     }
   });
 });
+
+describe.skipIf(!have)('one rxkcp tunnel server with its defaults, kcptun 20210922 clients at smux v1 and v2 at once', () => {
+  it('each client gets its 5 MiB download; the server speaks each session in its client\'s version', async () => {
+    const udp = await freePort('udp');
+    const path = join(mkdtempSync(join(tmpdir(), 'rxkcp-gen-')), 'server.json');
+    // only addresses and the key: every other setting is rxkcp's default (smuxver 2 = takes 1 and 2)
+    writeFileSync(path, JSON.stringify({ listen: `127.0.0.1:${udp}`, target: `127.0.0.1:${targetPort}`, key: 'generations' }));
+    const server = await rxkcpTunnel('server', path);
+    const clients: KcptunProcess[] = [];
+    try {
+      const entries: number[] = [];
+      for (const smuxver of [1, 2]) {
+        const entry = await freePort('tcp');
+        entries.push(entry);
+        clients.push(await startKcptun('client', { key: 'generations', smuxver, localaddr: `127.0.0.1:${entry}`, remoteaddr: `127.0.0.1:${udp}`, quiet: true }));
+      }
+      expect(await Promise.all(entries.map((e) => download(e)))).toEqual([null, null]);
+      expect(server.log()).toMatch(/smux version: 1\.\.2/);
+    } finally {
+      for (const c of clients) await c.stop();
+      await server.stop();
+    }
+  });
+});

@@ -158,6 +158,8 @@ class TunnelCore {
   closing = false;
 
   constructor(readonly options: TunnelOptions) {
+    const cw = options.closeWait;
+    if (cw !== undefined && !(Number.isFinite(cw) && cw >= 0)) throw new RangeError(`tunnel: closeWait must be a number of seconds ≥ 0, got ${cw}`);
     this.qppPads(); // built at start, as kcptun does, not on the first stream
   }
 
@@ -199,13 +201,14 @@ class TunnelCore {
     const duplex = muxStreamDuplex(stream);
     this.duplexes.add(duplex);
     tcp.setNoDelay(true); // Go's default for TCP, so kcptun's
-    const pads = this.qppPads();
-    const seed = this.qppSeed;
-    // each direction: the data, then the end closeWait seconds later (kcptun's Pipe sleeps before CloseWrite)
-    const up = this.holdEnd(pads ? qppTransform(new QppStream(pads, seed!), 'encrypt') : null);
-    const down = this.holdEnd(pads ? qppTransform(new QppStream(pads, seed!), 'decrypt') : null);
-    tcp.pipe(up).pipe(duplex);
-    duplex.pipe(down).pipe(tcp);
+    // each direction: the data (QPP-enciphered toward the mux, deciphered from it), then the end
+    // closeWait seconds later (kcptun's Pipe sleeps before CloseWrite); without either, a plain pipe
+    const up = this.stage('encrypt');
+    const down = this.stage('decrypt');
+    if (up) tcp.pipe(up).pipe(duplex);
+    else tcp.pipe(duplex);
+    if (down) duplex.pipe(down).pipe(tcp);
+    else duplex.pipe(tcp);
     let open = 2;
     const closed = () => {
       if (--open > 0) return;
@@ -215,8 +218,8 @@ class TunnelCore {
     // a TCP side that fails or closes closes the stream (FIN, as smux's Close); a stream that
     // fails (its mux ended) resets the TCP side; ends pass through the pipes both ways
     const destroyMiddle = () => {
-      up.destroy();
-      down.destroy();
+      up?.destroy();
+      down?.destroy();
     };
     tcp.on('error', () => duplex.destroy());
     tcp.on('close', () => {
@@ -247,24 +250,34 @@ class TunnelCore {
     return this.pads;
   }
 
-  /** A pass-through (or `inner`) that passes the end on `closeWait` seconds after it came. */
-  private holdEnd(inner: Transform | null): Transform {
+  /**
+   * What sits between a TCP connection and its stream in one direction: QPP (`encrypt` toward the
+   * mux, `decrypt` from it) and an end held back `closeWait` seconds; null when neither applies.
+   */
+  private stage(direction: 'encrypt' | 'decrypt'): Transform | null {
     const wait = (this.options.closeWait ?? 0) * 1000;
+    const pads = this.qppPads();
+    if (pads === null && wait <= 0) return null;
+    const q = pads === null ? null : new QppStream(pads, this.qppSeed!);
     const scheduler = this.options.scheduler ?? asyncScheduler;
-    const t =
-      inner ??
-      new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          done(null, chunk);
-        },
-      });
-    if (wait <= 0) return t;
-    const flush = (t as unknown as { _flush?: (cb: () => void) => void })._flush;
-    t._flush = (done) => {
-      const timer = scheduler.schedule(() => (flush ? flush.call(t, done) : done()), wait);
-      t.once('close', () => timer.unsubscribe());
-    };
-    return t;
+    let timer: Subscription | null = null;
+    return new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        if (q === null) return done(null, chunk);
+        const b = Buffer.from(chunk); // a copy: the chunk may be a view others hold
+        if (direction === 'encrypt') q.encrypt(b);
+        else q.decrypt(b);
+        done(null, b);
+      },
+      flush(done) {
+        if (wait <= 0) return done();
+        timer = scheduler.schedule(() => done(), wait);
+      },
+      destroy(err, done) {
+        timer?.unsubscribe();
+        done(err);
+      },
+    });
   }
 
   snmp(extra?: Snmp): Snmp {
@@ -310,18 +323,6 @@ class TunnelCore {
 
 function kcptunSession(o: TunnelOptions): SessionOptions {
   return { ...o.session, stream: true, writeDelay: false };
-}
-
-/** A Transform that enciphers (or deciphers) a byte stream with one QPP stream state. */
-function qppTransform(q: QppStream, direction: 'encrypt' | 'decrypt'): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      const b = Buffer.from(chunk); // a copy: the chunk may be a view others hold
-      if (direction === 'encrypt') q.encrypt(b);
-      else q.decrypt(b);
-      done(null, b);
-    },
-  });
 }
 
 /** Starts a tunnel server: KCP on `listen`, every stream connected to `target`. */

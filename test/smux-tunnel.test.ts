@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Snmp } from '../src/stats.js';
-import { appendSnmpLog, goTimeFormat, notApplied, parseTunnelArgs, qppWarnings, sessionOptionsOf, smuxConfigOf, TunnelUsageError, type TunnelConfig } from '../cli/tunnel-cli.js';
+import { appendSnmpLog, goTimeFormat, notApplied, parseTunnelArgs, qppWarnings, sessionOptionsOf, smuxConfigOf, tunnelMain, TunnelUsageError, TUNNEL_ROLES, type TunnelConfig } from '../cli/tunnel-cli.js';
 import { parsePortRange, tunnelClient, tunnelServer, type TunnelHandle, type TunnelOptions } from '../operators/io/tunnel.js';
 import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
 
@@ -120,6 +120,27 @@ describe("kcptun's command line", () => {
     expect(() => parse('server', ['--smuxver', '3'])).toThrow(/unsupported smux version: 3/);
     expect(() => smuxConfigOf(parse('server', ['--keepalive', '31']))).toThrow(/keep-alive timeout/);
     expect(() => smuxConfigOf(parse('server', ['--streambuf', String(8 << 20)]))).toThrow(/stream buffer/);
+  });
+
+  it('rxkcp tunnel --help lists both roles, one line each; each role\'s --help starts with what it does', async () => {
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void out.push(String(s)));
+    const err = vi.spyOn(console, 'error').mockImplementation((s: unknown) => void out.push(String(s)));
+    try {
+      expect(await tunnelMain(['--help'])).toBe(0);
+      const top = out.splice(0).join('\n');
+      expect(top).toContain(`client   ${TUNNEL_ROLES.client}`);
+      expect(top).toContain(`server   ${TUNNEL_ROLES.server}`);
+      for (const role of ['client', 'server'] as const) {
+        expect(await tunnelMain([role, '--help'])).toBe(0);
+        expect(out.splice(0).join('\n').split('\n')[0]).toBe(`rxkcp tunnel ${role} — ${TUNNEL_ROLES[role]}`);
+      }
+      expect(await tunnelMain([])).toBe(2); // no role: the same list, on stderr
+      expect(out.splice(0).join('\n')).toContain('ROLES:');
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
   });
 
   it("maps an unknown --crypt to aes, as kcptun's default branch does", () => {

@@ -16,6 +16,7 @@ import cliProgress from 'cli-progress';
 import type { CryptName } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 import { CC_NAMES } from '../src/kcp/cc-names.js';
+import { IKCP_RTO_MAX } from '../src/kcp/constants.js';
 import type { CcName } from '../src/kcp/cc.js';
 import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
 import { dial } from '../operators/io/dial.js';
@@ -85,7 +86,7 @@ export function sessionOptions(f: Record<string, unknown>): SessionOptions {
  * sessions bound what a flood can hold to about 65 MB (220 MB with FEC) and leave room for far more clients than a kcptun server
  * has (each opens one session per --conn).
  */
-export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096, maxHalfOpen: defaultMaxHalfOpen } as const;
+export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096, maxHalfOpen: defaultMaxHalfOpen, snZeroWaitMs: IKCP_RTO_MAX } as const;
 
 /**
  * How often a server says, on stderr, that a limit was reached (sessions refused, half-open
@@ -99,6 +100,7 @@ function withServerFlags<T extends { option(n: string, d: string, o?: { default?
     .option('--idle-timeout <ms>', 'end a session that sent nothing for this long (0: never)', { default: SERVER_DEFAULTS.idleTimeoutMs })
     .option('--max-sessions <n>', 'most sessions at once; datagrams that would open more are dropped (0: no limit)', { default: SERVER_DEFAULTS.maxSessions })
     .option('--max-half-open <n>', 'most sources held waiting for their sn 0 (the oldest are evicted first; never counted in --max-sessions)', { default: SERVER_DEFAULTS.maxHalfOpen })
+    .option('--sn-zero-wait <ms>', 'how long a source that has not sent sn 0 is held waiting for it', { default: SERVER_DEFAULTS.snZeroWaitMs })
     .option('--stats-interval <ms>', 'also print the counters as a JSON line this often (0: only on exit)', { default: 0 });
 }
 
@@ -126,7 +128,8 @@ async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Pro
   const maxSessions = int('max-sessions', flags.maxSessions ?? SERVER_DEFAULTS.maxSessions, 0, 2 ** 31 - 1);
   const statsInterval = int('stats-interval', flags.statsInterval ?? 0, 0, 2 ** 31 - 1);
   const maxHalfOpen = int('max-half-open', flags.maxHalfOpen ?? SERVER_DEFAULTS.maxHalfOpen, 1, 2 ** 31 - 1);
-  const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined, maxHalfOpen };
+  const snZeroWait = int('sn-zero-wait', flags.snZeroWait ?? SERVER_DEFAULTS.snZeroWaitMs, 1, 2 ** 31 - 1);
+  const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined, maxHalfOpen, snZeroWait };
   const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags), ...limits });
   const { address, port } = listener.address;
   const echoConv = flags.echoConv === undefined ? -1 : int('echo-conv', flags.echoConv, 0, 2 ** 32 - 1);

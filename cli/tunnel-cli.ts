@@ -93,6 +93,8 @@ export function tunnelFlags(role: 'client' | 'server'): Flag[] {
       ? [
           { name: 'listen', alias: 'l', kind: 'string', value: ':29900', usage: 'kcp server listen address, eg: "IP:29900" for a single port, "IP:minport-maxport" for port range' },
           { name: 'target', alias: 't', kind: 'string', value: '127.0.0.1:12948', usage: 'target server address, or path/to/unix_socket' },
+          { name: 'maxstreams', kind: 'int', value: 1024, usage: 'rxkcp: most streams one client session may have open; more are closed at once (logged)' },
+          { name: 'maxconns', kind: 'int', value: 4096, usage: 'rxkcp: most TCP connections to the target at once; streams beyond are closed at once (logged)' },
         ]
       : [
           { name: 'localaddr', alias: 'l', kind: 'string', value: ':12948', usage: 'local listen address, or path/to/unix_socket' },
@@ -423,7 +425,13 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   let handle: TunnelHandle;
   try {
     if (role === 'server') {
-      handle = await tunnelServer({ ...common, listen: String(config.listen), target: String(config.target) });
+      handle = await tunnelServer({
+        ...common,
+        listen: String(config.listen),
+        target: String(config.target),
+        maxStreams: check('maxstreams', config.maxstreams, 1, 2 ** 31 - 1),
+        maxConns: check('maxconns', config.maxconns, 1, 2 ** 31 - 1),
+      });
     } else {
       handle = await tunnelClient({
         ...common,
@@ -441,6 +449,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   log(role === 'server' ? `smux version: 1..${String(config.smuxver)}, each session its client's` : `smux version: ${String(config.smuxver)}`);
   for (const b of handle.addresses) log(`listening on: ${b.address.startsWith('/') ? b.address : `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`}`);
   if (role === 'server') log(`target: ${String(config.target)}`);
+  if (role === 'server') log(`maxstreams: ${String(config.maxstreams)} maxconns: ${String(config.maxconns)}`);
   else log(`remote address: ${String(config.remoteaddr)}`);
   log(`encryption: ${kcptunCrypt(String(config.crypt))}`);
   log(`nodelay parameters: ${String(config.nodelay)} ${String(config.interval)} ${String(config.resend)} ${String(config.nc)}`);

@@ -8,11 +8,13 @@
  * never errors a stream the application holds. The relay, a NAT to its clients, holds a bounded
  * number of mappings and forgets idle ones.
  */
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { config, filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { Listener, type ListenOptions } from '../operators/io/listener.js';
 import { relay } from '../operators/io/relay.js';
+import { tunnelClient, tunnelServer, type TunnelHandle } from '../operators/io/tunnel.js';
 import type { Session, SessionEnd } from '../operators/io/session.js';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { createNodeCrypt, nodeCryptFromPassword } from '../src/node/crypt.js';
@@ -179,5 +181,65 @@ describe('rxkcp relay under many one-datagram sources', () => {
     expect([...r.mappings.keys()]).toEqual([`127.0.0.1:${talker.sockets[0]!.address().port}`]);
     clearInterval(talking);
     await until('the talker, now silent, expires too', () => r.stats.clients === 0);
+  });
+});
+
+describe('rxkcp tunnel server caps what a peer can open', () => {
+  const session = { crypt: 'none', dataShards: 0, parityShards: 0, nodelay: 1, interval: 10, resend: 2, nc: 1 } as const;
+
+  /** A TCP echo target counting the connections it holds. */
+  async function tcpTarget(): Promise<{ port: number; open: () => number }> {
+    const conns = new Set<Socket>();
+    const server = createServer((c) => {
+      conns.add(c);
+      c.on('close', () => conns.delete(c));
+      c.on('error', () => {});
+      c.pipe(c);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => {
+      for (const c of conns) c.destroy();
+      server.close();
+    });
+    return { port: (server.address() as AddressInfo).port, open: () => conns.size };
+  }
+
+  /** Opens `n` TCP connections through `client` and says which got their first bytes echoed. */
+  async function connectThrough(client: TunnelHandle, n: number): Promise<boolean[]> {
+    return Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        new Promise<boolean>((resolve) => {
+          const c = connect(client.address.port, '127.0.0.1');
+          cleanup.push(() => c.destroy());
+          c.on('error', () => resolve(false));
+          c.on('close', () => resolve(false));
+          c.on('data', () => resolve(true));
+          c.write(`hello ${i}`);
+        })
+      )
+    );
+  }
+
+  it.each([
+    ['maxStreams', { maxStreams: 2 }, /maxstreams 2 reached/],
+    ['maxConns', { maxConns: 2 }, /maxconns 2 reached/],
+  ] as const)('%s: streams beyond it are closed at once, counted, and logged once', async (_name, cap, line) => {
+    const target = await tcpTarget();
+    const logs: string[] = [];
+    const server = await tunnelServer({ listen: '127.0.0.1:0', target: `127.0.0.1:${target.port}`, session, ...cap, log: (l) => logs.push(l), quiet: true });
+    cleanup.push(() => void server.close());
+    const client = await tunnelClient({ listen: '127.0.0.1:0', remote: `127.0.0.1:${server.address.port}`, session, quiet: true });
+    cleanup.push(() => void client.close());
+    const served = await connectThrough(client, 5);
+    expect(served.filter(Boolean)).toHaveLength(2);
+    expect(server.stats().streamsRefused).toBe(3);
+    expect(target.open()).toBe(2);
+    expect(logs.filter((l) => line.test(l))).toHaveLength(1);
+  });
+
+  it('checks every option before it binds: a bad smux setting rejects the call', async () => {
+    await expect(tunnelServer({ listen: '127.0.0.1:0', target: '127.0.0.1:1', session, smux: { maxFrameSize: 0 } })).rejects.toThrow(RangeError);
+    await expect(tunnelClient({ listen: '127.0.0.1:0', remote: '127.0.0.1:1', session, smux: { version: 3 as 2 } })).rejects.toThrow(RangeError);
+    await expect(tunnelClient({ listen: '127.0.0.1:0', remote: '127.0.0.1:1', session: { ...session, mtu: 10 } })).rejects.toThrow(RangeError);
   });
 });

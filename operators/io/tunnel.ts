@@ -20,18 +20,18 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Transform } from 'node:stream';
-import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, interval, Subscription, type SchedulerLike } from 'rxjs';
 import { QppPads, QppStream, QPP_DEFAULT_PADS } from '../../src/qpp/qpp.js';
-import type { KcpError } from '../../src/errors.js';
+import { KcpError } from '../../src/errors.js';
 import { Snmp } from '../../src/stats.js';
 import { Mux, type ByteDuplex, type MuxStream } from '../mux.js';
 import { compressDuplex } from '../snappy.js';
 import { dial } from './dial.js';
 import { Listener } from './listener.js';
 import { muxStreamDuplex } from './mux-stream.js';
-import type { Session, SessionOptions } from './session.js';
+import { assertSessionOptions, type Session, type SessionOptions } from './session.js';
 import { parseHostPort } from './udp.js';
-import type { SmuxConfig, SmuxStats } from '../../src/smux/mux.js';
+import { resolveSmuxConfig, type SmuxConfig, type SmuxStats } from '../../src/smux/mux.js';
 
 export interface TunnelOptions {
   /** KCP session options (crypt, password, FEC shards, mtu, windows, nodelay, ...). Stream mode is always on. */
@@ -61,7 +61,26 @@ export interface TunnelServerOptions extends TunnelOptions {
   listen: string;
   /** TCP `HOST:PORT` (or a Unix socket path) each stream is connected to. */
   target: string;
+  /**
+   * Most streams one KCP session may have open at once (default 1024): a stream the peer opens
+   * beyond it is closed at once, counted in `streamsRefused` and logged (once per 10 s at most).
+   */
+  maxStreams?: number;
+  /**
+   * Most TCP connections to `target` at once, over every session (default 4096, one file
+   * descriptor each): a stream beyond it is closed at once, counted and logged the same way.
+   */
+  maxConns?: number;
 }
+
+/** Default `TunnelServerOptions.maxStreams`: far more than a kcptun client multiplexes, far fewer than a peer could open. */
+export const defaultMaxStreams = 1024;
+/** Default `TunnelServerOptions.maxConns`: one descriptor each, well under the usual open-file limits of a server. */
+export const defaultMaxConns = 4096;
+/** How long a tunnel client waits before dialling again after a dial failed (kcptun waits 1 s). */
+const reconnectWait = 1000;
+/** At most one log line per this many ms says a tunnel server's cap was reached (with how often since). */
+const capLogInterval = 10_000;
 
 export interface TunnelClientOptions extends TunnelOptions {
   /** TCP `HOST:PORT` to accept connections on (`:PORT` means every interface), or a Unix socket path. */
@@ -84,6 +103,8 @@ export interface TunnelStats {
   streamsTotal: number;
   /** Streams closed because the target could not be reached (server) or no stream could be opened (client). */
   streamsFailed: number;
+  /** Server: streams closed at once because `maxStreams` or `maxConns` was reached. */
+  streamsRefused: number;
   /** TCP bytes carried in each direction. */
   tcpBytesIn: number;
   tcpBytesOut: number;
@@ -153,11 +174,16 @@ class TunnelCore {
   streams = 0;
   streamsTotal = 0;
   streamsFailed = 0;
+  streamsRefused = 0;
   tcpBytesIn = 0;
   tcpBytesOut = 0;
   closing = false;
 
   constructor(readonly options: TunnelOptions) {
+    // every option is checked before anything binds: a bad one throws at the call, not inside a
+    // subscriber when the first session arrives
+    resolveSmuxConfig(options.smux);
+    assertSessionOptions('tunnel', kcptunSession(options));
     const cw = options.closeWait;
     if (cw !== undefined && !(Number.isFinite(cw) && cw >= 0)) throw new RangeError(`tunnel: closeWait must be a number of seconds ≥ 0, got ${cw}`);
     this.qppPads(); // built at start, as kcptun does, not on the first stream
@@ -296,6 +322,7 @@ class TunnelCore {
       streams: this.streams,
       streamsTotal: this.streamsTotal,
       streamsFailed: this.streamsFailed,
+      streamsRefused: this.streamsRefused,
       tcpBytesIn: this.tcpBytesIn + [...this.sockets].reduce((n, s) => n + s.bytesRead, 0),
       tcpBytesOut: this.tcpBytesOut + [...this.sockets].reduce((n, s) => n + s.bytesWritten, 0),
       smux,
@@ -328,6 +355,24 @@ function kcptunSession(o: TunnelOptions): SessionOptions {
 /** Starts a tunnel server: KCP on `listen`, every stream connected to `target`. */
 export async function tunnelServer(options: TunnelServerOptions): Promise<TunnelHandle> {
   const core = new TunnelCore(options);
+  const maxStreams = options.maxStreams ?? defaultMaxStreams;
+  const maxConns = options.maxConns ?? defaultMaxConns;
+  if (!(Number.isInteger(maxStreams) && maxStreams > 0)) throw new RangeError(`tunnel: maxStreams must be a positive integer, got ${String(options.maxStreams)}`);
+  if (!(Number.isInteger(maxConns) && maxConns > 0)) throw new RangeError(`tunnel: maxConns must be a positive integer, got ${String(options.maxConns)}`);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  let refusedSinceLog = 0;
+  let lastCapLog = -Infinity;
+  /** Closes a stream over a cap; one log line per `capLogInterval` at most, whatever a peer opens. */
+  const refuse = (stream: MuxStream, why: string): void => {
+    stream.close();
+    core.streamsRefused++;
+    refusedSinceLog++;
+    const now = scheduler.now();
+    if (now - lastCapLog < capLogInterval) return;
+    core.log(`${why}: ${refusedSinceLog} stream(s) refused since the last such line`);
+    lastCapLog = now;
+    refusedSinceLog = 0;
+  };
   const target = options.target;
   let targetAddr: { host: string; port: number } | { path: string };
   try {
@@ -348,7 +393,12 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
   const subs = listeners.map((listener) => listener.sessions$.subscribe((session) => {
     core.log('remote address:', `${session.remote.address}:${session.remote.port}`);
     const { mux } = core.carry(session, 'server', listener.address.port);
+    let open = 0;
     mux.streams$.subscribe((stream) => {
+      if (open >= maxStreams) return refuse(stream, `maxstreams ${maxStreams} reached on the session from ${session.remote.address}:${session.remote.port}`);
+      if (core.sockets.size >= maxConns) return refuse(stream, `maxconns ${maxConns} reached: connections to ${target} are all in use`);
+      open++;
+      stream.ended$.subscribe(() => open--);
       const tcp = createConnection({ ...targetAddr, allowHalfOpen: true });
       core.sockets.add(tcp);
       let bridged = false;
@@ -398,15 +448,30 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
   const scavenging: Array<{ carrier: Carrier; deadline: number }> = [];
   let rr = 0;
 
+  /** Retry waits under way: `close()` cancels them (each rejects), so nothing dials after it. */
+  const waits = new Set<{ timer: Subscription; reject: (e: Error) => void }>();
+  const closedError = () => new KcpError('CLOSED', 'tunnel: closed while re-connecting');
   const createConn = async (): Promise<Carrier> => {
     for (;;) {
+      if (core.closing) throw closedError();
       try {
         const session = await dial({ ...kcptunSession(options), connect: pickRemote(), scheduler: options.scheduler });
+        if (core.closing) {
+          session.close({ linger: false });
+          throw closedError();
+        }
         return core.carry(session, 'client', session.localPort);
       } catch (e) {
         if (core.closing) throw e;
         core.log('re-connecting:', (e as Error).message);
-        await new Promise<void>((r) => scheduler.schedule(() => r(), 1000));
+        await new Promise<void>((resolve, reject) => {
+          const wait = { timer: Subscription.EMPTY, reject };
+          wait.timer = scheduler.schedule(() => {
+            waits.delete(wait);
+            resolve();
+          }, reconnectWait);
+          waits.add(wait);
+        });
       }
     }
   };
@@ -495,6 +560,12 @@ export async function tunnelClient(options: TunnelClientOptions): Promise<Tunnel
     async close() {
       scavenger?.unsubscribe();
       server.close();
+      core.closing = true;
+      for (const w of waits) {
+        w.timer.unsubscribe();
+        w.reject(closedError());
+      }
+      waits.clear();
       await core.shutdown();
     },
   };

@@ -19,7 +19,8 @@ export type KcpErrorCode =
   | 'READER_BUSY' // data$ already has a reader: one reader at a time
   | 'SMUX_PROTOCOL' // an smux frame the mux cannot take (wrong version, unknown command, bad UPD)
   | 'SMUX_GOAWAY' // an smux session ran out of stream ids
-  | 'SNAPPY_CORRUPT'; // a snappy stream or block that does not decode (bad chunk, length or checksum)
+  | 'SNAPPY_CORRUPT' // a snappy stream or block that does not decode (bad chunk, length or checksum)
+  | 'UNSUPPORTED'; // the platform lacks what the call needs (dgram reusePort for worker listeners)
 
 /** Details attached to a `KcpError`. */
 export interface KcpErrorInfo {

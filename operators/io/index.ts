@@ -8,6 +8,17 @@ export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors
 export { Session, aggregateStats, DEFAULT_KEEPALIVE, type SessionEnd, type SessionEndReason, type SessionOptions } from './session.js';
 export { Listener, listen, type ListenOptions } from './listener.js';
 export { dial, DEFAULT_CONNECT_TIMEOUT, type DialOptions } from './dial.js';
+export {
+  WorkerListener,
+  listenWorkers,
+  reusePortAvailable,
+  type WorkerContext,
+  type WorkerEvent,
+  type WorkerHandler,
+  type WorkerListenOptions,
+  type WorkerListenerStats,
+  type WorkerStats,
+} from './workers.js';
 export { duplexOf, toDuplex, type DuplexEnds } from './stream.js';
 export { toWebStreams, type WebStreams } from './web-streams.js';
 export { muxStreamDuplex } from './mux-stream.js';

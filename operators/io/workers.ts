@@ -1,0 +1,374 @@
+/**
+ * Worker listeners: one server spread over N worker threads, each with its own `reusePort` UDP
+ * socket on the same port, its own `Clock` and its own sessions, the user's session handler
+ * running in each (cluster's primary/worker shape, with worker_threads; the handler is a module
+ * file, as Piscina's `filename`).
+ *
+ *                 ┌ worker 0: socket (reusePort) ─ Listener ─ Clock ─ sessions ─ handler(session)
+ *   clients ─UDP─▶│ worker 1: socket (reusePort) ─ Listener ─ Clock ─ sessions ─ handler(session)
+ *   (kernel hash) └ ...                                 ▲ stats, close, misrouted datagrams
+ *                                               primary (this thread): replaces, sums, closes
+ *
+ * Linux hashes each datagram's 4-tuple over the sockets bound to the port, so every datagram of
+ * one client reaches one socket: the affinity KCP's address-keyed sessions need. The hash is taken
+ * over the sockets bound at the moment, so when a worker's socket comes or goes (a worker exits
+ * and is replaced) some clients hash to another worker; a worker passes the datagrams it cannot
+ * place (it would count them stray) to the primary, which hands them to the worker that holds
+ * their session. Sessions never move between workers.
+ *
+ * Not `cluster`: its workers share one UDP handle, and a session's datagrams would scatter over
+ * processes.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { Observable, Subject } from 'rxjs';
+import { KcpError } from '../../src/errors.js';
+import { SNMP_FIELDS, type SnmpField } from '../../src/stats.js';
+import type { ListenOptions } from './listener.js';
+import { prepareSession, type Session } from './session.js';
+import { addressKey, parseHostPort } from './udp.js';
+
+/** What the handler module's export is called with, for each session its worker accepts. */
+export type WorkerHandler = (session: Session, context: WorkerContext) => void;
+
+export interface WorkerContext {
+  /** The worker's slot, 0..workers-1 (a replacement takes the slot of the worker it replaces). */
+  readonly worker: number;
+  /** `workerData` from the options, cloned into this thread. */
+  readonly workerData: unknown;
+  /** Counters of the handler's own (bytes received, requests served, ...): summed by `stats()`. */
+  readonly counters: Record<string, number>;
+}
+
+/**
+ * Options of a worker listener: those of `listen` that can cross to a thread (they are
+ * structured-cloned: no functions, no scheduler, clock or socket), and where the handler is.
+ */
+export interface WorkerListenOptions extends Omit<ListenOptions, 'socket' | 'clock' | 'scheduler' | 'layers' | 'onOob' | 'random'> {
+  /**
+   * The handler module: a `file:` URL (`new URL('./handler.js', import.meta.url)`) or a path. Its
+   * default export (or the export `name`) is called with each session its worker accepts.
+   */
+  handler: URL | string;
+  /** The export of the handler module to call (default 'default'). */
+  name?: string;
+  /** Worker threads (default: `os.availableParallelism()`, every core, as kcp-go's server uses them). */
+  workers?: number;
+  /** Cloned into each worker: the handler's `context.workerData`. */
+  workerData?: unknown;
+}
+
+/** One worker's counters: kcp-go's SNMP of its sessions and listener, and the handler's own. */
+export interface WorkerStats {
+  worker: number;
+  threadId: number;
+  /** Sessions the worker holds now. */
+  sessions: number;
+  snmp: Record<SnmpField, number>;
+  counters: Record<string, number>;
+}
+
+export interface WorkerListenerStats {
+  /** Per live worker, in slot order. */
+  workers: WorkerStats[];
+  /** The sum over the live workers and every worker that has exited (MaxConn: the largest). */
+  total: { sessions: number; snmp: Record<SnmpField, number>; counters: Record<string, number> };
+}
+
+/** What happens to the workers: one started (again), one exited on its own (and is replaced). */
+export type WorkerEvent =
+  | { type: 'online'; worker: number; threadId: number }
+  | { type: 'exit'; worker: number; threadId: number; code: number; error?: Error };
+
+/** A worker that exits this soon after it started is replaced only after this delay (ms): a handler that fails at once must not spin a core. */
+export const RESTART_BACKOFF_MS = 1000;
+/** How long (ms) `close()` lets a worker end its sessions and exit before it is terminated. */
+export const CLOSE_GRACE_MS = 3000;
+/** Most worker threads: far more than any machine's cores, few enough that a typo is caught. */
+export const MAX_WORKERS = 256;
+
+/** The earliest Node whose dgram has `reusePort`: 22.12 in the 22 line, 23.1 after it. */
+export function reusePortAvailable(version = process.versions.node, platform: string = process.platform): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const node = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  return node && platform === 'linux';
+}
+
+/** @internal The worker's start-up data (structured-cloned). */
+export interface WorkerInit {
+  worker: number;
+  host: string;
+  port: number;
+  handler: string;
+  name: string;
+  options: Omit<WorkerListenOptions, 'handler' | 'name' | 'workers' | 'workerData'>;
+  workerData: unknown;
+}
+/** @internal */
+export type FromWorker =
+  | { type: 'ready'; port: number }
+  | { type: 'failed'; message: string; code?: string; name?: string }
+  | { type: 'stats'; id: number; snmp: Record<SnmpField, number>; counters: Record<string, number>; sessions: number }
+  | { type: 'closed'; snmp: Record<SnmpField, number>; counters: Record<string, number> }
+  | { type: 'own'; key: string }
+  | { type: 'disown'; key: string }
+  | { type: 'foreign'; data: Uint8Array; address: string; port: number };
+/** @internal */
+export type FromPrimary = { type: 'stats'; id: number } | { type: 'close' } | { type: 'inject'; data: Uint8Array; address: string; port: number };
+
+/**
+ * Starts a server on `options.listen` spread over `options.workers` threads. Resolves once every
+ * worker is listening.
+ *
+ * <informal> `listen()` on every core: the handler module runs in each worker, once per session.
+ *
+ * @throws KcpError 'UNSUPPORTED' where dgram has no `reusePort` (not Linux, or Node before 22.12):
+ *   never a silent single socket. TypeError or RangeError for bad options (also any option that
+ *   cannot be cloned to a thread), and a worker's start-up failure (the handler module missing,
+ *   the port taken) as its error.
+ * @example
+ * // server.ts
+ * const server = await listenWorkers({ listen: '0.0.0.0:4000', workers: 2, crypt: 'aes', key: 'secret',
+ *   handler: new URL('./handler.js', import.meta.url) });
+ * // handler.ts
+ * export default function (session: Session) { echo(session); }
+ * @see listen
+ */
+export function listenWorkers(options: WorkerListenOptions): Promise<WorkerListener> {
+  return WorkerListener.listen(options);
+}
+
+interface Slot {
+  worker: Worker;
+  threadId: number;
+  startedAt: number;
+  ready: boolean;
+  closing: boolean;
+}
+
+/** The primary's view of a worker listener. Created by `listenWorkers`. */
+export class WorkerListener {
+  private readonly slots: Slot[] = [];
+  private readonly eventsSubject = new Subject<WorkerEvent>();
+  /** Client address → the slot whose worker holds its session. */
+  private readonly owners = new Map<string, number>();
+  /** Counters of workers that have exited, so the sum keeps them. */
+  private readonly retired: { snmp: Record<SnmpField, number>; counters: Record<string, number> } = { snmp: zeroSnmp(), counters: {} };
+  private readonly pendingStats = new Map<number, (s: FromWorker & { type: 'stats' }) => void>();
+  private nextStatsId = 0;
+  private closing: Promise<void> | undefined;
+  private readonly restarts = new Set<ReturnType<typeof setTimeout>>();
+
+  private constructor(
+    private readonly init: Omit<WorkerInit, 'worker'>,
+    private readonly entry: URL,
+    private readonly execArgv: string[] | undefined,
+    readonly address: { address: string; port: number }
+  ) {}
+
+  static async listen(options: WorkerListenOptions): Promise<WorkerListener> {
+    if (!reusePortAvailable()) {
+      throw new KcpError('UNSUPPORTED', `listenWorkers: needs dgram reusePort (Linux, Node 22.12 or later); this is ${process.platform}, Node ${process.versions.node}`);
+    }
+    const { handler, name = 'default', workers = availableParallelism(), workerData, ...rest } = options;
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new RangeError(`listenWorkers: workers must be an integer 1..${MAX_WORKERS}, got ${workers}`);
+    const handlerHref = handlerUrl(handler);
+    if (typeof name !== 'string' || name === '') throw new TypeError(`listenWorkers: name must be an export name, got ${String(name)}`);
+    await prepareSession('listenWorkers', rest as ListenOptions); // every option checked here, not in N threads
+    for (const k of ['socket', 'clock', 'scheduler', 'layers', 'onOob', 'random'] as const) {
+      if ((rest as Record<string, unknown>)[k] !== undefined) throw new TypeError(`listenWorkers: ${k} cannot cross to a worker thread`);
+    }
+    try {
+      structuredClone({ rest, workerData });
+    } catch (e) {
+      throw new TypeError(`listenWorkers: options and workerData must be structured-cloneable: ${(e as Error).message}`, { cause: e });
+    }
+    const { host, port } = parseHostPort(rest.listen);
+    const entry = siblingModule('worker-entry');
+    const l = new WorkerListener({ host, port, handler: handlerHref, name, options: rest, workerData }, entry, workerExecArgv(entry, handlerHref), { address: host, port });
+    try {
+      // the first binds the port (maybe 0: a free one), the others join it
+      const bound = await l.start(0, port);
+      l.init.port = bound;
+      (l.address as { port: number }).port = bound;
+      await Promise.all(Array.from({ length: workers - 1 }, (_, i) => l.start(i + 1, bound)));
+    } catch (e) {
+      await l.close();
+      throw e;
+    }
+    return l;
+  }
+
+  /** Starts the worker of `slot` on `port`; resolves with the port it bound. */
+  private start(slot: number, port: number): Promise<number> {
+    const worker = new Worker(this.entry, { workerData: { ...this.init, port, worker: slot } satisfies WorkerInit, execArgv: this.execArgv });
+    const s: Slot = { worker, threadId: worker.threadId, startedAt: performance.now(), ready: false, closing: false };
+    this.slots[slot] = s;
+    return new Promise<number>((resolve, reject) => {
+      let failure: Error | undefined;
+      worker.on('message', (m: FromWorker) => {
+        switch (m.type) {
+          case 'ready':
+            s.ready = true;
+            this.eventsSubject.next({ type: 'online', worker: slot, threadId: s.threadId });
+            return resolve(m.port);
+          case 'failed':
+            failure = startupError(m);
+            return;
+          case 'stats':
+            this.pendingStats.get(m.id)?.(m);
+            return;
+          case 'closed':
+            this.retire(m);
+            return;
+          case 'own':
+            this.owners.set(m.key, slot);
+            return;
+          case 'disown':
+            if (this.owners.get(m.key) === slot) this.owners.delete(m.key);
+            return;
+          case 'foreign': {
+            const owner = this.owners.get(addressKey(m.address, m.port));
+            const target = owner === undefined || owner === slot ? undefined : this.slots[owner];
+            if (target?.ready && !target.closing) target.worker.postMessage({ type: 'inject', data: m.data, address: m.address, port: m.port } satisfies FromPrimary, [m.data.buffer as ArrayBuffer]);
+          }
+        }
+      });
+      worker.on('error', (e) => (failure ??= e));
+      worker.on('exit', (code) => {
+        for (const [k, owner] of this.owners) if (owner === slot) this.owners.delete(k);
+        if (!s.ready) return reject(failure ?? new Error(`listenWorkers: worker ${slot} exited with code ${code} before it was listening`));
+        if (this.slots[slot] !== s || s.closing || this.closing) return;
+        // exited on its own: reported and replaced (its sessions are gone with it)
+        this.eventsSubject.next({ type: 'exit', worker: slot, threadId: s.threadId, code, error: failure });
+        const soon = performance.now() - s.startedAt < RESTART_BACKOFF_MS;
+        const restart = setTimeout(
+          () => {
+            this.restarts.delete(restart);
+            if (!this.closing) this.start(slot, this.init.port).catch((e: unknown) => this.eventsSubject.next({ type: 'exit', worker: slot, threadId: -1, code: 1, error: e as Error }));
+          },
+          soon ? RESTART_BACKOFF_MS : 0
+        );
+        this.restarts.add(restart);
+      });
+    });
+  }
+
+  private retire(m: { snmp: Record<SnmpField, number>; counters: Record<string, number> }): void {
+    addSnmp(this.retired.snmp, m.snmp);
+    addCounters(this.retired.counters, m.counters);
+  }
+
+  /** Worker starts and unexpected exits (each exit is followed by a replacement's 'online'). */
+  get events$(): Observable<WorkerEvent> {
+    return this.eventsSubject.asObservable();
+  }
+
+  /** The live workers' thread ids, in slot order. */
+  get threadIds(): number[] {
+    return this.slots.map((s) => s.threadId);
+  }
+
+  /** Asks every live worker for its counters and sums them (with those of workers that have exited after `close`). */
+  async stats(): Promise<WorkerListenerStats> {
+    const live = this.slots.map((s, worker) => ({ s, worker })).filter(({ s }) => s.ready && !s.closing);
+    const workers = await Promise.all(
+      live.map(
+        ({ s, worker }) =>
+          new Promise<WorkerStats | undefined>((resolve) => {
+            const id = this.nextStatsId++;
+            const gone = () => (this.pendingStats.delete(id), resolve(undefined));
+            s.worker.once('exit', gone);
+            this.pendingStats.set(id, (m) => {
+              this.pendingStats.delete(id);
+              s.worker.off('exit', gone);
+              resolve({ worker, threadId: s.threadId, sessions: m.sessions, snmp: m.snmp, counters: m.counters });
+            });
+            s.worker.postMessage({ type: 'stats', id } satisfies FromPrimary);
+          })
+      )
+    );
+    const present = workers.filter((w): w is WorkerStats => w !== undefined);
+    const total = { sessions: 0, snmp: { ...this.retired.snmp }, counters: { ...this.retired.counters } };
+    for (const w of present) {
+      total.sessions += w.sessions;
+      addSnmp(total.snmp, w.snmp);
+      addCounters(total.counters, w.counters);
+    }
+    return { workers: present, total };
+  }
+
+  /**
+   * Stops every worker: each closes its listener (ending its sessions) and its socket and exits;
+   * one that has not exited after `CLOSE_GRACE_MS` is terminated. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.restarts) clearTimeout(t);
+      await Promise.all(
+        this.slots.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.closing = true;
+              if (s.worker.threadId === -1) return resolve(); // exited already
+              const kill = setTimeout(() => void s.worker.terminate(), CLOSE_GRACE_MS);
+              s.worker.once('exit', () => (clearTimeout(kill), resolve()));
+              s.worker.postMessage({ type: 'close' } satisfies FromPrimary);
+            })
+        )
+      );
+      this.eventsSubject.complete();
+    })();
+    return this.closing;
+  }
+}
+
+function zeroSnmp(): Record<SnmpField, number> {
+  const out = {} as Record<SnmpField, number>;
+  for (const f of SNMP_FIELDS) out[f] = 0;
+  return out;
+}
+
+function addSnmp(into: Record<SnmpField, number>, s: Record<SnmpField, number>): void {
+  for (const f of SNMP_FIELDS) into[f] = f === 'MaxConn' ? Math.max(into[f], s[f]) : into[f] + s[f];
+}
+
+function addCounters(into: Record<string, number>, c: Record<string, number>): void {
+  for (const [k, v] of Object.entries(c)) into[k] = (into[k] ?? 0) + v;
+}
+
+function startupError(m: { message: string; code?: string; name?: string }): Error {
+  const e = m.name === 'TypeError' ? new TypeError(m.message) : m.name === 'RangeError' ? new RangeError(m.message) : new Error(m.message);
+  if (m.code !== undefined) (e as NodeJS.ErrnoException).code = m.code;
+  return e;
+}
+
+function handlerUrl(handler: URL | string): string {
+  if (handler instanceof URL) return handler.href;
+  if (typeof handler !== 'string' || handler === '') throw new TypeError(`listenWorkers: handler must be a file URL or a path, got ${String(handler)}`);
+  return /^(file|data):/.test(handler) ? handler : pathToFileURL(handler).href;
+}
+
+/**
+ * A module beside this one, as built: `worker-entry.ts` next to the source under tsx or vitest,
+ * `worker.js` next to the bundle in dist/ (esbuild puts this code in a chunk there). In the
+ * CommonJS build `import.meta.url` is empty and `__filename` says where the chunk is.
+ */
+function siblingModule(source: string): URL {
+  const here = import.meta.url ?? pathToFileURL(__filename).href;
+  return here.endsWith('.ts') ? new URL(`./${source}.ts`, here) : new URL('./worker.js', here);
+}
+
+/**
+ * Run from source (a .ts worker or handler), a worker needs tsx's loader as the process has it;
+ * under vitest the process has none of its own, so it is added.
+ */
+function workerExecArgv(entry: URL, handler: string): string[] | undefined {
+  if (!entry.href.endsWith('.ts') && !handler.endsWith('.ts')) return undefined;
+  if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+  return [...process.execArgv, '--import', tsx];
+}

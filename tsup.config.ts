@@ -32,7 +32,7 @@ export default defineConfig([
     // The command is one bundle with a source map beside it, so `npm run bench:profile` can map
     // its frames back to source files. The map stays in the local build: `files` leaves it out
     // of the package, and it holds no copy of the sources.
-    entry: { cli: 'cli/cli.ts' },
+    entry: { cli: 'cli/cli.ts', 'cli-worker': 'cli/cli-worker.ts' },
     format: ['esm'],
     platform: 'node',
     sourcemap: true,

@@ -15,16 +15,13 @@
  * BENCH_SKIP_MEMORY=1 skips part 1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dial, type Session } from '../operators/io/index.js';
 import { buildGoPeer, haveGoPeer, startGoPeer } from '../test/interop/go-peer.js';
 import { emit } from './lib.js';
+import { openSessions, procStats, quantile, quietLoad, sleep } from './quiet-sessions.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const flags = ['--crypt', 'null', '--datashard', '0', '--parityshard', '0', '--mode', 'normal', '--max-sessions', '0', '--idle-timeout', '0'];
-const sessionOpts = { nodelay: 0, interval: 40, resend: 2, nc: 1, sockbuf: 256 * 1024 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startServer(): Promise<{ child: ChildProcess; port: number }> {
   const nodeFlags = process.env.SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []; // e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
@@ -77,26 +74,6 @@ function startHeapServer(): Promise<{ child: ChildProcess; port: number; measure
       return m.then(({ heap, external }) => ({ heap: heap!, external: external! }));
     },
   }));
-}
-
-/** RSS (bytes) and CPU seconds (user + system) of a process, from /proc. */
-function procStats(pid: number): { rss: number; cpu: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = 100; // USER_HZ on Linux
-  return { rss, cpu: (Number(stat[11]) + Number(stat[12])) / ticks };
-}
-
-async function openSessions(port: number, n: number): Promise<Session[]> {
-  const out: Session[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = await dial({ connect: `127.0.0.1:${port}`, ...sessionOpts });
-    s.write(new Uint8Array(8)); // creates the session at the server
-    out.push(s);
-    if (i % 500 === 499) await sleep(50);
-  }
-  return out;
 }
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -170,46 +147,10 @@ for (const n of counts) {
   for (const kind of servers) {
     const server = await echoServer(kind);
     const sessions = await openSessions(server.port, n);
-    const latencies: number[] = [];
-    let measuring = false;
-    let lost = 0;
-    const sentAt = new Map<Session, number>();
-    for (const s of sessions) {
-      s.data$.subscribe({
-        next: (m) => {
-          const t = sentAt.get(s);
-          if (t !== undefined && m.length >= 64 && measuring) latencies.push(performance.now() - t);
-          if (m.length >= 64) sentAt.delete(s);
-        },
-        error: () => {},
-      });
-    }
-    // spread the sends evenly over each 500 ms
-    const perTick = Math.ceil(n / 50);
-    let next = 0;
-    const timer = setInterval(() => {
-      for (let k = 0; k < perTick; k++) {
-        const s = sessions[next]!;
-        next = (next + 1) % n;
-        if (sentAt.has(s)) lost++;
-        sentAt.set(s, performance.now());
-        if (!s.closed) s.write(new Uint8Array(64));
-      }
-    }, 10);
-    await sleep(5000);
-    measuring = true;
-    const before = procStats(server.pid);
-    const clientBefore = process.cpuUsage();
-    const t0 = performance.now();
-    await sleep(seconds * 1000);
-    const after = procStats(server.pid);
-    const clientCpu = process.cpuUsage(clientBefore);
-    const elapsed = (performance.now() - t0) / 1000;
-    measuring = false;
-    clearInterval(timer);
-    latencies.sort((a, b) => a - b);
-    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-    const cpu = ((after.cpu - before.cpu) / elapsed) * 100;
+    const load = await quietLoad(sessions, server.pid, seconds);
+    const { latencies, lost } = load;
+    const p = (q: number) => quantile(latencies, q);
+    const cpu = load.serverCpu;
     cpuBy.set(`${kind} ${n}`, cpu);
     const goCpu = kind === 'rxkcp' ? undefined : cpu;
     emit({
@@ -217,12 +158,12 @@ for (const n of counts) {
       value: cpu,
       unit: '% of one core',
       ...(goCpu !== undefined && cpuBy.has(`rxkcp ${n}`) ? { go: goCpu, ratio: goCpu / cpuBy.get(`rxkcp ${n}`)! } : {}),
-      note: `the client process (${n} rxkcp sessions, a socket each) used ${(((clientCpu.user + clientCpu.system) / 1e6 / elapsed) * 100).toFixed(0)} % of the other core`,
+      note: `the client process (${n} rxkcp sessions, a socket each) used ${load.clientCpu.toFixed(0)} % of the other core`,
     });
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echo latency p50`, value: p(0.5), unit: 'ms' });
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echo latency p99`, value: p(0.99), unit: 'ms' });
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echoes measured`, value: latencies.length, unit: 'messages', note: `expected about ${Math.round(2 * n * seconds)}; ${lost} sends found the previous echo still missing` });
-    emit({ name: `${n} sessions at 2 msg/s, ${kind} server: server RSS`, value: after.rss / 2 ** 20, unit: 'MiB' });
+    emit({ name: `${n} sessions at 2 msg/s, ${kind} server: server RSS`, value: load.serverRss / 2 ** 20, unit: 'MiB' });
     for (const s of sessions) s.close();
     await server.stop();
   }

@@ -11,6 +11,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { cac } from 'cac';
 import cliProgress from 'cli-progress';
 import type { CryptName } from '../src/crypt/crypt.js';
@@ -22,6 +23,8 @@ import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
 import { dial } from '../operators/io/dial.js';
 import { echo } from '../operators/io/echo.js';
 import { defaultMaxHalfOpen, Listener } from '../operators/io/listener.js';
+import { listenWorkers, MAX_WORKERS, reusePortAvailable } from '../operators/io/workers.js';
+import type { CliWorkerData } from './cli-worker.js';
 import { aggregateStats, type SessionOptions } from '../operators/io/session.js';
 import { toDuplex } from '../operators/io/stream.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
@@ -95,13 +98,23 @@ export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096, maxHa
  */
 export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
+/**
+ * Worker threads `echo` and `sink` run when --workers is not given: every core, as a kcp-go or
+ * kcptun server uses them (see docs/workers.md for the measurement); none where dgram has no
+ * reusePort (an explicit --workers there is refused).
+ */
+export function defaultWorkers(): number {
+  return reusePortAvailable() ? availableParallelism() : 0;
+}
+
 function withServerFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
   return c
     .option('--idle-timeout <ms>', 'end a session that sent nothing for this long (0: never)', { default: SERVER_DEFAULTS.idleTimeoutMs })
-    .option('--max-sessions <n>', 'most sessions at once; datagrams that would open more are dropped (0: no limit)', { default: SERVER_DEFAULTS.maxSessions })
-    .option('--max-half-open <n>', 'most sources held waiting for their sn 0 (the oldest are evicted first; never counted in --max-sessions)', { default: SERVER_DEFAULTS.maxHalfOpen })
+    .option('--max-sessions <n>', 'most sessions at once (with --workers, each holds its share); datagrams that would open more are dropped (0: no limit)', { default: SERVER_DEFAULTS.maxSessions })
+    .option('--max-half-open <n>', 'most sources held waiting for their sn 0 (with --workers, each holds its share; the oldest are evicted first; never counted in --max-sessions)', { default: SERVER_DEFAULTS.maxHalfOpen })
     .option('--sn-zero-wait <ms>', 'how long a source that has not sent sn 0 is held waiting for it', { default: SERVER_DEFAULTS.snZeroWaitMs })
-    .option('--stats-interval <ms>', 'also print the counters as a JSON line this often (0: only on exit)', { default: 0 });
+    .option('--stats-interval <ms>', 'also print the counters as a JSON line this often (0: only on exit)', { default: 0 })
+    .option('--workers <n>', `worker threads, each with its own socket on the port (0: none, all in one thread; default ${defaultWorkers()} here)`);
 }
 
 function withSessionFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
@@ -123,49 +136,94 @@ function withSessionFlags<T extends { option(n: string, d: string, o?: { default
     .option('--cc <name>', `congestion control: ${CC_NAMES.join(', ')} (docs/congestion-control.md)`);
 }
 
+/** The handler module of `--workers`: cli-worker.ts beside this file from source, cli-worker.js beside dist/cli.js. */
+export function cliWorkerModule(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './cli-worker.ts' : './cli-worker.js', import.meta.url);
+}
+
+/** What a server prints as its counters: totals, and with workers one entry per worker. */
+interface ServerReport {
+  sessions: number;
+  halfOpen: number;
+  received?: number;
+  stats: Record<string, number>;
+  workers?: { worker: number; sessions: number; half_open: number; received?: number; stats: Record<string, number> }[];
+}
+
 async function serve(kind: 'echo' | 'sink', flags: Record<string, unknown>): Promise<void> {
   const idleTimeout = int('idle-timeout', flags.idleTimeout ?? SERVER_DEFAULTS.idleTimeoutMs, 0, 2 ** 31 - 1);
   const maxSessions = int('max-sessions', flags.maxSessions ?? SERVER_DEFAULTS.maxSessions, 0, 2 ** 31 - 1);
   const statsInterval = int('stats-interval', flags.statsInterval ?? 0, 0, 2 ** 31 - 1);
   const maxHalfOpen = int('max-half-open', flags.maxHalfOpen ?? SERVER_DEFAULTS.maxHalfOpen, 1, 2 ** 31 - 1);
   const snZeroWait = int('sn-zero-wait', flags.snZeroWait ?? SERVER_DEFAULTS.snZeroWaitMs, 1, 2 ** 31 - 1);
+  const workers = flags.workers === undefined ? defaultWorkers() : int('workers', flags.workers, 0, MAX_WORKERS);
   const limits = { idleTimeout: idleTimeout || undefined, maxSessions: maxSessions || undefined, maxHalfOpen, snZeroWait };
-  const listener = await Listener.listen({ listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags), ...limits });
-  const { address, port } = listener.address;
   const echoConv = flags.echoConv === undefined ? -1 : int('echo-conv', flags.echoConv, 0, 2 ** 32 - 1);
-  let received = 0;
-  listener.sessions$.subscribe((s) => {
-    if (kind === 'echo' || s.conv === echoConv) echo(s);
-    else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
-  });
-  const report = (final = true) => {
-    const st = aggregateStats().add(listener.stats);
-    const cpu = process.cpuUsage();
-    const out = { final, mode: kind, sessions: listener.size, half_open: listener.halfOpen, received: kind === 'sink' ? received : undefined, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: st.snapshot() };
-    console.log(JSON.stringify(out));
-    if (final && st.InCsumErrors > 0 && st.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
+  const options = { listen: String(flags.listen ?? '127.0.0.1:29900'), ...sessionOptions(flags), ...limits };
+  let address: { address: string; port: number };
+  let sample: () => Promise<ServerReport>;
+  let close: () => Promise<void>;
+  if (workers > 0) {
+    const server = await listenWorkers({ ...options, workers, handler: cliWorkerModule(), name: kind, workerData: { echoConv } satisfies CliWorkerData });
+    server.events$.subscribe((e) => {
+      if (e.type === 'exit') console.error(`rxkcp: worker ${e.worker} exited (code ${e.code}${e.error ? `: ${e.error.message}` : ''}); its sessions ended; starting another`);
+    });
+    address = server.address;
+    sample = async () => {
+      const st = await server.stats();
+      const received = (c: Record<string, number>) => (kind === 'sink' ? (c.received ?? 0) : undefined);
+      return {
+        sessions: st.total.sessions,
+        halfOpen: st.total.halfOpen,
+        received: received(st.total.counters),
+        stats: st.total.snmp,
+        workers: st.workers.map((w) => ({ worker: w.worker, sessions: w.sessions, half_open: w.halfOpen, received: received(w.counters), stats: w.snmp })),
+      };
+    };
+    close = () => server.close();
+  } else {
+    const listener = await Listener.listen(options);
+    let received = 0;
+    listener.sessions$.subscribe((s) => {
+      if (kind === 'echo' || s.conv === echoConv) echo(s);
+      else s.data$.subscribe({ next: (m) => (received += m.length), error: () => {} });
+    });
+    address = listener.address;
+    sample = async () => ({ sessions: listener.size, halfOpen: listener.halfOpen, received: kind === 'sink' ? received : undefined, stats: aggregateStats().add(listener.stats).snapshot() });
+    close = async () => listener.close();
+  }
+  const report = async (final = true) => {
+    const r = await sample();
+    const cpu = process.cpuUsage(); // every thread of the process
+    console.log(JSON.stringify({ final, mode: kind, sessions: r.sessions, half_open: r.halfOpen, received: r.received, cpu_user_s: cpu.user / 1e6, cpu_sys_s: cpu.system / 1e6, stats: r.stats, workers: r.workers }));
+    if (final && r.stats.InCsumErrors! > 0 && r.stats.InPkts === 0) console.error('rxkcp: only checksum errors so far: does the peer use the same --crypt and --key?');
   };
-  if (statsInterval > 0) setInterval(() => report(false), statsInterval);
+  if (statsInterval > 0) setInterval(() => void report(false), statsInterval);
   let logged = { refused: 0, evicted: 0 };
   setInterval(() => {
-    const now = { refused: listener.stats.SessionsRefused, evicted: listener.stats.HalfOpenEvicted };
-    const refused = now.refused - logged.refused;
-    const evicted = now.evicted - logged.evicted;
-    logged = now;
-    if (refused === 0 && evicted === 0) return;
-    console.error(
-      `rxkcp: limits reached in the last ${LIMIT_LOG_INTERVAL_MS / 1000} s: ${refused} new sessions refused (--max-sessions ${maxSessions || 'none'}, ${listener.size} held), ${evicted} half-open sources evicted (--max-half-open ${maxHalfOpen})`
-    );
+    void sample().then((r) => {
+      const now = { refused: r.stats.SessionsRefused!, evicted: r.stats.HalfOpenEvicted! };
+      const refused = now.refused - logged.refused;
+      const evicted = now.evicted - logged.evicted;
+      logged = now;
+      if (refused === 0 && evicted === 0) return;
+      console.error(
+        `rxkcp: limits reached in the last ${LIMIT_LOG_INTERVAL_MS / 1000} s: ${refused} new sessions refused (--max-sessions ${maxSessions || 'none'}, ${r.sessions} held), ${evicted} half-open sources evicted (--max-half-open ${maxHalfOpen})`
+      );
+    });
   }, LIMIT_LOG_INTERVAL_MS).unref();
+  let stopping = false;
   const stop = () => {
-    report();
-    listener.close();
-    process.exit(0);
+    if (stopping) return;
+    stopping = true;
+    void report()
+      .then(close)
+      .finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // ready only once a signal would be handled: a SIGTERM right after it still gets the final line
-  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address}:${port}`, idle_timeout_ms: idleTimeout, max_sessions: maxSessions, max_half_open: maxHalfOpen }));
+  console.log(JSON.stringify({ ready: true, mode: kind, addr: `${address.address}:${address.port}`, workers, idle_timeout_ms: idleTimeout, max_sessions: maxSessions, max_half_open: maxHalfOpen }));
 }
 
 async function send(flags: Record<string, unknown>): Promise<number> {

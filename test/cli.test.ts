@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
+import { reusePortAvailable } from '../operators/io/workers.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -215,5 +216,53 @@ describe('rxkcp sink --echo-conv', () => {
     const bad = rxkcp('sink', '--listen', '127.0.0.1:0', '--echo-conv', 'x');
     expect(await bad.exit()).toBe(2);
     expect(bad.stderr()).toMatch(/--echo-conv must be an integer/);
+  });
+});
+
+describe('rxkcp echo and sink --workers', () => {
+  const supported = reusePortAvailable(process.versions.node);
+
+  it.skipIf(!supported)('echo --workers 2: every client verified, the final line sums both workers and lists each; SIGTERM stops them all', async () => {
+    const server = rxkcp('echo', '--listen', '127.0.0.1:0', '--workers', '2', ...plain);
+    await until(() => server.stdout().includes('"ready"'), 'the echo server');
+    const ready = lastJson(server.stdout());
+    expect(ready.workers).toBe(2);
+    const clients = Array.from({ length: 6 }, () => rxkcp('send', '--connect', String(ready.addr), '--bytes', '200000', '--json', ...plain));
+    for (const c of clients) expect(await c.exit(60_000)).toBe(0);
+    for (const c of clients) expect(lastJson(c.stdout())).toMatchObject({ ok: true, verified: 200000 });
+    server.child.kill('SIGTERM');
+    expect(await server.exit()).toBe(0);
+    const final = lastJson(server.stdout());
+    const stats = final.stats as Record<string, number>;
+    const workers = final.workers as { worker: number; sessions: number; stats: Record<string, number> }[];
+    expect(final.final).toBe(true);
+    expect(workers.map((w) => w.worker)).toEqual([0, 1]);
+    expect(stats.PassiveOpens).toBe(6);
+    expect(stats.BytesReceived).toBe(6 * 200000);
+    expect(stats.BytesSent).toBe(6 * 200000);
+    expect(stats.StrayPkts).toBe(0);
+    for (const f of ['PassiveOpens', 'BytesReceived', 'InPkts', 'OutPkts'] as const) expect(workers.reduce((n, w) => n + w.stats[f]!, 0)).toBe(stats[f]);
+    expect(final.sessions).toBe(workers.reduce((n, w) => n + w.sessions, 0));
+  });
+
+  it.skipIf(!supported)('sink --workers 2 sums what every worker received, in --stats-interval lines too', async () => {
+    const server = rxkcp('sink', '--listen', '127.0.0.1:0', '--workers', '2', '--stats-interval', '200', ...plain);
+    await until(() => server.stdout().includes('"ready"'), 'the sink');
+    const addr = String(lastJson(server.stdout()).addr);
+    const clients = Array.from({ length: 4 }, () => rxkcp('send', '--connect', addr, '--bytes', '300000', '--oneway', '--json', ...plain));
+    for (const c of clients) expect(await c.exit(60_000)).toBe(0);
+    await until(() => (lastJson(server.stdout()).received as number) === 4 * 300000, 'a stats line with every byte', 20_000);
+    expect(lastJson(server.stdout()).final).toBe(false);
+    server.child.kill('SIGINT');
+    expect(await server.exit()).toBe(0);
+    const final = lastJson(server.stdout());
+    expect(final).toMatchObject({ final: true, received: 4 * 300000 });
+    expect((final.workers as { received: number }[]).reduce((n, w) => n + w.received, 0)).toBe(4 * 300000);
+  });
+
+  it.runIf(!supported)('--workers where dgram has no reusePort: exit 2 and a message saying so, not one socket', async () => {
+    const r = rxkcp('echo', '--listen', '127.0.0.1:0', '--workers', '2');
+    expect(await r.exit()).toBe(2);
+    expect(r.stderr()).toMatch(/reusePort/);
   });
 });

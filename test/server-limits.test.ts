@@ -81,7 +81,7 @@ function startEcho(flags: string[]): Promise<Server> {
       };
       check();
     });
-  return waitFor('the ready line', (l) => l.ready === true, 0).then((ready) => ({
+  return waitFor('the ready line', (l) => l.ready === true, 0, 60_000).then((ready) => ({
     child,
     port: Number(/:(\d+)$/.exec(ready.addr!)![1]),
     ready,

@@ -45,7 +45,8 @@ function bind(host: string, portNumber: number): Promise<Socket> {
 
 async function main(): Promise<void> {
   const handler = await loadHandler();
-  const socket = await bind(init.host, init.port);
+  const portNumber = init.port >= 0 ? init.port : await new Promise<number>((resolve) => port.once('message', (m: FromPrimary) => m.type === 'bind' && resolve(m.port)));
+  const socket = await bind(init.host, portNumber);
   setSocketBuffers(socket, init.options.sockbuf);
   const listener = await Listener.listen({ ...(init.options as ListenOptions), socket });
   const counters: Record<string, number> = {};
@@ -87,10 +88,12 @@ async function main(): Promise<void> {
   port.on('message', (m: FromPrimary) => {
     switch (m.type) {
       case 'stats':
-        post({ type: 'stats', id: m.id, snmp: aggregateStats().add(listener.stats).snapshot(), counters: { ...counters }, sessions: listener.size });
+        post({ type: 'stats', id: m.id, snmp: aggregateStats().add(listener.stats).snapshot(), counters: { ...counters }, sessions: listener.size, halfOpen: listener.halfOpen });
         break;
       case 'inject':
         emit('message', Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), { address: m.address, port: m.port, family: socketTypeFor(m.address) === 'udp6' ? 'IPv6' : 'IPv4', size: m.data.length });
+        break;
+      case 'bind':
         break;
       case 'close':
         listener.close();

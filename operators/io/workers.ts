@@ -46,6 +46,8 @@ export interface WorkerContext {
 /**
  * Options of a worker listener: those of `listen` that can cross to a thread (they are
  * structured-cloned: no functions, no scheduler, clock or socket), and where the handler is.
+ * `maxSessions` and `maxHalfOpen` bound the whole server: each worker holds an even share
+ * (rounded up), as the kernel spreads clients evenly over the workers.
  */
 export interface WorkerListenOptions extends Omit<ListenOptions, 'socket' | 'clock' | 'scheduler' | 'layers' | 'onOob' | 'random'> {
   /**
@@ -67,6 +69,8 @@ export interface WorkerStats {
   threadId: number;
   /** Sessions the worker holds now. */
   sessions: number;
+  /** Sources it holds half-open (waiting for their sn 0). */
+  halfOpen: number;
   snmp: Record<SnmpField, number>;
   counters: Record<string, number>;
 }
@@ -75,7 +79,7 @@ export interface WorkerListenerStats {
   /** Per live worker, in slot order. */
   workers: WorkerStats[];
   /** The sum over the live workers and every worker that has exited (MaxConn: the largest). */
-  total: { sessions: number; snmp: Record<SnmpField, number>; counters: Record<string, number> };
+  total: { sessions: number; halfOpen: number; snmp: Record<SnmpField, number>; counters: Record<string, number> };
 }
 
 /** What happens to the workers: one started (again), one exited on its own (and is replaced). */
@@ -101,6 +105,7 @@ export function reusePortAvailable(version = process.versions.node, platform: st
 export interface WorkerInit {
   worker: number;
   host: string;
+  /** The port to bind; -1: wait for a 'bind' message with it. */
   port: number;
   handler: string;
   name: string;
@@ -111,13 +116,13 @@ export interface WorkerInit {
 export type FromWorker =
   | { type: 'ready'; port: number }
   | { type: 'failed'; message: string; code?: string; name?: string }
-  | { type: 'stats'; id: number; snmp: Record<SnmpField, number>; counters: Record<string, number>; sessions: number }
+  | { type: 'stats'; id: number; snmp: Record<SnmpField, number>; counters: Record<string, number>; sessions: number; halfOpen: number }
   | { type: 'closed'; snmp: Record<SnmpField, number>; counters: Record<string, number> }
   | { type: 'own'; key: string }
   | { type: 'disown'; key: string }
   | { type: 'foreign'; data: Uint8Array; address: string; port: number };
 /** @internal */
-export type FromPrimary = { type: 'stats'; id: number } | { type: 'close' } | { type: 'inject'; data: Uint8Array; address: string; port: number };
+export type FromPrimary = { type: 'bind'; port: number } | { type: 'stats'; id: number } | { type: 'close' } | { type: 'inject'; data: Uint8Array; address: string; port: number };
 
 /**
  * Starts a server on `options.listen` spread over `options.workers` threads. Resolves once every
@@ -187,14 +192,20 @@ export class WorkerListener {
       throw new TypeError(`listenWorkers: options and workerData must be structured-cloneable: ${(e as Error).message}`, { cause: e });
     }
     const { host, port } = parseHostPort(rest.listen);
+    // the limits are the whole server's: the kernel spreads clients evenly, so each worker holds its share
+    if (rest.maxSessions !== undefined) rest.maxSessions = Math.ceil(rest.maxSessions / workers);
+    if (rest.maxHalfOpen !== undefined) rest.maxHalfOpen = Math.ceil(rest.maxHalfOpen / workers);
     const entry = siblingModule('worker-entry');
     const l = new WorkerListener({ host, port, handler: handlerHref, name, options: rest, workerData }, entry, workerExecArgv(entry, handlerHref), { address: host, port });
     try {
-      // the first binds the port (maybe 0: a free one), the others join it
-      const bound = await l.start(0, port);
-      l.init.port = bound;
-      (l.address as { port: number }).port = bound;
-      await Promise.all(Array.from({ length: workers - 1 }, (_, i) => l.start(i + 1, bound)));
+      // all load their modules at once; the first binds the port (maybe 0: a free one), then the others join it
+      let bound!: (port: number) => void;
+      const port$ = port !== 0 ? Promise.resolve(port) : new Promise<number>((r) => (bound = r));
+      const first = l.start(0, port);
+      if (port === 0) first.then(bound, () => bound(-1));
+      const ports = await Promise.all([first, ...Array.from({ length: workers - 1 }, (_, i) => l.start(i + 1, port$))]);
+      l.init.port = ports[0]!;
+      (l.address as { port: number }).port = ports[0]!;
     } catch (e) {
       await l.close();
       throw e;
@@ -202,9 +213,14 @@ export class WorkerListener {
     return l;
   }
 
-  /** Starts the worker of `slot` on `port`; resolves with the port it bound. */
-  private start(slot: number, port: number): Promise<number> {
-    const worker = new Worker(this.entry, { workerData: { ...this.init, port, worker: slot } satisfies WorkerInit, execArgv: this.execArgv });
+  /**
+   * Starts the worker of `slot` on `port`; resolves with the port it bound. A port still to come
+   * (the one the first worker binds) is sent once known: the worker loads its modules meanwhile.
+   */
+  private start(slot: number, port: number | Promise<number>): Promise<number> {
+    const later = typeof port !== 'number';
+    const worker = new Worker(this.entry, { workerData: { ...this.init, port: later ? -1 : port, worker: slot } satisfies WorkerInit, execArgv: this.execArgv });
+    if (later) void port.then((p) => (p < 0 ? void worker.terminate() : worker.postMessage({ type: 'bind', port: p } satisfies FromPrimary)));
     const s: Slot = { worker, threadId: worker.threadId, startedAt: performance.now(), ready: false, closing: false };
     this.slots[slot] = s;
     return new Promise<number>((resolve, reject) => {
@@ -285,16 +301,17 @@ export class WorkerListener {
             this.pendingStats.set(id, (m) => {
               this.pendingStats.delete(id);
               s.worker.off('exit', gone);
-              resolve({ worker, threadId: s.threadId, sessions: m.sessions, snmp: m.snmp, counters: m.counters });
+              resolve({ worker, threadId: s.threadId, sessions: m.sessions, halfOpen: m.halfOpen, snmp: m.snmp, counters: m.counters });
             });
             s.worker.postMessage({ type: 'stats', id } satisfies FromPrimary);
           })
       )
     );
     const present = workers.filter((w): w is WorkerStats => w !== undefined);
-    const total = { sessions: 0, snmp: { ...this.retired.snmp }, counters: { ...this.retired.counters } };
+    const total = { sessions: 0, halfOpen: 0, snmp: { ...this.retired.snmp }, counters: { ...this.retired.counters } };
     for (const w of present) {
       total.sessions += w.sessions;
+      total.halfOpen += w.halfOpen;
       addSnmp(total.snmp, w.snmp);
       addCounters(total.counters, w.counters);
     }

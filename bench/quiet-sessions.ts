@@ -1,0 +1,112 @@
+/**
+ * Quiet sessions against an echo server, for bench:sessions and bench:workers: many rxkcp client
+ * sessions in this process (a socket each), each sending a 64-byte message every 500 ms and
+ * timing its echo. What a server with many mostly idle clients (a kcptun server) spends per
+ * session, and how long its clients wait.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { dial, type Session } from '../operators/io/index.js';
+
+/** kcptun mode normal (interval 40 ms) with small socket buffers: a socket per session. */
+export const quietSessionOptions = { nodelay: 0, interval: 40, resend: 2, nc: 1, sockbuf: 256 * 1024 };
+/** Each session sends one message this often (ms): 2 messages per second. */
+export const QUIET_SEND_INTERVAL_MS = 500;
+/** The timer that spreads the sends over each interval ticks this often (ms). */
+const TICK_MS = 10;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** RSS (bytes) and CPU seconds (user + system, every thread) of a process, from /proc. */
+export function procStats(pid: number): { rss: number; cpu: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = 100; // USER_HZ on Linux
+  return { rss, cpu: (Number(stat[11]) + Number(stat[12])) / ticks };
+}
+
+/** Dials `n` sessions to 127.0.0.1:`port`, each writing 8 bytes so the server creates it. */
+export async function openSessions(port: number, n: number): Promise<Session[]> {
+  const out: Session[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await dial({ connect: `127.0.0.1:${port}`, ...quietSessionOptions });
+    s.write(new Uint8Array(8)); // creates the session at the server
+    out.push(s);
+    if (i % 500 === 499) await sleep(50);
+  }
+  return out;
+}
+
+export interface QuietLoad {
+  /** Echo round trips measured, in ms, sorted. */
+  latencies: number[];
+  /** Sends that found the previous echo of their session still missing. */
+  lost: number;
+  /** Server CPU over the measurement, % of one core. */
+  serverCpu: number;
+  /** This process's CPU over the measurement, % of one core. */
+  clientCpu: number;
+  /** Server RSS at the end (bytes). */
+  serverRss: number;
+  seconds: number;
+}
+
+/**
+ * Every session sends 64 bytes every 500 ms (spread evenly), after `warmupMs` the echoes are timed
+ * for `seconds`; the server is the process `pid`.
+ */
+export async function quietLoad(sessions: Session[], pid: number, seconds: number, warmupMs = 5000): Promise<QuietLoad> {
+  const n = sessions.length;
+  const latencies: number[] = [];
+  let measuring = false;
+  let lost = 0;
+  const sentAt = new Map<Session, number>();
+  const subs = sessions.map((s) =>
+    s.data$.subscribe({
+      next: (m) => {
+        const t = sentAt.get(s);
+        if (t !== undefined && m.length >= 64 && measuring) latencies.push(performance.now() - t);
+        if (m.length >= 64) sentAt.delete(s);
+      },
+      error: () => {},
+    })
+  );
+  const perTick = Math.ceil(n / (QUIET_SEND_INTERVAL_MS / TICK_MS));
+  let next = 0;
+  const timer = setInterval(() => {
+    for (let k = 0; k < perTick; k++) {
+      const s = sessions[next]!;
+      next = (next + 1) % n;
+      if (measuring && sentAt.has(s)) lost++;
+      sentAt.set(s, performance.now());
+      if (!s.closed) s.write(new Uint8Array(64));
+    }
+  }, TICK_MS);
+  await sleep(warmupMs);
+  measuring = true;
+  const before = procStats(pid);
+  const clientBefore = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const after = procStats(pid);
+  const client = process.cpuUsage(clientBefore);
+  const elapsed = (performance.now() - t0) / 1000;
+  measuring = false;
+  clearInterval(timer);
+  for (const s of subs) s.unsubscribe();
+  latencies.sort((a, b) => a - b);
+  return {
+    latencies,
+    lost,
+    serverCpu: ((after.cpu - before.cpu) / elapsed) * 100,
+    clientCpu: ((client.user + client.system) / 1e6 / elapsed) * 100,
+    serverRss: after.rss,
+    seconds: elapsed,
+  };
+}
+
+/** The `q` quantile of sorted values (NaN if none). */
+export function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}

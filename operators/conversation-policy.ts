@@ -121,19 +121,30 @@ export class ConversationPolicy {
     return !this.discarded && this.sendQueue.length === 0 && this.kcp.waitSnd() === 0;
   }
 
-  /** Resolves once everything is acknowledged, or with the signal's reason on abort. */
+  /**
+   * Resolves once everything is acknowledged, or with the signal's reason on abort. The abort
+   * listener is removed however it settles: a signal shared by many calls (one per connection, say)
+   * does not collect a listener per call.
+   */
   whenDrained(signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      const drainer = { resolve, reject };
-      this.drainers.push(drainer);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.drainers = this.drainers.filter((d) => d !== drainer);
-          reject(signal.reason);
+      if (signal === undefined) return void this.drainers.push({ resolve, reject });
+      const onAbort = () => {
+        this.drainers = this.drainers.filter((d) => d !== drainer);
+        reject(signal.reason);
+      };
+      const drainer = {
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
         },
-        { once: true }
-      );
+        reject: (e: KcpError) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      this.drainers.push(drainer);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -8,6 +8,7 @@
  * never errors a stream the application holds. The relay, a NAT to its clients, holds a bounded
  * number of mappings and forgets idle ones.
  */
+import { getEventListeners } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { config, filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -241,5 +242,24 @@ describe('rxkcp tunnel server caps what a peer can open', () => {
     await expect(tunnelServer({ listen: '127.0.0.1:0', target: '127.0.0.1:1', session, smux: { maxFrameSize: 0 } })).rejects.toThrow(RangeError);
     await expect(tunnelClient({ listen: '127.0.0.1:0', remote: '127.0.0.1:1', session, smux: { version: 3 as 2 } })).rejects.toThrow(RangeError);
     await expect(tunnelClient({ listen: '127.0.0.1:0', remote: '127.0.0.1:1', session: { ...session, mtu: 10 } })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('what a long-lived application keeps', () => {
+  it('drain() and end() remove their AbortSignal listener when they settle, whichever way', async () => {
+    const { l } = await echoServer(fast);
+    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, ...fast });
+    cleanup.push(() => c.close({ linger: false }));
+    const signal = new AbortController().signal; // one signal for the application's whole life
+    for (let i = 0; i < 20; i++) {
+      c.write(new Uint8Array(100));
+      await c.drain({ signal });
+    }
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    c.write(new Uint8Array(100));
+    const ended = c.end({ signal });
+    c.close({ linger: false }); // rejects the pending end
+    await expect(ended).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });

@@ -5,7 +5,8 @@
  *    1..127 and una 0 (what a fresh peer sends after a lost sn 0) and never send again, against a
  *    server with --idle-timeout 0 (sessions never expire) and --sn-zero-wait 5000. Reports the
  *    server's CPU (% of one core) and RSS before, while they are held and once they are dropped.
- * 2. Sustained flood: a second process sends such datagrams as fast as one core lets it, from
+ * 2. Sustained flood: a second process (bench/flooder in Go where Go is installed, else Node;
+ *    FLOOD_WITH=node forces Node) sends such datagrams as fast as one core lets it, from
  *    FLOOD_PORTS (default 8192) source ports in turn, for FLOOD_SECONDS (default 20), against a
  *    server with the CLI defaults but --max-half-open 2048 (so the flood keeps evicting). Meanwhile
  *    an rxkcp client and, where Go is installed, a kcp-go client (test/interop/kcppeer) each dial,
@@ -24,7 +25,9 @@ import { addCrcHeader, encryptDatagram } from '../src/crypt/packet.js';
 import { IKCP_CMD_PUSH } from '../src/kcp/constants.js';
 import { encodeSegment } from '../src/kcp/segment.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
-import { buildGoPeer, haveGoPeer, runGoSend } from '../test/interop/go-peer.js';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { buildGoPeer, buildGoProgram, haveGoPeer, runGoSend } from '../test/interop/go-peer.js';
 const emit = (row: Record<string, unknown>): void => console.log(JSON.stringify(row));
 
 const here = fileURLToPath(import.meta.url);
@@ -172,7 +175,11 @@ async function sustainedFlood(): Promise<void> {
   const server = await startServer(['--max-half-open', '2048']);
   const go = haveGoPeer() ? await buildGoPeer().then(() => true, () => false) : false;
   const baseline = await clients(server.port, tries, go); // the same clients before the flood: what the machine's load alone costs
-  const flood = spawn(process.execPath, ['--import', 'tsx', here, '--flooder', String(server.port), String(ports), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // bench/flooder (Go, one core) where Go is installed: it sends several times what Node can
+  const goFlooder = process.env.FLOOD_WITH !== 'node' && haveGoPeer() ? await buildGoProgram(join(dirname(here), 'flooder'), join(tmpdir(), 'rxkcp-bench-flooder')).catch(() => null) : null;
+  const flood = goFlooder
+    ? spawn(goFlooder, ['-to', `127.0.0.1:${server.port}`, '-ports', String(ports), '-seconds', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, ['--import', 'tsx', here, '--flooder', String(server.port), String(ports), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let floodOut = '';
   await new Promise<void>((resolve) => {
     flood.stdout!.on('data', (d: Buffer) => {
@@ -191,6 +198,7 @@ async function sustainedFlood(): Promise<void> {
     bench: 'flood',
     part: 'sustained flood',
     flood: JSON.parse(floodOut.split('\n').filter(Boolean).at(-1) ?? '{}'),
+    flooder: goFlooder ? 'go (bench/flooder)' : 'node',
     flood_ports: ports,
     server_cpu_pct: cpu,
     server_rss_mb: rssMb(server.child.pid!),

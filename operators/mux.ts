@@ -19,7 +19,7 @@
  * @module
  */
 import { asyncScheduler, Observable, Subject, Subscription, takeWhile, type SchedulerLike, type Subscriber } from 'rxjs';
-import { KcpError } from '../src/errors.js';
+import { KcpError, type KcpErrorCode } from '../src/errors.js';
 import { SmuxSession, type SmuxConfig, type SmuxEvents, type SmuxStats } from '../src/smux/mux.js';
 
 /** What the mux runs over: a KCP `Session` has this shape. */
@@ -48,6 +48,14 @@ export interface MuxOptions extends SmuxConfig {
   /** Streams the peer opened that wait for a `streams$` subscriber (default 1024, as smux); more are closed. */
   acceptBacklog?: number;
 }
+
+/**
+ * Codes a mux ends with because of what its peer or the network did, not a local fault: a bad
+ * frame or snappy chunk, the smux or session keepalive timing out, the session under it ended by
+ * its peer (reset, idle timeout: the transport completes, SOCKET_CLOSED). Its streams then
+ * complete, as at a FIN; any other end (the mux closed here, a transport that failed) errors them.
+ */
+const PEER_ENDS: ReadonlySet<KcpErrorCode> = new Set<KcpErrorCode>(['SMUX_PROTOCOL', 'SNAPPY_CORRUPT', 'IDLE_TIMEOUT', 'KEEPALIVE_TIMEOUT', 'SOCKET_CLOSED', 'RESET']);
 
 export class Mux {
   readonly session: SmuxSession;
@@ -271,7 +279,10 @@ export class Mux {
     this.blocked.delete(s);
     const i = this.backlog.indexOf(s);
     if (i >= 0) this.backlog.splice(i, 1);
-    s.onRemoved(this.session.closed ? (this.session.error ?? new KcpError('CLOSED', 'smux: the mux was closed')) : null);
+    const end = this.session.closed ? (this.session.error ?? new KcpError('CLOSED', 'smux: the mux was closed')) : null;
+    // what the peer or the network did ends a stream as its FIN would: a datagram must not be
+    // able to throw into an application holding only a next callback (mux.ended$ still says why)
+    s.onRemoved(end !== null && PEER_ENDS.has(end.code) ? null : end);
   }
 
   private onClosed(error: KcpError | null): void {

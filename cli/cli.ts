@@ -444,7 +444,12 @@ export async function main(argv = process.argv): Promise<number> {
     .option('--duration <ms>', 'stop after this long (else at SIGINT/SIGTERM) and print the counters')
     .option('--json', 'print the counters as one JSON line');
   cli.option('-v, --version', 'print the version');
-  cli.help();
+  // a command's --help starts with what the command does (cac lists it only in the top-level help)
+  cli.help((sections) => {
+    const what = cli.matchedCommand?.description;
+    if (what) sections.splice(0, 1, { body: `rxkcp ${cli.matchedCommand!.name}: ${what}` });
+    return sections;
+  });
   try {
     const parsed = cli.parse(joinNegativeValues(argv), { run: false });
     const name = cli.matchedCommandName;

@@ -133,6 +133,20 @@ describe('rxkcp refuses what it does not understand', () => {
     expect(await r.exit()).toBe(0);
     expect(r.stdout()).toMatch(/echo/);
   });
+
+  it("each command's --help starts with what the command does", async () => {
+    const commands = [
+      ['echo', 'echo every byte of every session'],
+      ['sink', 'discard and count what arrives'],
+      ['send', 'send N pattern bytes to an echo server'],
+      ['relay', 'a seeded network emulator'],
+    ] as const;
+    const runs = commands.map(([command]) => rxkcp(command, '--help'));
+    for (const [i, [command, what]] of commands.entries()) {
+      expect(await runs[i]!.exit()).toBe(0);
+      expect(runs[i]!.stdout().split('\n')[0]).toContain(`rxkcp ${command}: ${what}`);
+    }
+  });
 });
 
 describe('rxkcp send interrupted', () => {

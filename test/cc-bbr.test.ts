@@ -16,6 +16,8 @@ import { pumpThrough, testScheduler } from '../marbles/helpers.js';
 import type { CcFactory, CcName } from '../src/kcp/cc.js';
 import { ccFactory } from '../src/kcp/cc-names.js';
 import { Prng } from '../src/prng.js';
+import { pathProfiles, type PathProfile } from '../src/sim/profiles.js';
+import { stationaryLoss } from '../src/sim/path.js';
 import { goodput, jain, rttQuantile, runFlows, type FlowsOptions } from './helpers/flows.js';
 import { transfer } from './helpers/transfer.js';
 
@@ -94,6 +96,21 @@ describe(`${CC} on a bottleneck (virtual time)`, () => {
       const p50 = rttQuantile(r, 0, 7000, 9000, 0.5);
       expect(Math.min(...w), `goodput per 500 ms window from 7 s, as a fraction of the new ideal: ${w.join(' ')}`).toBeGreaterThanOrEqual(0.9);
       expect(p50, `median RTT ${p50} ms, path RTT ${PATH_RTT} ms`).toBeLessThanOrEqual(1.25 * PATH_RTT);
+    });
+  }
+});
+
+describe(`${CC} on the named path profiles (virtual time, no FEC, drop-tail queues of 0.1 to 4 BDP)`, () => {
+  // the profiles `rxkcp relay --profile` and bench:wan use, both directions alike; kcp-go's rules
+  // and adaptive timing reach 13 to 75 % of the ideal on most of them (run with RXKCP_TEST_CC)
+  for (const [name, profile] of Object.entries(pathProfiles) as [string, PathProfile][]) {
+    it(`${name}: at least 85 % of the ideal goodput from 10 round trips (at least 1 s) on`, () => {
+      const until = Math.max(5000, 25 * profile.rtt);
+      const from = Math.max(1000, 10 * profile.rtt);
+      const r = run({ until, forward: [{ from: 0, link: profile.path }], backDelay: profile.path.delay ?? 0 });
+      const ideal = idealOf((profile.path.bandwidth ?? 0) / 1000, r.mss, r.mtu, stationaryLoss(profile.path));
+      const got = goodput(r, 0, from, until) / ideal;
+      expect(got, `${name}: ${got.toFixed(3)} of the ideal; ${r.forwardDrops} datagrams dropped; median RTT ${rttQuantile(r, 0, from, until, 0.5)} ms (path ${profile.rtt} ms)`).toBeGreaterThanOrEqual(0.85);
     });
   }
 });

@@ -55,12 +55,18 @@ const FULL_BW_GROWTH = 1.25;
 const FULL_BW_ROUNDS = 3;
 /**
  * A round whose retransmissions exceed this share of its segments is lossy. Above the random loss
- * of the long, lossy paths KCP is used on (a few %, which FEC and ARQ repair), below what an
- * overflowing queue drops when a sender overshoots it by a quarter (PROBE_BW's 1.25).
+ * of the long, lossy paths KCP is used on (up to about 5 %, which FEC and ARQ repair, plus the
+ * fast retransmissions reordering causes), below what an overflowing queue drops when a sender
+ * overshoots it by a quarter (PROBE_BW's 1.25).
  */
-const LOSS_THRESH = 0.05;
+const LOSS_THRESH = 0.1;
 /** …counted only with at least this many retransmissions in the round (a few segments are noise). */
 const LOSS_MIN_SEGMENTS = 3;
+/**
+ * Weight of each round in the average share of segments sent again (`lossShare`): about the last
+ * eight rounds, as the bandwidth filter's ten.
+ */
+const LOSS_EWMA = 1 / 8;
 /** Lossy rounds in a row that mean a queue overflows (random loss rarely repeats above the threshold). */
 const LOSS_ROUNDS = 2;
 /** On persistent loss, inflightHi is what was in flight times this (BBRv2's beta). */
@@ -148,6 +154,8 @@ export class BbrCc implements CongestionControl {
   private roundSent = 0;
   private roundLost = 0;
   private lossyRounds = 0;
+  /** Average share of each round's segments that were sent again (see LOSS_EWMA). */
+  private lossShare = 0;
   private inflightHi = Infinity;
 
   constructor(private readonly host: CcHost) {}
@@ -305,6 +313,7 @@ export class BbrCc implements CongestionControl {
       this.inflightHi += this.inflightHi * INFLIGHT_HI_GROWTH;
       if (this.inflightHi > this.bdp(CWND_GAIN) + this.ackHold()) this.inflightHi = Infinity;
     }
+    if (this.roundSent > 0) this.lossShare += (Math.min(1, this.roundLost / this.roundSent) - this.lossShare) * LOSS_EWMA;
     this.roundLost = 0;
     this.roundSent = 0;
     const standing = this.mode === Mode.ProbeBw && this.roundMaxBw > 0 && this.roundMinRtt > STANDING_RTT_GAIN * this.minRtt + this.host.interval;
@@ -389,7 +398,10 @@ export class BbrCc implements CongestionControl {
   }
 
   private setPacing(): void {
-    const rate = this.pacingGain * this.bw;
+    // the delivery rate leaves out what the path lost after its bottleneck, which still took its
+    // turn there, and retransmissions need their share too: pacing adds the share sent again
+    // (random loss up to LOSS_THRESH; more than that is a queue overflowing, not to be fed)
+    const rate = this.pacingGain * this.bw * (1 + Math.min(this.lossShare, LOSS_THRESH));
     // startup never slows down before the pipe is full (a low early sample is not the path)
     if (rate > 0 && (this.filledPipe || rate > this.pacing)) this.pacing = rate;
   }

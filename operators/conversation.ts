@@ -7,51 +7,28 @@
  *     outbound: write ─▶ Kcp ─▶ clock/packet-clocked flush ─▶ fecEncode ─▶ crcSeal ─▶ encrypt ─▶ pace ─▶ datagrams$
  *
  * A user operator goes between any two layers through `layers` (see `LayerSlot`). Without one
- * (and without `rateLimit`), the layers' cores are called directly, the operators fused into plain
- * calls that do what they would, and no Subject or subscriber stands between layers. The conversation
+ * (and without `rateLimit`), the layers' steps are called directly, fused into plain calls, and no
+ * Subject or subscriber stands between layers; with one, the layer operators made of the same
+ * steps are piped (conversation-chain.ts). The conversation
  * registers with one shared `Clock`; pass the same clock to every conversation of a process.
  * When the core flushes (clock ticks, sleeping while idle, packet clocking, the linger after
  * close) and what writers are told is `ConversationPolicy`'s (conversation-policy.ts); this class
  * wires the layers and holds the public API.
  * @module
  */
-import {
-  asyncScheduler,
-  identity,
-  merge,
-  Observable,
-  Subject,
-  tap,
-  type OperatorFunction,
-  type SchedulerLike,
-  type Subscriber,
-  type Subscription,
-} from 'rxjs';
+import { asyncScheduler, Observable, Subject, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
-import { addCrcHeader, aeadSeal, decryptDatagram, encryptDatagram, openDatagram, verifyCrc } from '../src/crypt/packet.js';
-import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { KcpError } from '../src/errors.js';
 import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { RecoveredPacket } from '../src/fec/fec-decoder.js';
-import { FecReceiver } from '../src/fec/fec-receiver.js';
-import { FecEncoder } from '../src/fec/fec-encoder.js';
 import { encodeOOB } from '../src/fec/fec-packet.js';
 import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
 import { readOneByOne } from './async-iteration.js';
-import { crcCheck } from './crc-check.js';
-import { crcSeal } from './crc-seal.js';
-import { decrypt } from './decrypt.js';
-import { encrypt } from './encrypt.js';
-import { fecDecode } from './fec-decode.js';
-import { fecEncode } from './fec-encode.js';
-import { kcpInput } from './kcp-input.js';
+import { FusedChain, PipedChain, type Chain, type ChainHost } from './conversation-chain.js';
 import { layerError } from './layer.js';
-import { assertCrypt } from './checks.js';
 import { assertOptions } from './options.js';
-import { pace } from './pace.js';
 import { readReady } from './reassemble.js';
 import { ConversationPolicy, type PolicyHost } from './conversation-policy.js';
 import { Clock } from './update-clock.js';
@@ -139,26 +116,9 @@ export class Conversation {
   readonly oob$: Observable<Uint8Array>;
   private readonly oobIn = new Subject<Uint8Array>();
 
-  /**
-   * No user layer and no pacing: datagrams go through the layers' cores as plain calls (see
-   * "the default chain, called directly" below) and the operator pipelines and their Subjects are
-   * never built. Otherwise the layer operators are piped, with the user's between them.
-   */
-  private readonly fused: boolean;
-  // the operator pipelines' entries (built only when not fused)
-  private readonly inbound!: Subject<Uint8Array>;
-  private readonly inboundDecrypted!: Subject<Uint8Array>;
-  private readonly inboundBodies!: Subject<Uint8Array>;
-  private readonly kcpOut!: Subject<Uint8Array>;
-  /** OOB bodies: they skip KCP and FEC encoding, then share crcSeal/encrypt/pace. */
-  private readonly oobOut!: Subject<Uint8Array>;
-  // what the fused chain keeps (the operators keep the same per subscription); coders made at first use
+  /** The layers, fused or piped (conversation-chain.ts): where datagrams enter and the core's output goes. */
+  private readonly chain: Chain;
   private readonly onOob: ((payload: Uint8Array) => void) | undefined;
-  private readonly replay: ReplayWindow | undefined;
-  private fecEncoder: FecEncoder | null = null;
-  private fecReceiver: FecReceiver | null = null;
-  private fecSink: Sink<Uint8Array> | null = null;
-  private packetSink: Sink<Uint8Array> | null = null;
   private readonly fec: FecOptions | null;
   private readonly outbound = new Subject<Uint8Array>();
   /** The one `data$` subscriber (see `data$`), told after every input and when the conversation ends. */
@@ -170,7 +130,6 @@ export class Conversation {
   /** `end()` was called: no more writes. */
   private ending = false;
   private readonly kcpSink: Sink<Uint8Array>;
-  private readonly subscriptions: Subscription[] = [];
   /** Bit i: a user operator sits in SLOTS[i]. */
   private readonly layerMask: number;
   private _closed = false;
@@ -203,62 +162,22 @@ export class Conversation {
     let mask = 0;
     for (const k of Object.keys(options.layers ?? {})) mask |= 1 << SLOTS.indexOf(k as LayerSlot);
     this.layerMask = mask;
-    this.fused = mask === 0 && options.rateLimit === undefined;
     this.onOob = onOob;
-    if (this.fused) {
-      // what the layer operators check when the pipeline is built
-      assertCrypt('crcSeal', this.crypt);
-      if (antiReplay !== undefined && this.crypt.kind !== 'aead') throw new RangeError('decrypt: antiReplay needs an AEAD cipher (CFB nonces are not authenticated)');
-    }
-    this.replay = this.fused && antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined;
-    if (this.fused) this.kcpSink = { next: (dg) => this.sendKcp(dg) };
-    else {
-      this.inbound = new Subject<Uint8Array>();
-      this.inboundDecrypted = new Subject<Uint8Array>();
-      this.inboundBodies = new Subject<Uint8Array>();
-      this.kcpOut = new Subject<Uint8Array>();
-      this.oobOut = new Subject<Uint8Array>();
-      this.kcpSink = { next: (dg) => this.kcpOut.next(dg) };
-    }
-    const layers = options.layers; // (closures made here keep what they name alive, so not `options`)
-    const layer = (slot: LayerSlot) => layers?.[slot] ?? identity;
-
-    if (!this.fused) this.subscriptions.push(
-      merge(this.kcpOut.pipe(layer('beforeFecEncode'), fecEncode({ fec, stats: this.stats, scheduler, inPlace: !this.hasLayer('beforeFecEncode'), headroom: cryptHeaderSizeOf(this.crypt) })), this.oobOut)
-        .pipe(
-          layer('afterFecEncode'),
-          crcSeal({ crypt: this.crypt, inPlace: !this.hasLayer('afterFecEncode') && (fec !== null || !this.hasLayer('beforeFecEncode')) }),
-          layer('afterCrcSeal'),
-          encrypt({ crypt: this.crypt, inPlace: !this.hasLayer('afterCrcSeal') }),
-          layer('afterEncrypt'),
-          options.rateLimit !== undefined ? pace({ rate: options.rateLimit, scheduler }) : identity
-        )
-        .subscribe({ next: (dg) => this.outbound.next(dg), error: (e: unknown) => this.fail(e) }),
-      merge(
-        merge(this.inbound.pipe(decrypt(this.crypt, this.stats, options.antiReplay)), this.inboundDecrypted).pipe(
-          layer('afterDecrypt'),
-          crcCheck(this.crypt, this.stats)
-        ),
-        this.inboundBodies
-      )
-        .pipe(
-          layer('afterCrcCheck'),
-          fecDecode({ fec, stats: this.stats, inPlace: !this.hasLayer('afterFecDecode'), onOob: (p) => {
-            this.oobReceived(p);
-          } }), // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1); shards kept as views unless a user layer follows
-          layer('afterFecDecode'),
-          tap(() => this.policy.wake()),
-          kcpInput(this.kcp, this.kcpSink, this.stats, scheduler)
-        )
-        .subscribe({
-          next: (k) => {
-            this.policy.peerSpoke();
-            this.readTo(this.reader);
-            this.policy.inputTaken();
-          },
-          error: (e: unknown) => this.fail(e),
-        })
-    );
+    const host: ChainHost = {
+      isDown: () => this.down,
+      fail: (e) => this.fail(e),
+      wake: () => this.policy.wake(),
+      took: () => {
+        this.policy.peerSpoke();
+        this.readTo(this.reader);
+        this.policy.inputTaken();
+      },
+      oob: (p) => this.oobReceived(p),
+      emit: (dg) => this.outbound.next(dg),
+    };
+    const chainOptions = { crypt: this.crypt, fec, stats: this.stats, kcp: this.kcp, scheduler, antiReplay, layers: options.layers, rateLimit: options.rateLimit };
+    this.chain = mask === 0 && options.rateLimit === undefined ? new FusedChain(chainOptions, host) : new PipedChain(chainOptions, host);
+    this.kcpSink = this.chain.kcp;
 
     this.datagrams$ = this.outbound.asObservable();
     const kcp = this.kcp;
@@ -288,7 +207,7 @@ export class Conversation {
       this.readTo(s);
       return undefined;
     });
-    this.policy = new ConversationPolicy(kcp, this.clock, this.kcpSink, stats, new Host(this), {
+    this.policy = new ConversationPolicy(kcp, this.clock, this.kcpSink, stats, new Host(this, host, () => this.lingerOver()), {
       writeDelay: options.writeDelay ?? false,
       failOnDeadLink: options.failOnDeadLink ?? false,
     });
@@ -322,8 +241,7 @@ export class Conversation {
   /** Feeds one datagram from the wire. Ignored after close. Never throws on its content. */
   input(datagram: Uint8Array): void {
     if (this.down) return;
-    if (this.fused) this.decryptStep(datagram);
-    else this.inbound.next(datagram);
+    this.chain.input(datagram);
   }
 
   /**
@@ -333,8 +251,7 @@ export class Conversation {
    */
   inputBody(body: Uint8Array): void {
     if (this.down) return;
-    if (this.fused) this.fecDecodeStep(body);
-    else this.inboundBodies.next(body);
+    this.chain.inputBody(body);
   }
 
   /**
@@ -345,8 +262,7 @@ export class Conversation {
    */
   inputDecrypted(datagram: Uint8Array): void {
     if (this.down) return;
-    if (this.fused) this.crcCheckStep(datagram);
-    else this.inboundDecrypted.next(datagram);
+    this.chain.inputDecrypted(datagram);
   }
 
   /** Whether a user operator sits in `slot`. */
@@ -360,9 +276,7 @@ export class Conversation {
     if (this._closed) throw new KcpError('CLOSED', 'sendOob after close', { conv: this.kcp.conv });
     if (!this.fec) throw new RangeError('conversation: OOB requires FEC to be enabled');
     if (4 + payload.length > this.kcp.mtu) throw new RangeError(`conversation: OOB payload too large (max ${this.kcp.mtu - 4})`);
-    const body = encodeOOB(payload, this.kcp.conv);
-    if (this.fused) this.sealStep(body);
-    else this.oobOut.next(body);
+    this.chain.sendOob(encodeOOB(payload, this.kcp.conv));
   }
 
   /**
@@ -527,86 +441,9 @@ export class Conversation {
     this.policy.failWritable(err);
   }
 
-  // ---- the default chain, called directly ------------------------------------------------------
-  // What the layer operators do to each datagram, as plain calls (fused, as Akka Streams and
-  // Reactor fuse operators): the same core calls in the same order, the same counters, a throw in
-  // a layer's own step ending the conversation with that layer's LAYER_ERROR, and nothing done once
-  // the pipelines are down (each step checks `down` where an operator would find its subscriber
-  // closed). Used only with no user layer, so every layer owns what it is given: headers are
-  // written in place and FEC shards held as views, as the operators do with `inPlace`. A change
-  // to what a layer operator does belongs here too: test/fused-chain.test.ts compares the two.
-
-  /** decrypt: datagrams from `input`. */
-  private decryptStep(dg: Uint8Array): void {
-    let out: Uint8Array | null = dg;
-    try {
-      const crypt = this.crypt;
-      if (crypt.kind === 'framed') out = decryptDatagram(dg, crypt.block) ? dg : null;
-      else if (crypt.kind === 'aead') out = openDatagram(crypt, dg, this.stats, this.replay);
-    } catch (e) {
-      return this.fail(layerError('decrypt', e));
-    }
-    if (out !== null) this.crcCheckStep(out);
-  }
-
-  /** crcCheck: decrypted datagrams (also from `inputDecrypted`). */
-  private crcCheckStep(dg: Uint8Array): void {
-    if (this.down) return;
-    let body: Uint8Array | null = dg;
-    try {
-      if (this.crypt.kind === 'framed') body = verifyCrc(dg, this.crypt.crc32, this.stats);
-    } catch (e) {
-      return this.fail(layerError('crcCheck', e));
-    }
-    if (body !== null) this.fecDecodeStep(body);
-  }
-
-  /** fecDecode: bodies (also from `inputBody`); KCP packets on to `packetStep`. */
-  private fecDecodeStep(body: Uint8Array): void {
-    if (this.down) return;
-    try {
-      // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1)
-      this.fecReceiver ??= new FecReceiver(this.fec, this.stats, (p) => this.oobReceived(p), true);
-      this.packetSink ??= { next: (p) => this.packetStep(p) };
-      this.fecReceiver.take(body, this.packetSink, this.isDown);
-    } catch (e) {
-      this.fail(layerError('fecDecode', e));
-    }
-  }
-
-  /** Whether the pipelines are down (for `FecReceiver.take`). */
-  private readonly isDown = (): boolean => this.down;
-
   private oobReceived(payload: Uint8Array): void {
     this.onOob?.(payload);
     this.oobIn.next(payload);
-  }
-
-  /** kcpInput: KCP packets into the core, then the reader is told. */
-  private packetStep(packet: Uint8Array): void {
-    if (this.down) return;
-    try {
-      this.policy.wake();
-    } catch (e) {
-      return this.fail(e);
-    }
-    if (this.down) return;
-    const stats = this.stats;
-    try {
-      stats.InPkts++;
-      stats.InBytes += packet.length;
-      const r = this.kcp.input(packet, this.clock.now() >>> 0, this.kcpSink, packet instanceof RecoveredPacket ? 'fec' : 'wire');
-      if (r !== 0) {
-        stats.KCPInErrors++;
-        return;
-      }
-    } catch (e) {
-      return this.fail(layerError('kcpInput', e));
-    }
-    if (this.down) return;
-    this.policy.peerSpoke();
-    this.readTo(this.reader);
-    this.policy.inputTaken();
   }
 
   /**
@@ -622,46 +459,6 @@ export class Conversation {
     }
   }
 
-  /** fecEncode: what the core flushes. */
-  private sendKcp(dg: Uint8Array): void {
-    if (this.down) return;
-    const fec = this.fec;
-    if (fec === null) return this.sealStep(dg);
-    try {
-      this.fecSink ??= { next: (b) => this.sealStep(b) };
-      this.fecEncoder ??= new FecEncoder(fec, this.stats, 0, cryptHeaderSizeOf(this.crypt));
-      this.fecEncoder.encode(dg, this.clock.now() >>> 0, this.fecSink, true);
-    } catch (e) {
-      this.fail(layerError('fecEncode', e));
-    }
-  }
-
-  /** crcSeal and encrypt: bodies from FEC (or the core without it) and OOB messages, to `datagrams$`. */
-  private sealStep(body: Uint8Array): void {
-    if (this.down) return;
-    const crypt = this.crypt;
-    let dg = body;
-    if (crypt.kind === 'framed') {
-      try {
-        dg = addCrcHeader(body, crypt.crc32, true);
-      } catch (e) {
-        return this.fail(layerError('crcSeal', e));
-      }
-      try {
-        encryptDatagram(dg, crypt.block, crypt.random);
-      } catch (e) {
-        return this.fail(layerError('encrypt', e));
-      }
-    } else if (crypt.kind === 'aead') {
-      try {
-        dg = aeadSeal(body, crypt.aead, crypt.random);
-      } catch (e) {
-        return this.fail(layerError('encrypt', e));
-      }
-    }
-    this.outbound.next(dg);
-  }
-
   /** The linger after close is over (see `Host`). */
   private lingerOver(): void {
     this.shutdown();
@@ -672,18 +469,7 @@ export class Conversation {
     this._closed = true;
     this.down = true;
     this.policy.stop();
-    if (this.fused) {
-      // drop what the coders hold, as the operators do when unsubscribed
-      this.fecEncoder = null;
-      this.fecReceiver = null;
-    } else {
-      for (const s of this.subscriptions) s.unsubscribe();
-      this.inbound.complete();
-      this.inboundDecrypted.complete();
-      this.inboundBodies.complete();
-      this.kcpOut.complete();
-      this.oobOut.complete();
-    }
+    this.chain.stop();
     this.oobIn.complete();
     if (!this._error) this.policy.completeWritable();
   }
@@ -694,17 +480,21 @@ export class Conversation {
  * getters would be a property dictionary of about 450 bytes in every conversation.
  */
 class Host implements PolicyHost {
-  constructor(private readonly c: Conversation) {}
+  constructor(
+    private readonly c: Conversation,
+    private readonly chain: ChainHost,
+    private readonly onLingerOver: () => void
+  ) {}
   get closed(): boolean {
     return this.c.closed;
   }
   get down(): boolean {
-    return this.c['down'];
+    return this.chain.isDown();
   }
   fail(e: unknown): void {
     this.c.fail(e);
   }
   lingerOver(): void {
-    this.c['lingerOver']();
+    this.onLingerOver();
   }
 }

@@ -14,12 +14,12 @@
  * @see decrypt
  * @see crcSeal
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { verifyCrc } from '../src/crypt/packet.js';
 import { Snmp } from '../src/stats.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
-import { forward } from './layer.js';
+import { stepOperator, type LayerStep } from './layer.js';
 
 export interface CrcCheckOptions {
   crypt: PacketCrypt;
@@ -29,14 +29,19 @@ export interface CrcCheckOptions {
 export function crcCheck(options: CrcCheckOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function crcCheck(crypt: PacketCrypt, stats?: Snmp): OperatorFunction<Uint8Array, Uint8Array>;
 export function crcCheck(first: PacketCrypt | CrcCheckOptions, statsArg?: Snmp): OperatorFunction<Uint8Array, Uint8Array> {
-  const { crypt, stats = new Snmp() } = isOptionsBag<CrcCheckOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg };
+  const options: CrcCheckOptions = isOptionsBag<CrcCheckOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg };
+  const step = crcCheckStep(options);
+  return stepOperator('crcCheck', () => step);
+}
+
+/**
+ * crcCheck's work on one decrypted datagram (see `crcCheck`): the body after the nonce and CRC,
+ * or null when the CRC does not match (counted); other crypts' datagrams pass as they are.
+ */
+export function crcCheckStep(options: CrcCheckOptions): LayerStep<Uint8Array, Uint8Array> {
+  const { crypt, stats = new Snmp() } = options;
   assertCrypt('crcCheck', crypt);
-  return (source) =>
-    new Observable<Uint8Array>((subscriber) =>
-      forward('crcCheck', source, subscriber, (dg) => {
-        if (crypt.kind !== 'framed') return subscriber.next(dg);
-        const body = verifyCrc(dg, crypt.crc32, stats);
-        if (body !== null) subscriber.next(body);
-      })
-    );
+  if (crypt.kind !== 'framed') return (dg) => dg;
+  const crc32 = crypt.crc32;
+  return (dg) => verifyCrc(dg, crc32, stats);
 }

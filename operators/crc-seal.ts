@@ -18,11 +18,11 @@
  * @see encrypt
  * @see crcCheck
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { addCrcHeader } from '../src/crypt/packet.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
-import { forward } from './layer.js';
+import { stepOperator, type LayerStep } from './layer.js';
 
 export interface CrcSealOptions {
   crypt: PacketCrypt;
@@ -33,11 +33,21 @@ export interface CrcSealOptions {
 export function crcSeal(options: CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
 export function crcSeal(first: PacketCrypt | CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  const bag = isOptionsBag<CrcSealOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
-  const crypt = bag.crypt;
-  const inPlace = bag.inPlace === true;
+  const options = isOptionsBag<CrcSealOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
+  const step = crcSealStep(options);
+  if (step === null) return (source) => source;
+  return stepOperator('crcSeal', () => step);
+}
+
+/**
+ * crcSeal's work on one body (see `crcSeal`): the datagram with nonce slot and CRC in front; null
+ * (no step) for crypts without a CRC, whose bodies pass as they are.
+ */
+export function crcSealStep(options: CrcSealOptions): LayerStep<Uint8Array, Uint8Array> | null {
+  const { crypt } = options;
+  const inPlace = options.inPlace === true;
   assertCrypt('crcSeal', crypt);
-  if (crypt.kind !== 'framed') return (source) => source;
+  if (crypt.kind !== 'framed') return null;
   const crc32 = crypt.crc32;
-  return (source) => new Observable<Uint8Array>((subscriber) => forward('crcSeal', source, subscriber, (body) => subscriber.next(addCrcHeader(body, crc32, inPlace))));
+  return (body) => addCrcHeader(body, crc32, inPlace);
 }

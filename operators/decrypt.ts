@@ -18,13 +18,13 @@
  * @see crcCheck
  * @see encrypt
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { decryptDatagram, openDatagram } from '../src/crypt/packet.js';
 import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { Snmp } from '../src/stats.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
-import { forward } from './layer.js';
+import { stepOperator, type LayerStep } from './layer.js';
 
 export interface DecryptOptions {
   crypt: PacketCrypt;
@@ -35,20 +35,26 @@ export interface DecryptOptions {
 export function decrypt(options: DecryptOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function decrypt(crypt: PacketCrypt, stats?: Snmp, antiReplay?: number): OperatorFunction<Uint8Array, Uint8Array>;
 export function decrypt(first: PacketCrypt | DecryptOptions, statsArg?: Snmp, antiReplayArg?: number): OperatorFunction<Uint8Array, Uint8Array> {
-  const { crypt, stats = new Snmp(), antiReplay } = isOptionsBag<DecryptOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg, antiReplay: antiReplayArg };
+  const options: DecryptOptions = isOptionsBag<DecryptOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg, antiReplay: antiReplayArg };
+  const stats = options.stats ?? new Snmp(); // one set of counters for every subscription
+  decryptStep({ ...options, stats }); // checks the options now
+  return stepOperator('decrypt', () => decryptStep({ ...options, stats })); // a replay window per subscription
+}
+
+/**
+ * decrypt's work on one datagram (see `decrypt`): the datagram decrypted in place (framed), the
+ * body (AEAD), or null when it is dropped (and counted). Checks the options when made; holds its
+ * own replay window.
+ */
+export function decryptStep(options: DecryptOptions): LayerStep<Uint8Array, Uint8Array> {
+  const { crypt, stats = new Snmp(), antiReplay } = options;
   assertCrypt('decrypt', crypt);
   if (antiReplay !== undefined && crypt.kind !== 'aead') throw new RangeError('decrypt: antiReplay needs an AEAD cipher (CFB nonces are not authenticated)');
-  if (antiReplay !== undefined) new ReplayWindow(antiReplay); // checks the size now
-  return (source) =>
-    new Observable<Uint8Array>((subscriber) => {
-      const replay = antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined; // per subscription
-      return forward('decrypt', source, subscriber, (dg) => {
-        if (crypt.kind === 'framed') {
-          if (decryptDatagram(dg, crypt.block)) subscriber.next(dg);
-        } else if (crypt.kind === 'aead') {
-          const body = openDatagram(crypt, dg, stats, replay);
-          if (body !== null) subscriber.next(body);
-        } else subscriber.next(dg);
-      });
-    });
+  const replay = antiReplay !== undefined ? new ReplayWindow(antiReplay) : undefined;
+  if (crypt.kind === 'framed') {
+    const block = crypt.block;
+    return (dg) => (decryptDatagram(dg, block) ? dg : null);
+  }
+  if (crypt.kind === 'aead') return (dg) => openDatagram(crypt, dg, stats, replay);
+  return (dg) => dg;
 }

@@ -15,11 +15,11 @@
  * @see crcSeal
  * @see decrypt
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../src/crypt/crypt.js';
 import { aeadSeal, encryptDatagram } from '../src/crypt/packet.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
-import { forward } from './layer.js';
+import { stepOperator, type LayerStep } from './layer.js';
 
 export interface EncryptOptions {
   crypt: PacketCrypt;
@@ -30,24 +30,32 @@ export interface EncryptOptions {
 export function encrypt(options: EncryptOptions): OperatorFunction<Uint8Array, Uint8Array>;
 export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
 export function encrypt(first: PacketCrypt | EncryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  const bag = isOptionsBag<EncryptOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
-  const crypt = bag.crypt;
-  const inPlace = bag.inPlace !== false;
+  const options = isOptionsBag<EncryptOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
+  const step = encryptStep(options);
+  if (step === null) return (source) => source;
+  return stepOperator('encrypt', () => step);
+}
+
+/**
+ * encrypt's work on one sealed datagram (see `encrypt`): the datagram encrypted (framed: in
+ * place unless `inPlace` is false) or the AEAD-sealed body; null (no step) for the null crypt,
+ * whose datagrams pass as they are.
+ */
+export function encryptStep(options: EncryptOptions): LayerStep<Uint8Array, Uint8Array> | null {
+  const { crypt } = options;
+  const inPlace = options.inPlace !== false;
   assertCrypt('encrypt', crypt);
   if (crypt.kind === 'framed') {
     const { block, random } = crypt;
-    return (source) =>
-      new Observable<Uint8Array>((subscriber) =>
-        forward('encrypt', source, subscriber, (arriving) => {
-          const dg = inPlace ? arriving : arriving.slice();
-          encryptDatagram(dg, block, random);
-          subscriber.next(dg);
-        })
-      );
+    return (arriving) => {
+      const dg = inPlace ? arriving : arriving.slice();
+      encryptDatagram(dg, block, random);
+      return dg;
+    };
   }
   if (crypt.kind === 'aead') {
     const { aead, random } = crypt;
-    return (source) => new Observable<Uint8Array>((subscriber) => forward('encrypt', source, subscriber, (body) => subscriber.next(aeadSeal(body, aead, random))));
+    return (body) => aeadSeal(body, aead, random);
   }
-  return (source) => source;
+  return null;
 }

@@ -18,12 +18,12 @@
  * @param scheduler Source of time (default asyncScheduler).
  * @see reassemble
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { RecoveredPacket } from '../src/fec/fec-decoder.js';
 import { Kcp } from '../src/kcp/kcp.js';
 import type { Sink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
-import { forward } from './layer.js';
+import { stepOperator, type LayerStep } from './layer.js';
 
 export interface KcpInputOptions {
   kcp: Kcp;
@@ -35,20 +35,27 @@ export interface KcpInputOptions {
 export function kcpInput(options: KcpInputOptions): OperatorFunction<Uint8Array, Kcp>;
 export function kcpInput(kcp: Kcp, output: Sink<Uint8Array>, stats?: Snmp, scheduler?: SchedulerLike): OperatorFunction<Uint8Array, Kcp>;
 export function kcpInput(first: Kcp | KcpInputOptions, outputArg?: Sink<Uint8Array>, statsArg?: Snmp, schedulerArg?: SchedulerLike): OperatorFunction<Uint8Array, Kcp> {
-  const o: KcpInputOptions = first instanceof Kcp ? { kcp: first, output: outputArg!, stats: statsArg, scheduler: schedulerArg } : first;
-  const { kcp, output } = o;
-  const stats = o.stats ?? new Snmp();
-  const scheduler = o.scheduler ?? asyncScheduler;
+  const options: KcpInputOptions = first instanceof Kcp ? { kcp: first, output: outputArg!, stats: statsArg, scheduler: schedulerArg } : first;
+  const step = kcpInputStep(options);
+  return stepOperator('kcpInput', () => step);
+}
+
+/**
+ * kcpInput's work on one KCP packet (see `kcpInput`): the packet into the core at the
+ * scheduler's time, counted; the core when it took the packet, null when it refused it.
+ */
+export function kcpInputStep(options: KcpInputOptions): LayerStep<Uint8Array, Kcp> {
+  const { kcp, output } = options;
+  const stats = options.stats ?? new Snmp();
+  const scheduler = options.scheduler ?? asyncScheduler;
   if (!(kcp instanceof Kcp)) throw new TypeError('kcpInput: kcp must be a Kcp');
   if (output === null || typeof output !== 'object' || typeof output.next !== 'function') throw new TypeError('kcpInput: output must be a sink with next()');
-  return (source) =>
-    new Observable<Kcp>((subscriber) =>
-      forward('kcpInput', source, subscriber, (packet) => {
-        stats.InPkts++;
-        stats.InBytes += packet.length;
-        const r = kcp.input(packet, scheduler.now() >>> 0, output, packet instanceof RecoveredPacket ? 'fec' : 'wire');
-        if (r !== 0) stats.KCPInErrors++;
-        else subscriber.next(kcp);
-      })
-    );
+  return (packet) => {
+    stats.InPkts++;
+    stats.InBytes += packet.length;
+    const r = kcp.input(packet, scheduler.now() >>> 0, output, packet instanceof RecoveredPacket ? 'fec' : 'wire');
+    if (r === 0) return kcp;
+    stats.KCPInErrors++;
+    return null;
+  };
 }

@@ -104,7 +104,7 @@ const UNLIMITED = Infinity;
 
 /**
  * kcp-go's congestion window (kcp.go, nc 0): slow start to ssthresh, then about one segment per
- * RTT; halved to the inflight on fast retransmit, 1 on a timeout. With nc 1 it only keeps cwnd ≥ 1.
+ * RTT; halved to the inflight on fast retransmit, 1 on a timeout. With nc 1 it is left alone (0).
  * uint32 arithmetic as kcp-go. Shared by the `kcp-go` and `adaptive` strategies.
  */
 export class KcpGoWindow {
@@ -153,10 +153,11 @@ export class KcpGoWindow {
         this.cwnd = 1;
         this.incr = mss;
       }
-    }
-    if (this.cwnd < 1) {
-      this.cwnd = 1;
-      this.incr = mss;
+      // with nc 1 the window stays 0, as kcp-go's: turning nc off later starts it from there
+      if (this.cwnd < 1) {
+        this.cwnd = 1;
+        this.incr = mss;
+      }
     }
   }
 }

@@ -201,9 +201,12 @@ export class Kcp {
   private ackCount = 0;
 
   /**
-   * A lower bound of every in-flight segment's resendts, valid while `haveMinResend`, and whether
-   * any segment may be due a fast or early retransmit. Together they let a flush that cannot
-   * retransmit anything skip the scan of the send buffer and send only the new segments.
+   * The earliest resendts of the unacknowledged segments in flight, valid while `haveMinResend`,
+   * and whether any segment may be due a fast or early retransmit. Together they let a flush that
+   * cannot retransmit anything skip the scan of the send buffer and send only the new segments.
+   * The minimum is exact, not only a bound: when the segment holding it is acknowledged or leaves
+   * with una, `haveMinResend` is cleared and the next flush scans again. A flush's return value
+   * (when to run again) comes from it, and kcp-go counts only unacknowledged segments there.
    */
   private minResend = 0;
   private haveMinResend = false;
@@ -617,6 +620,7 @@ export class Kcp {
         this._inflightBytes -= seg.len;
         this.ccs.onAck(sn, seg.len, now);
         // marked in place; it leaves snd_buf when una passes it
+        if (seg.resendts === this.minResend) this.haveMinResend = false;
         seg.acked = true;
         seg.data = EMPTY;
         seg.len = 0;
@@ -668,6 +672,7 @@ export class Kcp {
         if (!seg.acked) {
           bytes += seg.len;
           newest = seg.sn;
+          if (seg.resendts === this.minResend) this.haveMinResend = false;
         }
       } else if (!seg.acked) break;
       count++;
@@ -853,7 +858,7 @@ export class Kcp {
     const n = items.length;
     // DIVERGES(kcp-go): when no segment can be due for a retransmission (every resendts is still
     // ahead and no fast-ack counts are pending), only the unsent tail is visited; kcp-go scans
-    // the whole window on every flush. What is sent is the same.
+    // the whole window on every flush. What is sent, and the returned wait, are the same.
     let start = head;
     if (n === head) this.haveMinResend = false; // nothing in flight: no bound to keep (kcp-go then returns interval)
     const quiet =

@@ -9,7 +9,9 @@ import { nodeCrc32 } from '../src/node/crc32.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import { Prng } from '../src/prng.js';
 import { crc32 } from '../src/wire/crc32.js';
-import { emit, nsPerOp, sideBySide } from './lib.js';
+import { emit, nsPerOp, sideBySide, printRanOn } from './lib.js';
+
+printRanOn();
 
 const pass = new Prng(1).bytes(32);
 const data = new Prng(2).bytes(1500);

@@ -10,7 +10,9 @@ import { Prng } from '../src/prng.js';
 import { nullSink } from '../src/sink.js';
 import { Snmp } from '../src/stats.js';
 import { writeU16, writeU32 } from '../src/wire/bytes.js';
-import { emit, nsPerOp, sideBySide } from './lib.js';
+import { emit, nsPerOp, sideBySide, printRanOn } from './lib.js';
+
+printRanOn();
 
 const encoder = new FecEncoder({ dataShards: 10, parityShards: 3 }, new Snmp());
 const payload = new Uint8Array(1500 - 8);

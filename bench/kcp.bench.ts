@@ -8,7 +8,9 @@ import { Kcp } from '../src/kcp/kcp.js';
 import { encodeSegment } from '../src/kcp/segment.js';
 import { nullSink } from '../src/sink.js';
 import { writeU32 } from '../src/wire/bytes.js';
-import { emit, nsPerOp, sideBySide } from './lib.js';
+import { emit, nsPerOp, sideBySide, printRanOn } from './lib.js';
+
+printRanOn();
 
 const CONV = 1;
 

@@ -9,6 +9,49 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+/** `git` in the repository, or null when that fails (no git, not a checkout). */
+function git(...args: string[]): string | null {
+  try {
+    return execFileSync('git', args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/**
+ * What a benchmark ran on, as one line: the commit and whether the tree had changes to tracked
+ * files, Node's version, the CPU model and count, and the load average (1, 5, 15 min) now.
+ */
+export function ranOn(): string {
+  const commit = git('rev-parse', '--short=10', 'HEAD');
+  const changed = git('status', '--porcelain', '--untracked-files=no');
+  const tree = commit === null ? 'not a git checkout' : `commit ${commit} ${changed === '' ? '(clean)' : `(modified: ${changed?.split('\n').length ?? '?'} tracked files changed)`}`;
+  const cpu = cpus();
+  return `${tree}, node ${process.version}, ${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, load average ${load()}`;
+}
+
+/** Set in a benchmark's environment once its parent has printed what it runs on. */
+const PRINTED = 'RXKCP_BENCH_RAN_ON';
+
+/**
+ * Prints what the benchmark runs on (`# ran on: ...`, see `ranOn`) to stdout now, and the load
+ * average again (`# load after: ...`) when the process exits, so every figure it prints can be
+ * read with the machine's state. A benchmark run by another that already printed them (bench/run.ts)
+ * prints nothing. Call it first thing in every benchmark.
+ */
+export function printRanOn(): void {
+  if (process.env[PRINTED]) return;
+  process.env[PRINTED] = '1';
+  process.stdout.write(`# ran on: ${ranOn()}\n`);
+  process.on('exit', () => process.stdout.write(`# load after: ${load()}\n`));
+}
 
 export interface BenchRow {
   name: string;

@@ -17,7 +17,9 @@ import { SourceMap } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoCrypt } from '../test/interop/go-peer.js';
-import { emit } from './lib.js';
+import { emit, printRanOn } from './lib.js';
+
+printRanOn();
 
 const MB = Number(process.env.BENCH_MB ?? 32);
 const bytes = MB * 1024 * 1024;

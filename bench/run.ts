@@ -7,6 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printRanOn } from './lib.js';
+
+printRanOn();
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);

@@ -15,7 +15,9 @@ import { Kcp } from '../src/kcp/kcp.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import { Prng } from '../src/prng.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
-import { emit, nsPerOp } from './lib.js';
+import { emit, nsPerOp, printRanOn } from './lib.js';
+
+printRanOn();
 
 const configs: { name: string; crypt: CryptName; fec: boolean }[] = [
   { name: 'salsa20 + FEC 10/3', crypt: 'salsa20', fec: true },

@@ -17,8 +17,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildGoPeer, haveGoPeer, startGoPeer } from '../test/interop/go-peer.js';
-import { emit } from './lib.js';
+import { emit, printRanOn } from './lib.js';
 import { openSessions, procStats, quantile, quietLoad, sleep } from './quiet-sessions.js';
+
+printRanOn();
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const flags = ['--crypt', 'null', '--datashard', '0', '--parityshard', '0', '--mode', 'normal', '--max-sessions', '0', '--idle-timeout', '0'];

@@ -17,7 +17,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildGoPeer, haveGoPeer, runGoOneway, runGoSend, startGoPeer, type GoCrypt } from '../test/interop/go-peer.js';
-import { emit, median } from './lib.js';
+import { emit, median, printRanOn } from './lib.js';
+
+printRanOn();
 
 const MB = Number(process.env.BENCH_MB ?? 64);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

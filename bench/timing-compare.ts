@@ -8,6 +8,9 @@
  */
 import { transfer } from '../test/helpers/transfer.js';
 import { CC_NAMES } from '../src/kcp/cc-names.js';
+import { printRanOn } from './lib.js';
+
+printRanOn();
 
 const MB = Number(process.argv[2] ?? 8);
 const seeds = (process.argv[3] ?? '3,5,7,9,11').split(',').map(Number);

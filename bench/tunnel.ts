@@ -19,7 +19,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
-import { emit, median } from './lib.js';
+import { emit, median, printRanOn } from './lib.js';
+
+printRanOn();
 
 const MB = Number(process.env.BENCH_MB ?? 32);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);

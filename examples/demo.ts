@@ -7,6 +7,9 @@
  */
 import { dial, Listener, toDuplex, type SessionOptions } from 'rxkcp/io';
 import { patternBytes, PatternVerifier } from 'rxkcp/testing';
+import { printRanOn } from '../bench/lib.js';
+
+printRanOn();
 
 const seconds = Number(process.argv[2] ?? 4);
 const options: SessionOptions = {

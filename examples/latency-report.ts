@@ -6,6 +6,9 @@
  */
 import { VirtualTimeScheduler } from 'rxjs';
 import { Clock, Conversation, Prng, virtualNetwork } from 'rxkcp';
+import { printRanOn } from '../bench/lib.js';
+
+printRanOn();
 
 const modes = {
   normal: [0, 40, 2, 1],

@@ -28,6 +28,9 @@ import { createNodeCrypt } from '../src/node/crypt.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildGoPeer, buildGoProgram, haveGoPeer, runGoSend } from '../test/interop/go-peer.js';
+import { printRanOn } from './lib.js';
+
+printRanOn();
 const emit = (row: Record<string, unknown>): void => console.log(JSON.stringify(row));
 
 const here = fileURLToPath(import.meta.url);

@@ -36,6 +36,9 @@ import type { Session } from '../operators/io/session.js';
 import { CC_NAMES, DEFAULT_CC } from '../src/kcp/cc-names.js';
 import { idealGoodput, KCPTUN_FEC, PATH_PROFILE_NAMES, pathProfiles, wireFloor, type PathProfileName } from '../src/sim/profiles.js';
 import { runGoOneway, startGoPeer } from '../test/interop/go-peer.js';
+import { printRanOn } from './lib.js';
+
+printRanOn();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));

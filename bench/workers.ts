@@ -19,8 +19,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoCrypt } from '../test/interop/go-peer.js';
-import { median } from './lib.js';
+import { median, printRanOn } from './lib.js';
 import { openSessions, procStats, quantile, quietLoad, sleep } from './quiet-sessions.js';
+
+printRanOn();
 
 const MB = Number(process.env.BENCH_MB ?? 64);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

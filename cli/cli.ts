@@ -11,7 +11,6 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { cac } from 'cac';
 import cliProgress from 'cli-progress';
 import type { CryptName } from '../src/crypt/crypt.js';
@@ -23,7 +22,8 @@ import { CRYPT_NAMES, MODES, type Mode } from '../operators/options.js';
 import { dial } from '../operators/io/dial.js';
 import { echo } from '../operators/io/echo.js';
 import { defaultMaxHalfOpen, Listener } from '../operators/io/listener.js';
-import { listenWorkers, MAX_WORKERS, reusePortAvailable } from '../operators/io/workers.js';
+import { listenWorkers, MAX_WORKERS } from '../operators/io/workers.js';
+import { cliWorkerModule, defaultWorkers } from './worker-defaults.js';
 import type { CliWorkerData } from './cli-worker.js';
 import { aggregateStats, type SessionOptions } from '../operators/io/session.js';
 import { toDuplex } from '../operators/io/stream.js';
@@ -98,15 +98,6 @@ export const SERVER_DEFAULTS = { idleTimeoutMs: 60_000, maxSessions: 4096, maxHa
  */
 export const LIMIT_LOG_INTERVAL_MS = 10_000;
 
-/**
- * Worker threads `echo` and `sink` run when --workers is not given: every core, as a kcp-go or
- * kcptun server uses them (see docs/workers.md for the measurement); none where dgram has no
- * reusePort (an explicit --workers there is refused).
- */
-export function defaultWorkers(): number {
-  return reusePortAvailable() ? availableParallelism() : 0;
-}
-
 function withServerFlags<T extends { option(n: string, d: string, o?: { default?: unknown }): T }>(c: T): T {
   return c
     .option('--idle-timeout <ms>', 'end a session that sent nothing for this long (0: never)', { default: SERVER_DEFAULTS.idleTimeoutMs })
@@ -134,11 +125,6 @@ function withSessionFlags<T extends { option(n: string, d: string, o?: { default
     .option('--acknodelay', 'flush ACKs at once')
     .option('--stream', 'stream mode')
     .option('--cc <name>', `congestion control: ${CC_NAMES.join(', ')} (docs/congestion-control.md)`);
-}
-
-/** The handler module of `--workers`: cli-worker.ts beside this file from source, cli-worker.js beside dist/cli.js. */
-export function cliWorkerModule(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './cli-worker.ts' : './cli-worker.js', import.meta.url);
 }
 
 /** What a server prints as its counters: totals, and with workers one entry per worker. */

@@ -19,10 +19,13 @@ import { CFB_CRYPT_NAMES, type CryptName } from '../src/crypt/crypt.js';
 import { resolveSmuxConfig, type SmuxConfig } from '../src/smux/mux.js';
 import { CC_NAMES, DEFAULT_CC } from '../src/kcp/cc-names.js';
 import type { CcName } from '../src/kcp/cc.js';
-import { SNMP_FIELDS, type Snmp } from '../src/stats.js';
+import { SNMP_FIELDS, Snmp } from '../src/stats.js';
 import { MODES, type Mode } from '../operators/options.js';
 import type { SessionOptions } from '../operators/io/session.js';
-import { parsePortRange, tunnelClient, tunnelServer, type TunnelHandle } from '../operators/io/tunnel.js';
+import { hostPort, kcptunSession, parsePortRange, tunnelClient, tunnelServer, type TunnelHandle } from '../operators/io/tunnel.js';
+import { listenWorkers, MAX_WORKERS } from '../operators/io/workers.js';
+import type { TunnelWorkerData } from './cli-worker.js';
+import { cliWorkerModule, defaultWorkers } from './worker-defaults.js';
 import { QPP_MIN_PADS, QPP_MIN_SEED_LENGTH } from '../src/qpp/qpp.js';
 
 type Kind = 'string' | 'int' | 'bool';
@@ -95,6 +98,7 @@ export function tunnelFlags(role: 'client' | 'server'): Flag[] {
           { name: 'target', alias: 't', kind: 'string', value: '127.0.0.1:12948', usage: 'target server address, or path/to/unix_socket' },
           { name: 'maxstreams', kind: 'int', value: 1024, usage: 'rxkcp: most streams one client session may have open; more are closed at once (logged)' },
           { name: 'maxconns', kind: 'int', value: 4096, usage: 'rxkcp: most TCP connections to the target at once; streams beyond are closed at once (logged)' },
+          { name: 'workers', kind: 'int', value: -1, usage: 'rxkcp: worker threads, each with its own socket on the port (0: one thread; -1: every core for a single port, one thread for a range)' },
         ]
       : [
           { name: 'localaddr', alias: 'l', kind: 'string', value: ':12948', usage: 'local listen address, or path/to/unix_socket' },
@@ -328,6 +332,15 @@ export function appendSnmpLog(path: string, snmp: Snmp, now: Date): string {
   return file;
 }
 
+/** kcptun's log: each line stamped, appended to `file`, or to stderr without one. */
+export function tunnelLog(file: string): (line: string) => void {
+  return (line) => {
+    const text = `${stamp(new Date())} ${line}\n`;
+    if (file !== '') appendFileSync(file, text);
+    else process.stderr.write(text);
+  };
+}
+
 function stamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
@@ -403,11 +416,7 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     return 2;
   }
   const logFile = String(config.log);
-  const log = (line: string) => {
-    const text = `${stamp(new Date())} ${line}\n`;
-    if (logFile !== '') appendFileSync(logFile, text);
-    else process.stderr.write(text);
-  };
+  const log = tunnelLog(logFile);
   if (!CRYPTS.includes(String(config.crypt))) log(`unknown crypt ${String(config.crypt)}: using aes, as kcptun does`);
   for (const line of notApplied(config)) log(line);
   for (const line of qppWarnings(config)) log(line);
@@ -422,16 +431,38 @@ export async function tunnelMain(argv: string[]): Promise<number> {
     qpp: config.QPP === true ? { seed: String(config.key), pads: Number(config.QPPCount) } : undefined,
   };
   log(`version: rxkcp`);
-  let handle: TunnelHandle;
+  let handle: TunnelHandle | undefined;
+  /** The counters the log lines and --snmplog show: of every worker when there are workers. */
+  let stats: () => Promise<{ sessions: number; streams: number; streamsTotal: number; snmp: Snmp }>;
+  let addresses: ReadonlyArray<{ address: string; port: number }>;
+  let close: () => Promise<void>;
   try {
     if (role === 'server') {
-      handle = await tunnelServer({
+      const server = {
         ...common,
-        listen: String(config.listen),
         target: String(config.target),
         maxStreams: check('maxstreams', config.maxstreams, 1, 2 ** 31 - 1),
         maxConns: check('maxconns', config.maxconns, 1, 2 ** 31 - 1),
-      });
+      };
+      const range = parsePortRange(String(config.listen));
+      const single = range.minPort === range.maxPort;
+      const workers = Number(config.workers) < 0 ? (single ? defaultWorkers() : 0) : check('workers', config.workers, 0, MAX_WORKERS);
+      if (workers > 0 && !single) throw new TunnelUsageError('--workers needs a single port: a port range runs in one thread (--workers 0)');
+      if (workers > 0) {
+        const { log: _log, ...tunnel } = server;
+        // maxConns bounds the whole server: each worker holds an even share, as listenWorkers shares maxSessions
+        const data: TunnelWorkerData = { tunnel: { ...tunnel, maxConns: Math.ceil(server.maxConns / workers) }, logFile };
+        const pool = await listenWorkers({ ...kcptunSession(server), listen: hostPort(range.host, range.minPort), workers, handler: cliWorkerModule(), name: 'tunnel', workerData: data });
+        pool.events$.subscribe((e) => e.type === 'exit' && log(`worker ${e.worker} exited (code ${e.code}${e.error ? `: ${e.error.message}` : ''}): its sessions ended; starting another`));
+        log(`workers: ${workers}`);
+        stats = async () => {
+          const st = await pool.stats();
+          const c = st.total.counters;
+          return { sessions: c.sessions ?? 0, streams: c.streams ?? 0, streamsTotal: c.streamsTotal ?? 0, snmp: Object.assign(new Snmp(), st.total.snmp) };
+        };
+        addresses = [pool.address];
+        close = () => pool.close();
+      } else handle = await tunnelServer({ ...server, listen: String(config.listen) });
     } else {
       handle = await tunnelClient({
         ...common,
@@ -443,11 +474,21 @@ export async function tunnelMain(argv: string[]): Promise<number> {
       });
     }
   } catch (e) {
+    if (e instanceof TunnelUsageError) {
+      console.error(`rxkcp tunnel ${role}: ${e.message}`);
+      return 2;
+    }
     log(`${(e as Error).message}`);
     return 1;
   }
+  if (handle !== undefined) {
+    const h = handle;
+    stats = async () => h.stats();
+    addresses = h.addresses;
+    close = () => h.close();
+  }
   log(role === 'server' ? `smux version: 1..${String(config.smuxver)}, each session its client's` : `smux version: ${String(config.smuxver)}`);
-  for (const b of handle.addresses) log(`listening on: ${b.address.startsWith('/') ? b.address : `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`}`);
+  for (const b of addresses!) log(`listening on: ${b.address.startsWith('/') ? b.address : `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`}`);
   if (role === 'server') log(`target: ${String(config.target)}`);
   if (role === 'server') log(`maxstreams: ${String(config.maxstreams)} maxconns: ${String(config.maxconns)}`);
   else log(`remote address: ${String(config.remoteaddr)}`);
@@ -472,20 +513,21 @@ export async function tunnelMain(argv: string[]): Promise<number> {
   log('key derivation done');
   const snmplog = String(config.snmplog);
   const period = Number(config.snmpperiod);
-  const timer = snmplog !== '' && period > 0 ? setInterval(() => appendSnmpLog(snmplog, handle.stats().snmp, new Date()), period * 1000) : null;
-  const onUsr1 = () => log(`KCP SNMP:${JSON.stringify(handle.stats().snmp.snapshot())}`);
+  const timer = snmplog !== '' && period > 0 ? setInterval(() => void stats!().then((s) => appendSnmpLog(snmplog, s.snmp, new Date())), period * 1000) : null;
+  const onUsr1 = () => void stats!().then((s) => log(`KCP SNMP:${JSON.stringify(s.snmp.snapshot())}`));
   process.on('SIGUSR1', onUsr1);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     if (timer) clearInterval(timer);
-    const s = handle.stats();
-    log(`${signal}: closing (${s.sessions} sessions, ${s.streams} streams open, ${s.streamsTotal} carried)`);
-    handle.close().then(
-      () => process.exit(0),
-      () => process.exit(1)
-    );
+    stats!()
+      .then((s) => log(`${signal}: closing (${s.sessions} sessions, ${s.streams} streams open, ${s.streamsTotal} carried)`))
+      .then(() => close!())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1)
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -146,7 +146,8 @@ export function parsePortRange(addr: string): { host: string; minPort: number; m
   return { host, minPort: min, maxPort: max };
 }
 
-function hostPort(host: string, port: number): string {
+/** `host:port`, an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
@@ -348,12 +349,27 @@ class TunnelCore {
   }
 }
 
-function kcptunSession(o: TunnelOptions): SessionOptions {
+/** The session options a tunnel runs its KCP sessions with: kcptun's stream mode, without write delay. */
+export function kcptunSession(o: TunnelOptions): SessionOptions {
   return { ...o.session, stream: true, writeDelay: false };
 }
 
-/** Starts a tunnel server: KCP on `listen`, every stream connected to `target`. */
-export async function tunnelServer(options: TunnelServerOptions): Promise<TunnelHandle> {
+/** What a tunnel server does with the KCP sessions it accepts, whoever accepts them. */
+export interface TunnelServerSessions {
+  /** Carries `session` (accepted on `localPort`): every stream its peer opens is connected to the target. */
+  serve(session: Session, localPort: number): void;
+  /** The counters of every session served (`extra`: the listeners' own, added to `snmp`). */
+  stats(extra?: Snmp): TunnelStats;
+  /** Closes every stream and connection, ends every session gracefully (see `tunnelServer`'s close). */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The tunnel server's work on each session, apart from listening: `tunnelServer` runs it on its
+ * listeners, and a worker listener (`listenWorkers`) runs it in each worker, on the sessions that
+ * worker accepts. Checks `maxStreams` and `maxConns` (RangeError) and parses `target` now.
+ */
+export function tunnelServerSessions(options: Omit<TunnelServerOptions, 'listen'>): TunnelServerSessions {
   const core = new TunnelCore(options);
   const maxStreams = options.maxStreams ?? defaultMaxStreams;
   const maxConns = options.maxConns ?? defaultMaxConns;
@@ -380,6 +396,40 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
   } catch {
     targetAddr = { path: target }; // not HOST:PORT: a Unix socket, as kcptun
   }
+  return {
+    serve(session, localPort) {
+      core.log('remote address:', `${session.remote.address}:${session.remote.port}`);
+      const { mux } = core.carry(session, 'server', localPort);
+      let open = 0;
+      mux.streams$.subscribe((stream) => {
+        if (open >= maxStreams) return refuse(stream, `maxstreams ${maxStreams} reached on the session from ${session.remote.address}:${session.remote.port}`);
+        if (core.sockets.size >= maxConns) return refuse(stream, `maxconns ${maxConns} reached: connections to ${target} are all in use`);
+        open++;
+        stream.ended$.subscribe(() => open--);
+        const tcp = createConnection({ ...targetAddr, allowHalfOpen: true });
+        core.sockets.add(tcp);
+        let bridged = false;
+        tcp.once('connect', () => {
+          bridged = true;
+          core.bridge(tcp, stream, `in: ${session.remote.address}:${session.remote.port}(${stream.id}) out: ${target}`);
+        });
+        tcp.once('error', (e: Error) => {
+          if (bridged) return; // the bridge handles it
+          core.sockets.delete(tcp);
+          core.streamsFailed++;
+          core.log(e.message);
+          stream.close();
+        });
+      });
+    },
+    stats: (extra) => core.stats(extra),
+    shutdown: () => core.shutdown(),
+  };
+}
+
+/** Starts a tunnel server: KCP on `listen`, every stream connected to `target`. */
+export async function tunnelServer(options: TunnelServerOptions): Promise<TunnelHandle> {
+  const server = tunnelServerSessions(options);
   const range = parsePortRange(options.listen);
   const listeners: Listener[] = [];
   try {
@@ -390,31 +440,7 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
     for (const l of listeners) l.close();
     throw e;
   }
-  const subs = listeners.map((listener) => listener.sessions$.subscribe((session) => {
-    core.log('remote address:', `${session.remote.address}:${session.remote.port}`);
-    const { mux } = core.carry(session, 'server', listener.address.port);
-    let open = 0;
-    mux.streams$.subscribe((stream) => {
-      if (open >= maxStreams) return refuse(stream, `maxstreams ${maxStreams} reached on the session from ${session.remote.address}:${session.remote.port}`);
-      if (core.sockets.size >= maxConns) return refuse(stream, `maxconns ${maxConns} reached: connections to ${target} are all in use`);
-      open++;
-      stream.ended$.subscribe(() => open--);
-      const tcp = createConnection({ ...targetAddr, allowHalfOpen: true });
-      core.sockets.add(tcp);
-      let bridged = false;
-      tcp.once('connect', () => {
-        bridged = true;
-        core.bridge(tcp, stream, `in: ${session.remote.address}:${session.remote.port}(${stream.id}) out: ${target}`);
-      });
-      tcp.once('error', (e: Error) => {
-        if (bridged) return; // the bridge handles it
-        core.sockets.delete(tcp);
-        core.streamsFailed++;
-        core.log(e.message);
-        stream.close();
-      });
-    });
-  }));
+  const subs = listeners.map((listener) => listener.sessions$.subscribe((session) => server.serve(session, listener.address.port)));
   return {
     get address() {
       return listeners[0]!.address;
@@ -422,10 +448,10 @@ export async function tunnelServer(options: TunnelServerOptions): Promise<Tunnel
     get addresses() {
       return listeners.map((l) => l.address);
     },
-    stats: () => core.stats(listeners.reduce((s, l) => s.add(l.stats), new Snmp())),
+    stats: () => server.stats(listeners.reduce((s, l) => s.add(l.stats), new Snmp())),
     async close() {
       for (const s of subs) s.unsubscribe();
-      await core.shutdown();
+      await server.shutdown();
       for (const l of listeners) l.close();
     },
   };

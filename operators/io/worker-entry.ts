@@ -18,7 +18,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Listener, type ListenOptions } from './listener.js';
 import { aggregateStats, type Session } from './session.js';
 import { addressKey, literalLookup, setSocketBuffers, socketTypeFor } from './udp.js';
-import type { FromPrimary, FromWorker, WorkerHandler, WorkerInit } from './workers.js';
+import type { FromPrimary, FromWorker, WorkerContext, WorkerHandler, WorkerInit } from './workers.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -50,7 +50,20 @@ async function main(): Promise<void> {
   setSocketBuffers(socket, init.options.sockbuf);
   const listener = await Listener.listen({ ...(init.options as ListenOptions), socket });
   const counters: Record<string, number> = {};
-  const context = { worker: init.worker, workerData: init.workerData, counters };
+  const updates: (() => void)[] = [];
+  const ends: (() => Promise<void> | void)[] = [];
+  const context: WorkerContext = {
+    worker: init.worker,
+    port: socket.address().port,
+    workerData: init.workerData,
+    counters,
+    onStats: (update) => void updates.push(update),
+    onClose: (end) => void ends.push(end),
+  };
+  const sample = (): Record<string, number> => {
+    for (const u of updates) u();
+    return { ...counters };
+  };
   /** Client addresses this worker holds sessions for: their datagrams are its own. */
   const owned = new Set<string>();
 
@@ -88,7 +101,7 @@ async function main(): Promise<void> {
   port.on('message', (m: FromPrimary) => {
     switch (m.type) {
       case 'stats':
-        post({ type: 'stats', id: m.id, snmp: aggregateStats().add(listener.stats).snapshot(), counters: { ...counters }, sessions: listener.size, halfOpen: listener.halfOpen });
+        post({ type: 'stats', id: m.id, snmp: aggregateStats().add(listener.stats).snapshot(), counters: sample(), sessions: listener.size, halfOpen: listener.halfOpen });
         break;
       case 'inject':
         emit('message', Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), { address: m.address, port: m.port, family: socketTypeFor(m.address) === 'udp6' ? 'IPv6' : 'IPv4', size: m.data.length });
@@ -96,12 +109,16 @@ async function main(): Promise<void> {
       case 'bind':
         break;
       case 'close':
-        listener.close();
-        socket.close(() => {
-          post({ type: 'closed', snmp: aggregateStats().add(listener.stats).snapshot(), counters: { ...counters } });
-          port.close();
-          process.exit(0); // ends this thread only, whatever the handler left open
-        });
+        void Promise.all(ends.map(async (end) => end()))
+          .catch(() => {})
+          .then(() => {
+            listener.close();
+            socket.close(() => {
+              post({ type: 'closed', snmp: aggregateStats().add(listener.stats).snapshot(), counters: sample() });
+              port.close();
+              process.exit(0); // ends this thread only, whatever the handler left open
+            });
+          });
     }
   });
   post({ type: 'ready', port: socket.address().port });

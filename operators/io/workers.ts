@@ -37,10 +37,19 @@ export type WorkerHandler = (session: Session, context: WorkerContext) => void;
 export interface WorkerContext {
   /** The worker's slot, 0..workers-1 (a replacement takes the slot of the worker it replaces). */
   readonly worker: number;
+  /** The port the server listens on. */
+  readonly port: number;
   /** `workerData` from the options, cloned into this thread. */
   readonly workerData: unknown;
   /** Counters of the handler's own (bytes received, requests served, ...): summed by `stats()`. */
   readonly counters: Record<string, number>;
+  /** Calls `update` whenever `stats()` asks this worker, before its `counters` are read. */
+  onStats(update: () => void): void;
+  /**
+   * Calls `end` when the server closes, before the worker's listener ends its sessions (a tunnel
+   * sends its streams' FINs there); `close()` waits for it, up to `CLOSE_GRACE_MS` in all.
+   */
+  onClose(end: () => Promise<void> | void): void;
 }
 
 /**

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reusePortAvailable } from '../operators/io/workers.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -143,6 +144,8 @@ describe('the packed rxkcp installed in a fresh application', () => {
       expect(files).toContain(`package/dist/${f}.cjs`);
     }
     expect(files).toContain('package/dist/cli.js');
+    expect(files).toContain('package/dist/cli-worker.js');
+    expect(files).toContain('package/dist/worker.js');
     expect(files).toContain('package/dist/operators/index.d.ts');
     expect(files).toContain('package/dist/operators/index.d.cts');
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
@@ -170,6 +173,42 @@ describe('the packed rxkcp installed in a fresh application', () => {
     expect(stdout).toMatch(/rxkcp/);
     expect(stdout).toMatch(/echo/);
     expect(stdout).toMatch(/send/);
+  }, 90_000);
+});
+
+/**
+ * A worker listener from the installed package: its worker entry (dist/worker.js) and a handler
+ * module of the application's own, two workers, four clients echoed; one JSON line.
+ */
+const WORKERS_HANDLER = `import { echo } from 'rxkcp/io';
+export default function (session, context) { context.counters.sessions = (context.counters.sessions ?? 0) + 1; echo(session); }
+`;
+const WORKERS_BODY = (handler: string) => `
+const server = await io.listenWorkers({ listen: '127.0.0.1:0', workers: 2, handler: ${handler}, crypt: 'aes', key: 'package' });
+const lengths = await Promise.all([1, 2, 3, 4].map(async (i) => {
+  const s = await io.dial({ connect: '127.0.0.1:' + server.address.port, crypt: 'aes', key: 'package' });
+  const back = new Promise((resolve) => s.data$.subscribe((m) => resolve(m.length)));
+  await s.send(new Uint8Array(100 * i));
+  const n = await back;
+  s.close();
+  return n;
+}));
+const st = await server.stats();
+await server.close();
+console.log(JSON.stringify({ lengths, workers: st.workers.length, sessions: st.total.counters.sessions }));
+process.exit(0);
+`;
+
+describe.runIf(reusePortAvailable())('listenWorkers from the installed package', () => {
+  const want = { lengths: [100, 200, 300, 400], workers: 2, sessions: 4 };
+  it('ESM: workers load dist/worker.js and the application\'s handler module', async () => {
+    writeFileSync(join(app, 'handler.mjs'), WORKERS_HANDLER);
+    expect(await runIn('workers.mjs', `import * as io from 'rxkcp/io';\n${WORKERS_BODY("new URL('./handler.mjs', import.meta.url)")}`)).toEqual(want);
+  }, 90_000);
+
+  it('CommonJS: the same from require(), the handler given as a path', async () => {
+    writeFileSync(join(app, 'handler.mjs'), WORKERS_HANDLER);
+    expect(await runIn('workers.cjs', `const io = require('rxkcp/io'), path = require('node:path');\n(async () => {\n${WORKERS_BODY("path.join(__dirname, 'handler.mjs')")}\n})().catch((e) => { console.error(e); process.exit(1); });`)).toEqual(want);
   }, 90_000);
 });
 

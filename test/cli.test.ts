@@ -274,8 +274,9 @@ describe('rxkcp echo and sink --workers', () => {
     expect((final.workers as { received: number }[]).reduce((n, w) => n + w.received, 0)).toBe(4 * 300000);
   });
 
-  it.runIf(!supported)('--workers where dgram has no reusePort: exit 2 and a message saying so, not one socket', async () => {
-    const r = rxkcp('echo', '--listen', '127.0.0.1:0', '--workers', '2');
+  it('--workers where dgram has no reusePort (the platform read as darwin): exit 2 and a message saying so, not one socket', async () => {
+    const darwin = `data:text/javascript,${encodeURIComponent("Object.defineProperty(process, 'platform', { value: 'darwin' });")}`;
+    const r = start(process.execPath, ['--import', darwin, cli, 'echo', '--listen', '127.0.0.1:0', '--workers', '2']);
     expect(await r.exit()).toBe(2);
     expect(r.stderr()).toMatch(/reusePort/);
   });

@@ -33,7 +33,7 @@ import { fecDecode } from './fec-decode.js';
 import { fecEncode } from './fec-encode.js';
 import { kcpInput, kcpInputStep } from './kcp-input.js';
 import { callStep, layerError, type LayerStep } from './layer.js';
-import { pace } from './pace.js';
+import { pace, type PaceBacklog } from './pace.js';
 
 export interface ChainOptions {
   crypt: PacketCrypt;
@@ -46,6 +46,8 @@ export interface ChainOptions {
   layers: Partial<Record<LayerSlot, OperatorFunction<Uint8Array, Uint8Array>>> | undefined;
   /** Pacing, bytes per second (piped only). */
   rateLimit: number | undefined;
+  /** What the `rateLimit` pacer holds (see `pace`'s backlog). */
+  paceBacklog?: PaceBacklog;
 }
 
 /** What the chain asks its conversation. */
@@ -197,7 +199,7 @@ export class PipedChain implements Chain {
           layer('afterCrcSeal'),
           encrypt({ crypt, inPlace: !has('afterCrcSeal') }),
           layer('afterEncrypt'),
-          o.rateLimit !== undefined ? pace({ rate: o.rateLimit, scheduler }) : identity
+          o.rateLimit !== undefined ? pace({ rate: o.rateLimit, scheduler, backlog: o.paceBacklog }) : identity
         )
         .subscribe({ next: (dg) => host.emit(dg), error: (e: unknown) => host.fail(e) }),
       merge(merge(this.wire.pipe(decrypt(crypt, stats, o.antiReplay)), this.decrypted).pipe(layer('afterDecrypt'), crcCheck(crypt, stats)), this.bodies)

@@ -32,6 +32,11 @@ export interface PolicyHost {
   readonly closed: boolean;
   /** The pipelines are torn down. */
   readonly down: boolean;
+  /**
+   * What was flushed has not gone out yet (a `rateLimit` pacer holds much of its bound): flushes
+   * send ACKs only, so the core's window, not the pacer's queue, holds what waits.
+   */
+  readonly backlogged: boolean;
   /** Ends the conversation with an error (a dead link, a flush that threw). */
   fail(e: unknown): void;
   /** The linger after close is over: tear everything down. */
@@ -176,7 +181,7 @@ export class ConversationPolicy {
     if (!this.options.writeDelay || this.kcp.waitSnd() >= this.kcp.sndWnd) {
       // DIVERGES(kcp-go): a write sends its new segments at once, as kcp-go's does, but leaves
       // retransmissions to the clock, where they are decided after the ACKs at hand are read
-      if (!this.host.closed) this.kcp.flush(this.clock.now() >>> 0, this.sink, 'new');
+      if (!this.host.closed && !this.host.backlogged) this.kcp.flush(this.clock.now() >>> 0, this.sink, 'new');
     }
   }
 
@@ -208,8 +213,9 @@ export class ConversationPolicy {
     const interval = this.kcp.interval;
     const now = this.clock.now();
     // back on the tick it would have had had it kept ticking every interval, so what goes on the
-    // wire and when is what an always-ticking conversation (kcp-go's) would send
-    this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
+    // wire and when is what an always-ticking conversation (kcp-go's) would send; a tick due at
+    // this very moment already ran, before this input, and flushed nothing: the next one is due
+    this.clock.at(this.entry, now + (interval - ((now - since) % interval)));
   }
 
   /** The core took a datagram from the peer (before its reader is told): a linger goes on. */
@@ -247,7 +253,7 @@ export class ConversationPolicy {
       return;
     }
     if (this.kcp.takeDeferredFlush()) {
-      this.kcp.flush(now >>> 0, this.sink);
+      this.kcp.flush(now >>> 0, this.sink, this.host.backlogged ? 'acks' : 'full');
       if (this.failIfDead()) return;
     }
     this.checkWritable();
@@ -255,6 +261,12 @@ export class ConversationPolicy {
 
   private tick(now: number): number {
     if (this.lingerUntil >= 0) return this.lingerTick(now);
+    if (this.host.backlogged) {
+      // the pacer has not sent what earlier flushes gave it: acknowledge, send nothing more yet
+      this.kcp.takeDeferredFlush();
+      this.kcp.flush(now >>> 0, this.sink, 'acks');
+      return this.kcp.interval;
+    }
     this.kcp.takeDeferredFlush(); // a full flush covers it
     const wait = this.kcp.flush(now >>> 0, this.sink);
     if (this.failIfDead()) return wait;

@@ -29,6 +29,7 @@ import { readOneByOne } from './async-iteration.js';
 import { FusedChain, PipedChain, type Chain, type ChainHost } from './conversation-chain.js';
 import { layerError } from './layer.js';
 import { assertOptions } from './options.js';
+import { defaultPaceMaxQueue, type PaceBacklog } from './pace.js';
 import { readReady } from './reassemble.js';
 import { ConversationPolicy, type PolicyHost } from './conversation-policy.js';
 import { Clock } from './update-clock.js';
@@ -121,6 +122,8 @@ export class Conversation {
   private readonly onOob: ((payload: Uint8Array) => void) | undefined;
   private readonly fec: FecOptions | null;
   private readonly outbound = new Subject<Uint8Array>();
+  /** What the `rateLimit` pacer holds: the core flushes only ACKs while it holds half its bound. */
+  private readonly paceBacklog: PaceBacklog = { bytes: 0, dropped: 0 };
   /** The one `data$` subscriber (see `data$`), told after every input and when the conversation ends. */
   private reader: Subscriber<Uint8Array> | null = null;
   /** When the core flushes and what writers are told (see conversation-policy.ts). */
@@ -175,7 +178,7 @@ export class Conversation {
       oob: (p) => this.oobReceived(p),
       emit: (dg) => this.outbound.next(dg),
     };
-    const chainOptions = { crypt: this.crypt, fec, stats: this.stats, kcp: this.kcp, scheduler, antiReplay, layers: options.layers, rateLimit: options.rateLimit };
+    const chainOptions = { crypt: this.crypt, fec, stats: this.stats, kcp: this.kcp, scheduler, antiReplay, layers: options.layers, rateLimit: options.rateLimit, paceBacklog: this.paceBacklog };
     this.chain = mask === 0 && options.rateLimit === undefined ? new FusedChain(chainOptions, host) : new PipedChain(chainOptions, host);
     this.kcpSink = this.chain.kcp;
 
@@ -490,6 +493,9 @@ class Host implements PolicyHost {
   }
   get down(): boolean {
     return this.chain.isDown();
+  }
+  get backlogged(): boolean {
+    return this.c['paceBacklog'].bytes >= defaultPaceMaxQueue / 2;
   }
   fail(e: unknown): void {
     this.c.fail(e);

@@ -11,8 +11,14 @@
  * anyway). Completion waits for the queue to drain. Unsubscribing cancels the pending timer and
  * drops what was queued.
  *
+ * The queue is bounded: a datagram that would make it hold more than `maxQueue` bytes is dropped
+ * (counted in `backlog.dropped`), as a full router queue drops; a producer that reads
+ * `backlog.bytes` can hold back before that (a conversation then flushes only ACKs).
+ *
  * @param options.rate Bytes per second, > 0.
  * @param options.burst Bucket size in bytes (default 96000), > 0.
+ * @param options.maxQueue Most bytes held waiting (default 1 MiB), > 0.
+ * @param options.backlog Kept up to date with the bytes held and the datagrams dropped.
  * @param options.scheduler Source of time (default asyncScheduler).
  */
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
@@ -22,13 +28,31 @@ import { forward } from './layer.js';
 export interface PaceOptions {
   rate: number;
   burst?: number;
+  /** Most bytes held waiting for tokens (default 1 MiB); more are dropped. */
+  maxQueue?: number;
+  /** Kept up to date with what the queue holds, for a producer that holds back. */
+  backlog?: PaceBacklog;
   scheduler?: SchedulerLike;
 }
 
+/** What a `pace` queue holds now and has dropped. */
+export interface PaceBacklog {
+  bytes: number;
+  dropped: number;
+}
+
+/**
+ * Default `PaceOptions.maxQueue`: about 750 full datagrams, several seconds at any rate a rate
+ * limit is set for, and what a KCP send window of 1024 segments would put in at once is less than
+ * the window itself (the conversation holds back at half of it).
+ */
+export const defaultPaceMaxQueue = 1 << 20;
+
 export function pace<T extends { length: number }>(options: PaceOptions): MonoTypeOperatorFunction<T> {
-  const { rate, burst = 64 * 1500, scheduler = asyncScheduler } = options;
+  const { rate, burst = 64 * 1500, maxQueue = defaultPaceMaxQueue, backlog, scheduler = asyncScheduler } = options;
   assertRate('pace', 'rate', rate);
   assertRate('pace', 'burst', burst);
+  assertRate('pace', 'maxQueue', maxQueue);
   return (source) =>
     new Observable<T>((subscriber) => {
       let tokens = burst;
@@ -37,6 +61,11 @@ export function pace<T extends { length: number }>(options: PaceOptions): MonoTy
       let head = 0;
       let timer: Subscription | null = null;
       let done = false;
+      let held = 0;
+      const setHeld = (bytes: number) => {
+        if (backlog) backlog.bytes += bytes - held;
+        held = bytes;
+      };
 
       const refill = () => {
         const now = scheduler.now();
@@ -51,6 +80,7 @@ export function pace<T extends { length: number }>(options: PaceOptions): MonoTy
           const x = queue[head]!;
           queue[head++] = undefined as unknown as T;
           tokens -= cost(x);
+          setHeld(held - x.length);
           subscriber.next(x);
         }
         if (head === queue.length) {
@@ -68,7 +98,12 @@ export function pace<T extends { length: number }>(options: PaceOptions): MonoTy
         source,
         subscriber,
         (x) => {
+          if (head < queue.length && held + x.length > maxQueue) {
+            if (backlog) backlog.dropped++;
+            return; // full: dropped, as a router's full queue drops (the sender retransmits)
+          }
           queue.push(x);
+          setHeld(held + x.length);
           if (timer === null) drain();
         },
         () => {
@@ -80,6 +115,7 @@ export function pace<T extends { length: number }>(options: PaceOptions): MonoTy
         subscription.unsubscribe();
         timer?.unsubscribe();
         queue.length = 0;
+        setHeld(0);
       };
     });
 }

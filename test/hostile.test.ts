@@ -10,7 +10,10 @@
  */
 import { getEventListeners } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { config, filter, firstValueFrom, timeout } from 'rxjs';
+import { config, filter, firstValueFrom, tap, timeout, VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { Conversation } from '../operators/conversation.js';
+import { defaultPaceMaxQueue } from '../operators/pace.js';
+import { Clock } from '../operators/update-clock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/io/dial.js';
 import { Listener, type ListenOptions } from '../operators/io/listener.js';
@@ -261,5 +264,25 @@ describe('what a long-lived application keeps', () => {
     c.close({ linger: false }); // rejects the pending end
     await expect(ended).rejects.toMatchObject({ code: 'CLOSED' });
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('a rate-limited conversation whose peer never acknowledges', () => {
+  it('holds at most maxQueue bytes in its pacer: the core flushes only ACKs while the pacer is backlogged', () => {
+    const scheduler = new VirtualTimeScheduler(VirtualAction, 60_000); // 60 s of virtual time
+    const c = new Conversation({ conv: 1, clock: new Clock(scheduler), rateLimit: 2_000, kcp: { sndWnd: 1024, rcvWnd: 1024, nodelay: 1, interval: 10, resend: 2, nc: 1 }, layers: { afterEncrypt: tap((d) => (queued += d.length)) } });
+    let queued = 0;
+    let most = 0;
+    c.datagrams$.subscribe((d) => (queued -= d.length)); // nothing comes back: every segment times out again and again
+    c.writable$.subscribe(() => c.write(new Uint8Array(100_000)));
+    scheduler.schedule(function sample() {
+      most = Math.max(most, queued);
+      this.schedule(undefined, 50);
+    });
+    c.write(new Uint8Array(1_000_000));
+    scheduler.flush();
+    expect(most).toBeLessThanOrEqual(defaultPaceMaxQueue);
+    expect(most).toBeGreaterThan(defaultPaceMaxQueue / 4); // the pacer was busy: the bound mattered
+    c.close({ linger: false });
   });
 });

@@ -7,6 +7,10 @@
  * both (default); BENCH_CONFIGS filters configurations by name prefix. One-way: the client writes to a
  * sink and is done when every byte is acknowledged.
  *
+ * CPU is each process's from its ready line (server) or the start of the transfer (client) to its
+ * end: starting Node and loading the CLI (0.15–0.5 s of CPU on the project machine) is left out,
+ * as a Go peer's start costs next to nothing.
+ *
  * Beside speed and CPU, each pairing's SNMP counters of both ends are summed: retransmitted segments
  * as a share of all segments sent (kcp-go counts ACK segments in OutSegs too, and so does rxkcp),
  * retransmissions an ACK showed were not needed (rxkcp only: kcp-go does not count them), and
@@ -76,7 +80,8 @@ function startRxServer(c: (typeof configs)[number], mode: Mode): Promise<{ port:
           new Promise((res) => {
             child.on('close', () => {
               const fin = lines.find((l) => l.final) as { cpu_user_s: number; cpu_sys_s: number; stats: unknown } | undefined;
-              res({ cpu: fin ? fin.cpu_user_s + fin.cpu_sys_s : NaN, stats: counters(fin?.stats) });
+              // without what starting Node and the listener cost (the ready line's cpu_s)
+              res({ cpu: fin ? fin.cpu_user_s + fin.cpu_sys_s - Number(ready.cpu_s ?? 0) : NaN, stats: counters(fin?.stats) });
             });
             child.kill('SIGTERM');
           }),
@@ -94,8 +99,9 @@ function runRxSend(c: (typeof configs)[number], port: number, mode: Mode): Promi
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', () => {
       try {
-        const r = JSON.parse(out.trim().split('\n').pop()!) as { ok: boolean; mb_per_s: number; cpu_user_s: number; cpu_sys_s: number; stats: unknown };
-        resolve({ ok: r.ok, mb_per_s: r.mb_per_s, cpu: r.cpu_user_s + r.cpu_sys_s, stats: counters(r.stats) });
+        const r = JSON.parse(out.trim().split('\n').pop()!) as { ok: boolean; mb_per_s: number; cpu_user_s: number; cpu_sys_s: number; cpu_start_s?: number; stats: unknown };
+        // without what starting Node and dialling cost (cpu_start_s)
+        resolve({ ok: r.ok, mb_per_s: r.mb_per_s, cpu: r.cpu_user_s + r.cpu_sys_s - (r.cpu_start_s ?? 0), stats: counters(r.stats) });
       } catch {
         resolve({ ok: false, mb_per_s: 0, cpu: NaN, stats: counters(undefined) });
       }

@@ -70,27 +70,22 @@ describe('Kcp transfer over a lossy in-memory link (virtual time)', () => {
 
 describe('flush shortcut', () => {
   it('sends exactly the datagrams a full scan of the send buffer would, under loss, reordering and duplication', async () => {
-    const { Kcp } = await import('../src/kcp/kcp.js');
     const { Digest } = await import('../marbles/helpers.js');
-    const trace = (fullScan: boolean) => {
-      Kcp.scanEveryFlush = fullScan;
-      try {
-        const d = new Digest();
-        const r = transfer({
-          bytes: 2 << 20,
-          seed: 99,
-          link: { loss: 0.2, delay: 20, jitter: 15, duplicate: 0.02, reorder: 0.1 },
-          // kcp-go timing: the shortcut may wake a flush early on a stale bound, and with adaptive
-          // timing (in-flight cap) when a flush runs decides when an early retransmission goes out
-          kcp: { sndWnd: 512, rcvWnd: 512, cc: 'kcp-go' },
-          tap: (from, dg, now) => d.num(now).bytes(dg).num(from === 'a' ? 1 : 2),
-        });
-        expect(r.ok).toBe(true);
-        d.num(r.virtualMs).num(r.sender.OutSegs).num(r.sender.RetransSegs).num(r.sender.EarlyRetransSegs).num(r.receiver.RepeatSegs).num(r.pair.datagramsA).num(r.pair.datagramsB);
-        return d.value;
-      } finally {
-        Kcp.scanEveryFlush = false;
-      }
+    const trace = (scanEveryFlush: boolean) => {
+      const d = new Digest();
+      const r = transfer({
+        bytes: 2 << 20,
+        seed: 99,
+        link: { loss: 0.2, delay: 20, jitter: 15, duplicate: 0.02, reorder: 0.1 },
+        // kcp-go timing: the shortcut may wake a flush early on a stale bound, and with adaptive
+        // timing (in-flight cap) when a flush runs decides when an early retransmission goes out
+        kcp: { sndWnd: 512, rcvWnd: 512, cc: 'kcp-go' },
+        driver: { scanEveryFlush },
+        tap: (from, dg, now) => d.num(now).bytes(dg).num(from === 'a' ? 1 : 2),
+      });
+      expect(r.ok).toBe(true);
+      d.num(r.virtualMs).num(r.sender.OutSegs).num(r.sender.RetransSegs).num(r.sender.EarlyRetransSegs).num(r.receiver.RepeatSegs).num(r.pair.datagramsA).num(r.pair.datagramsB);
+      return d.value;
     };
     expect(trace(false)).toBe(trace(true));
   });

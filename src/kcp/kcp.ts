@@ -37,15 +37,14 @@ import type { CcFactory, CcHost, CcName, CongestionControl } from './cc.js';
 import { ccFactory } from './cc-names.js';
 import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
-import { copyBytes, copyHeldBytes, markRoom, takeBytes, takeHeldBytes } from '../wire/slab.js';
+import { copyHeldBytes, takeHeldBytes } from '../wire/slab.js';
+import { DatagramWriter } from './datagram-writer.js';
 
 /** kcp-go `_itimediff`: `later - earlier` as a signed 32-bit number. Every sn/ts comparison goes through it. */
 export function itimediff(later: number, earlier: number): number {
   return (later - earlier) | 0;
 }
 
-/** The scratch every core assembles its datagrams in (see `Kcp.buffer`). */
-const scratch = new Uint8Array(mtuLimit);
 
 const FASTACK_LOCKED = 0xffffffff; // fast/early retransmit disabled for a segment until its next RTO
 
@@ -113,6 +112,12 @@ export interface KcpDriverOptions {
    * their headers there instead of copying the datagram. Default 0.
    */
   headroom?: number;
+  /**
+   * Scan the whole send buffer on every flush, as kcp-go does, instead of only the unsent tail
+   * when no retransmission can be due (for tests and benchmarks of that shortcut; what is sent is
+   * the same). Default false.
+   */
+  scanEveryFlush?: boolean;
 }
 
 /**
@@ -135,8 +140,6 @@ function checkInt(name: string, v: unknown, lo: number, hi: number): number {
 }
 
 export class Kcp {
-  /** Scan the whole send buffer on every flush, as kcp-go does (for tests of the shortcut). */
-  static scanEveryFlush = false;
   readonly conv: number;
   private _mtu = IKCP_MTU_DEF;
   private _mss = IKCP_MTU_DEF - IKCP_OVERHEAD;
@@ -180,13 +183,10 @@ export class Kcp {
    * retransmission timers from it (`CongestionControl.holdTimeout`).
    */
   private unaAdvancedAt = 0;
-  /** See `KcpDriverOptions.clock`. */
-  private readonly clock: (() => number) | undefined;
   /** See `KcpDriverOptions.deferFlush`. */
   private readonly deferFlush: boolean;
   /** An input asked for a flush that `deferFlush` held back (see `takeDeferredFlush`). */
   private deferredFlush = false;
-  private emitted = 0;
   /** Flush queued ACKs right after every input that produced some (kcp-go SetACKNoDelay). */
   private readonly ackNoDelay: boolean;
 
@@ -212,16 +212,10 @@ export class Kcp {
   private haveMinResend = false;
   private fastackPending = false;
 
-  /**
-   * Scratch for assembling one datagram; what is emitted is a copy. Every core shares one (an idle
-   * core then holds none): a datagram is assembled from a flush's start or its last emit to the
-   * next emit, which copies it out before it calls the sink, and nothing outside the core runs in
-   * between, so a sink that makes another core flush at once finds the scratch free.
-   */
-  private readonly buffer = scratch;
-  private bufLen = 0;
-  /** See `KcpDriverOptions.headroom`. */
-  private readonly headroom: number;
+  /** Where datagrams are assembled and how they leave (see `DatagramWriter`). */
+  private readonly writer: DatagramWriter;
+  /** See `KcpDriverOptions.scanEveryFlush`. */
+  private readonly scanEveryFlush: boolean;
 
   constructor(
     conv: number,
@@ -237,9 +231,9 @@ export class Kcp {
     if (options.startSn !== undefined) checkInt('startSn', options.startSn, 0, 0xffffffff);
     const makeCc = ccFactory(options.cc);
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
-    this.clock = options.clock;
     this.deferFlush = options.deferFlush ?? false;
-    this.headroom = options.headroom === undefined ? 0 : checkInt('headroom', options.headroom, 0, 256);
+    this.writer = new DatagramWriter(options.headroom === undefined ? 0 : checkInt('headroom', options.headroom, 0, 256), options.clock);
+    this.scanEveryFlush = options.scanEveryFlush ?? false;
     if (options.mtu !== undefined) this.setMtu(options.mtu);
     this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.noDelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc ?? -1);
@@ -723,27 +717,6 @@ export class Kcp {
 
   // ---- output -----------------------------------------------------------------------------
 
-  /** Emits the datagram being assembled (a copy) if adding `n` bytes would exceed the mtu. */
-  private makeSpace(n: number, out: Sink<Uint8Array>): void {
-    if (this.bufLen + n > this._mtu) this.emit(out);
-  }
-
-  private emit(out: Sink<Uint8Array>): void {
-    if (this.bufLen === 0) return;
-    const room = this.headroom;
-    let dg: Uint8Array;
-    if (room === 0) dg = copyBytes(this.buffer, 0, this.bufLen);
-    else {
-      const whole = takeBytes(room + this.bufLen);
-      whole.set(this.buffer.subarray(0, this.bufLen), room);
-      dg = whole.subarray(room);
-      markRoom(dg, room);
-    }
-    this.bufLen = 0;
-    this.emitted++;
-    out.next(dg);
-  }
-
   /**
    * Writes what is due to `out` (kcp-go flush): ACKs, window probes, then new and retransmitted
    * PUSH segments, packed up to the mtu; `kind` narrows that (see `FlushKind`). Returns how many ms
@@ -756,19 +729,21 @@ export class Kcp {
     const conv = this.conv;
     const wnd = this.wndUnused();
     const una = this._rcvNxt;
-    this.bufLen = 0;
+    const w = this.writer;
+    const mtu = this._mtu;
+    w.len = 0;
     let outSegs = 0;
 
     // 1. ACKs; ones below rcv_nxt are dropped as jitter, except the last
     let lastSn = 0;
     let lastTs = 0;
     for (let i = 0, n = this.ackCount; i < n; i++) {
-      this.makeSpace(IKCP_OVERHEAD, out);
+      w.makeSpace(IKCP_OVERHEAD, mtu, out);
       const sn = this.ackSn[i]!;
       if (itimediff(sn, this._rcvNxt) >= 0 || i === n - 1) {
         lastSn = sn;
         lastTs = this.ackTs[i]!;
-        this.bufLen = encodeHeader(this.buffer, this.bufLen, conv, IKCP_CMD_ACK, 0, wnd, lastTs, lastSn, una, 0);
+        w.len = encodeHeader(w.buffer, w.len, conv, IKCP_CMD_ACK, 0, wnd, lastTs, lastSn, una, 0);
         outSegs++;
       }
     }
@@ -793,13 +768,13 @@ export class Kcp {
 
     // 3. WASK / WINS carry the sn and ts of the last ACK written
     if (this.probe & IKCP_ASK_SEND) {
-      this.makeSpace(IKCP_OVERHEAD, out);
-      this.bufLen = encodeHeader(this.buffer, this.bufLen, conv, IKCP_CMD_WASK, 0, wnd, lastTs, lastSn, una, 0);
+      w.makeSpace(IKCP_OVERHEAD, mtu, out);
+      w.len = encodeHeader(w.buffer, w.len, conv, IKCP_CMD_WASK, 0, wnd, lastTs, lastSn, una, 0);
       outSegs++;
     }
     if (this.probe & IKCP_ASK_TELL) {
-      this.makeSpace(IKCP_OVERHEAD, out);
-      this.bufLen = encodeHeader(this.buffer, this.bufLen, conv, IKCP_CMD_WINS, 0, wnd, lastTs, lastSn, una, 0);
+      w.makeSpace(IKCP_OVERHEAD, mtu, out);
+      w.len = encodeHeader(w.buffer, w.len, conv, IKCP_CMD_WINS, 0, wnd, lastTs, lastSn, una, 0);
       outSegs++;
     }
     this.probe = 0;
@@ -839,7 +814,7 @@ export class Kcp {
     }
 
     if (kind === 'acks') {
-      this.emit(out);
+      w.emit(out);
       stats.OutSegs += outSegs;
       this.storeGauges();
       return this._interval;
@@ -862,7 +837,7 @@ export class Kcp {
     let start = head;
     if (n === head) this.haveMinResend = false; // nothing in flight: no bound to keep (kcp-go then returns interval)
     const quiet =
-      (!Kcp.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0) ||
+      (!this.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0) ||
       (kind === 'new' && this.haveMinResend);
     if (quiet) {
       start = n;
@@ -873,8 +848,7 @@ export class Kcp {
     let minResend = 0;
     let haveMin = false;
     let pending = false;
-    const clock = this.clock;
-    let seen = this.emitted;
+    w.mark();
     for (let i = start; i < n; i++) {
       const seg = items[i]!;
       if (seg.acked) continue;
@@ -910,13 +884,13 @@ export class Kcp {
 
       if (needsend) {
         const len = seg.len;
-        this.makeSpace(IKCP_OVERHEAD + len, out);
-        if (clock !== undefined && this.emitted !== seen) {
+        w.makeSpace(IKCP_OVERHEAD + len, mtu, out);
+        const left = w.stamp();
+        if (left >= 0) {
           // DIVERGES(kcp-go): a datagram just went out through a synchronous sink, which took real
           // time; this segment is stamped with the time it actually leaves, so its RTO starts
           // then and the peer's echo of ts measures the path, not this flush's length
-          seen = this.emitted;
-          now = clock() >>> 0;
+          now = left;
           seg.resendts = (now + seg.rto) >>> 0;
         }
         seg.xmit++;
@@ -925,13 +899,13 @@ export class Kcp {
         ccs.onSent(seg.sn, len, seg.xmit, now);
         seg.wnd = wnd;
         seg.una = una;
-        const b = this.buffer;
-        let p = encodeHeader(b, this.bufLen, conv, IKCP_CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len);
+        const b = w.buffer;
+        let p = encodeHeader(b, w.len, conv, IKCP_CMD_PUSH, seg.frg, wnd, now, seg.sn, una, len);
         if (len > 0) {
           b.set(len === seg.data.length ? seg.data : seg.data.subarray(0, len), p);
           p += len;
         }
-        this.bufLen = p;
+        w.len = p;
         outSegs++;
         if (seg.xmit >= this.deadLink && this.state === 0) {
           // kcp-go marks its state field here and nothing reads it: its session goes on
@@ -957,7 +931,7 @@ export class Kcp {
       this.haveMinResend = haveMin;
       this.fastackPending = pending;
     }
-    this.emit(out);
+    w.emit(out);
 
     // 6. counters and congestion control
     stats.OutSegs += outSegs;

@@ -1,4 +1,4 @@
-import { Kcp, type KcpOptions } from '../../src/kcp/kcp.js';
+import { Kcp, type KcpDriverOptions, type KcpOptions } from '../../src/kcp/kcp.js';
 import { Prng } from '../../src/prng.js';
 import { KcpPair } from '../../src/sim/kcp-pair.js';
 import { LossyLink, type LossyLinkOptions } from '../../src/sim/lossy-link.js';
@@ -9,6 +9,8 @@ export interface TransferOptions {
   seed: number;
   link?: Omit<LossyLinkOptions, 'seed'>;
   kcp?: KcpOptions;
+  /** How the cores are driven (both ends). */
+  driver?: KcpDriverOptions;
   /** Largest single send (bytes); sends are random in [1, maxSend]. */
   maxSend?: number;
   conv?: number;
@@ -41,8 +43,8 @@ export function transfer(o: TransferOptions): TransferResult {
   const opts: KcpOptions = { sndWnd: 1024, rcvWnd: 1024, nodelay: 1, interval: 10, resend: 2, nc: 1, ...o.kcp };
   const sender = new Snmp();
   const receiver = new Snmp();
-  const a = new Kcp(conv, opts, sender);
-  const b = new Kcp(conv, opts, receiver);
+  const a = new Kcp(conv, { ...opts, ...o.driver }, sender);
+  const b = new Kcp(conv, { ...opts, ...o.driver }, receiver);
   const link = { delay: 20, ...o.link };
   const pair = new KcpPair(a, b, new LossyLink({ ...link, seed: o.seed + 1 }), new LossyLink({ ...link, seed: o.seed + 2 }));
   pair.tap = o.tap;

@@ -17,8 +17,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Listener, type ListenOptions } from './listener.js';
 import { aggregateStats, type Session } from './session.js';
-import { addressKey, literalLookup, setSocketBuffers, socketTypeFor } from './udp.js';
-import type { FromPrimary, FromWorker, WorkerContext, WorkerHandler, WorkerInit } from './workers.js';
+import { literalLookup, setSocketBuffers, socketTypeFor } from './udp.js';
+import { clientKey, type FromPrimary, type FromWorker, type WorkerContext, type WorkerHandler, type WorkerInit } from './workers.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   socket.emit = function (event: string, ...args: unknown[]): boolean {
     if (event !== 'message') return emit(event, ...args);
     const [msg, rinfo] = args as [Buffer, { address: string; port: number }];
-    if (owned.has(addressKey(rinfo.address, rinfo.port))) return emit(event, msg, rinfo);
+    if (owned.has(clientKey(rinfo.address, rinfo.port))) return emit(event, msg, rinfo);
     const copy = Uint8Array.prototype.slice.call(msg); // owned by the message if forwarded
     const stray = listener.stats.StrayPkts;
     emit(event, msg, rinfo);
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   } as typeof socket.emit;
 
   listener.sessions$.subscribe((session: Session) => {
-    const key = addressKey(session.remote.address, session.remote.port);
+    const key = clientKey(session.remote.address, session.remote.port);
     owned.add(key);
     post({ type: 'own', key });
     session.ended$.subscribe(() => {

@@ -29,7 +29,7 @@ import { KcpError } from '../../src/errors.js';
 import { SNMP_FIELDS, type SnmpField } from '../../src/stats.js';
 import type { ListenOptions } from './listener.js';
 import { prepareSession, type Session } from './session.js';
-import { addressKey, parseHostPort } from './udp.js';
+import { parseHostPort } from './udp.js';
 
 /** What the handler module's export is called with, for each session its worker accepts. */
 export type WorkerHandler = (session: Session, context: WorkerContext) => void;
@@ -108,6 +108,14 @@ export function reusePortAvailable(version = process.versions.node, platform: st
   const [major = 0, minor = 0] = version.split('.').map(Number);
   const node = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
   return node && platform === 'linux';
+}
+
+/**
+ * @internal A client's address and port as the workers and the primary key them: on every
+ * datagram a worker receives, so plain concatenation (`addressKey`'s IPv6 brackets cost an isIP).
+ */
+export function clientKey(address: string, port: number): string {
+  return `${address} ${port}`;
 }
 
 /** @internal The worker's start-up data (structured-cloned). */
@@ -256,7 +264,7 @@ export class WorkerListener {
             if (this.owners.get(m.key) === slot) this.owners.delete(m.key);
             return;
           case 'foreign': {
-            const owner = this.owners.get(addressKey(m.address, m.port));
+            const owner = this.owners.get(clientKey(m.address, m.port));
             const target = owner === undefined || owner === slot ? undefined : this.slots[owner];
             if (target?.ready && !target.closing) target.worker.postMessage({ type: 'inject', data: m.data, address: m.address, port: m.port } satisfies FromPrimary, [m.data.buffer as ArrayBuffer]);
           }

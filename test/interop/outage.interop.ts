@@ -184,6 +184,13 @@ describe.skipIf(!go)(`an ${BLACKHOLE_MS / 1000} s blackhole in the middle of a t
   }
 });
 
+/**
+ * How long (ms) the client of a restarted server goes on retransmitting before it gives up: longer
+ * than the restart takes (the server's worker threads start in well under a second on a quiet
+ * machine, several seconds on a loaded one), so the old stream reaches the new server.
+ */
+const RESTART_STALL_MS = 20_000;
+
 describe.skipIf(!go)('an echo server killed and restarted on the same port mid-transfer', () => {
   beforeAll(async () => {
     await buildGoPeer();
@@ -210,7 +217,7 @@ describe.skipIf(!go)('an echo server killed and restarted on the same port mid-t
 
   it('kcp-go client: the restarted rxkcp server opens no session for the old stream', async () => {
     const { later, final, res } = await restartDuring((connect) =>
-      runGoSend({ ...goFlags, connect, bytes: 64 << 20, stallTimeoutMs: 6000 }, { timeoutMs: 120_000 })
+      runGoSend({ ...goFlags, connect, bytes: 64 << 20, stallTimeoutMs: RESTART_STALL_MS }, { timeoutMs: 120_000 })
     );
     console.log(`restart under a kcp-go client: client ${res.ok ? 'ok' : `failed (${res.error})`}; restarted server: sessions ${final.sessions}, opened ${final.stats!.PassiveOpens}, StrayPkts ${final.stats!.StrayPkts}, LatePkts ${final.stats!.LatePkts}`);
     expect(later.sessions).toBe(0);
@@ -222,7 +229,7 @@ describe.skipIf(!go)('an echo server killed and restarted on the same port mid-t
   });
 
   it('rxkcp client: the restarted rxkcp server opens no session for the old stream', async () => {
-    const { later, final, res } = await restartDuring((connect) => rxkcpSend(connect, 64 << 20, 6000));
+    const { later, final, res } = await restartDuring((connect) => rxkcpSend(connect, 64 << 20, RESTART_STALL_MS));
     console.log(`restart under an rxkcp client: client ${res.ok ? 'ok' : `failed (${res.error})`}; restarted server: sessions ${final.sessions}, opened ${final.stats!.PassiveOpens}, StrayPkts ${final.stats!.StrayPkts}, LatePkts ${final.stats!.LatePkts}`);
     expect(later.sessions).toBe(0);
     expect(final.sessions).toBe(0);

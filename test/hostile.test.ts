@@ -241,6 +241,19 @@ describe('rxkcp tunnel server caps what a peer can open', () => {
     expect(logs.filter((l) => line.test(l))).toHaveLength(1);
   });
 
+  it("close() cancels a client's wait to dial again: it leaves no timer behind, so nothing dials after it", async () => {
+    const logs: string[] = [];
+    const client = await tunnelClient({ listen: '127.0.0.1:0', remote: 'no-such-host.invalid:29900', session, quiet: true, log: (l) => logs.push(l) });
+    const c = connect(client.address.port, '127.0.0.1');
+    c.on('error', () => {});
+    cleanup.push(() => c.destroy());
+    await until('a failed dial and its wait', () => logs.some((l) => l.startsWith('re-connecting')));
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const waiting = timers();
+    await client.close();
+    expect(timers()).toBeLessThan(waiting);
+  });
+
   it('checks every option before it binds: a bad smux setting rejects the call', async () => {
     await expect(tunnelServer({ listen: '127.0.0.1:0', target: '127.0.0.1:1', session, smux: { maxFrameSize: 0 } })).rejects.toThrow(RangeError);
     await expect(tunnelClient({ listen: '127.0.0.1:0', remote: '127.0.0.1:1', session, smux: { version: 3 as 2 } })).rejects.toThrow(RangeError);

@@ -25,9 +25,9 @@
  * MiB within 1–8 MiB; default 4), WAN_MIB (a fixed size instead), WAN_OUT (the markdown file;
  * default bench/results/wan.md; the raw runs go beside it as .json).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,7 @@ import type { Session } from '../operators/io/session.js';
 import { CC_NAMES, DEFAULT_CC } from '../src/kcp/cc-names.js';
 import { idealGoodput, KCPTUN_FEC, PATH_PROFILE_NAMES, pathProfiles, wireFloor, type PathProfileName } from '../src/sim/profiles.js';
 import { runGoOneway, startGoPeer } from '../test/interop/go-peer.js';
-import { printRanOn } from './lib.js';
+import { printRanOn, ranOn } from './lib.js';
 
 printRanOn();
 
@@ -342,14 +342,6 @@ const med = (xs: number[]) => {
 };
 const span = (xs: number[], digits: number) => (xs.length > 1 ? ` (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})` : '');
 
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return '?';
-  }
-}
-
 function table(runs: Run[]): string {
   const rows: string[] = [
     '| path | ideal MB/s | pairing | goodput MB/s | of ideal | wire B / payload B | bottleneck drops | ping p50 / p99 ms | ok |',
@@ -375,13 +367,8 @@ function table(runs: Run[]): string {
 }
 
 async function main(): Promise<void> {
-  const load0 = loadavg();
-  const started = new Date();
-  const commit = git(['rev-parse', '--short', 'HEAD']);
-  const dirty = git(['status', '--porcelain']) !== '';
   const env = [
-    `commit ${commit}${dirty ? ' (uncommitted changes)' : ' (clean tree)'}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
-    `started ${started.toISOString()}, load average before ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+    `ran on ${ranOn()}, started ${new Date().toISOString()}`,
     `${ROUNDS} round(s); transfer sizes: ${PROFILES.map((p) => `${p} ${transferBytes(p) / MIB} MiB`).join(', ')}`,
   ];
   console.error(env.join('\n'));

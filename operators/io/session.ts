@@ -322,6 +322,7 @@ export class Session {
     let seen = this.stats.InSegs;
     let heardAt = this.lastInput;
     let probedAt = -Infinity;
+    let confirming = false;
     this.keepaliveEntry = this.clock.add(
       {
         flush: (now) => {
@@ -330,6 +331,13 @@ export class Session {
             heardAt = Math.max(heardAt, this.lastInput);
           }
           const quiet = now - heardAt;
+          if (quiet >= ka.timeout && !confirming) {
+            // after a stall of this process, timers run before the datagrams that arrived meanwhile
+            // are read: look once more after the next turn of I/O before declaring the peer gone
+            confirming = true;
+            return 1;
+          }
+          confirming = false;
           if (quiet >= ka.timeout) {
             const error = this.silenceError('KEEPALIVE_TIMEOUT', quiet);
             this.asked ??= { reason: 'keepalive-timeout', error };

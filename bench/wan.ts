@@ -8,6 +8,7 @@
  *   rxkcp → kcp-go       rxkcp's default congestion control → kcppeer sink
  *   kcp-go → rxkcp       kcppeer oneway → rxkcp sink
  *
+ * (`rxkcp sink --workers 0`: one thread on every Node version.)
  * Each end and the relay are processes of their own (rxkcp from dist/cli.js). While the bulk
  * transfer runs, this process sends a 100-byte ping every 50 ms on a second session through the
  * same relay (rxkcp, cc kcp-go, same settings, conv PING_CONV), which the receiver echoes
@@ -151,7 +152,8 @@ async function startNodeServer(args: string[]): Promise<Server> {
 }
 
 async function startReceiver(kind: 'kcp-go' | 'rxkcp'): Promise<Server> {
-  if (kind === 'rxkcp') return startNodeServer(['sink', '--listen', '127.0.0.1:0', '--echo-conv', String(PING_CONV), '--idle-timeout', '0']);
+  // one thread, as on every Node version (worker listeners need 22.12): the benchmark is about the sender
+  if (kind === 'rxkcp') return startNodeServer(['sink', '--listen', '127.0.0.1:0', '--echo-conv', String(PING_CONV), '--idle-timeout', '0', '--workers', '0']);
   const peer = await startGoPeer('sink', { listen: '127.0.0.1:0', 'echo-conv': PING_CONV });
   return { addr: peer.addr, stop: async () => (await peer.stop()) as unknown as Record<string, unknown> };
 }

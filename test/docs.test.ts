@@ -10,12 +10,15 @@
  *                             host, a kcptun peer, or serves until stopped)
  *   ```ts fragment            part of a program (declarations it uses are elsewhere): not compiled
  *
- * Blocks in any other language (sh, json, text, ...) are not code. A ts/js block with another word
+ * A JavaScript program runs the two ways the README tells a new user to set up an app: as `index.js`
+ * in an app whose package.json says `"type": "module"`, and as `index.mjs` in the CommonJS app
+ * `npm init -y` makes; rxkcp is installed in both as a link to this package. Blocks in any other
+ * language (sh, json, text, ...) are not code. A ts/js block with another word
  * after the language fails here, so nothing is skipped without saying so. Needs `npm run build`
  * (the blocks import the built package, as users do).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -91,13 +94,43 @@ beforeAll(() => {
   }
   if (tsc.status !== 0 && diagnostics.size === 0) throw new Error(`tsc failed without diagnostics it could place:\n${tsc.stdout}\n${tsc.stderr}`);
   // side by side: each is mostly waiting (process start, loopback round trips)
-  for (const b of compiled) if (b.kind === 'run' && !diagnostics.has(b.file)) runs.set(b.file, run(b));
+  runAll();
 }, 120_000);
 
-/** Runs a block as a reader would (tsx for TypeScript, node for JavaScript); resolves with its exit and output. */
-function run(b: Block): Promise<{ code: number | null; output: string }> {
-  const args = b.lang === 'ts' ? ['--import', 'tsx', join(work, b.file)] : [join(work, b.file)];
-  const child = spawn(process.execPath, args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A new user's app in `.doctest/NAME`: `npm init -y`'s package.json (plus `type` when given) and
+ * rxkcp in its node_modules as a link to this package (rxjs is found beside it, in ours).
+ */
+function app(name: string, type: 'module' | undefined): string {
+  const dir = join(work, name);
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.js', ...(type ? { type } : {}), license: 'ISC' }, null, 2));
+  symlinkSync(root, join(dir, 'node_modules', 'rxkcp'), 'dir');
+  return dir;
+}
+
+/** Runs every whole program of the docs; JavaScript ones in both apps (see the module's description). */
+function runAll(): void {
+  const esm = app('app-esm', 'module');
+  const cjs = app('app-cjs', undefined);
+  for (const b of compiled) {
+    if (b.kind !== 'run' || diagnostics.has(b.file)) continue;
+    if (b.lang === 'ts') {
+      runs.set(b.file, run(['--import', 'tsx', join(work, b.file)], work));
+      continue;
+    }
+    const code = readFileSync(join(work, b.file), 'utf8');
+    const asJs = join(esm, b.file);
+    const asMjs = join(cjs, b.file.replace(/\.js$/, '.mjs'));
+    writeFileSync(asJs, code);
+    writeFileSync(asMjs, code);
+    runs.set(b.file, Promise.all([run([asJs], esm), run([asMjs], cjs)]).then(([a, m]) => (a.code !== 0 ? { ...a, output: `as index.js with "type": "module":\n${a.output}` } : m.code !== 0 ? { ...m, output: `as index.mjs in a CommonJS app:\n${m.output}` } : a)));
+  }
+}
+
+/** Runs node with `args` in `cwd`; resolves with its exit and output. */
+function run(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -2,7 +2,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * The tests `npm test` leaves to `npm run test:long` (vitest.long.config.ts): ones that start
- * processes (the rxkcp command), forge ICMP with raw sockets, open thousands of sockets or
+ * processes (the rxkcp command) or whole tunnels, forge ICMP with raw sockets, open thousands of sockets or
  * sessions, flood a listener, fuzz with many inputs, measure the event loop, or compare congestion
  * controls over many virtual-time transfers (megabytes each), or compare the fused and operator
  * chains over many seeded runs. Everything else
@@ -25,6 +25,7 @@ export const LONG = [
   'test/kcp-timing.test.ts',
   'test/cc-bbr.test.ts',
   'test/fused-chain.test.ts',
+  'test/smux-tunnel.test.ts',
 ];
 
 export default defineConfig({

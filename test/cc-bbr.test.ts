@@ -27,6 +27,8 @@ const RATE = 1400;
 const DELAY = 20;
 const PATH_RTT = 2 * DELAY;
 const SEED = 7;
+/** Flush interval of both ends (ms): kcptun's fast modes. */
+const INTERVAL = 10;
 
 /** Payload bytes per ms the bottleneck carries at `rate` bytes/ms when `loss` of datagrams are dropped. */
 const idealOf = (rate: number, mss: number, mtu: number, loss = 0) => rate * (mss / mtu) * (1 - loss);
@@ -145,7 +147,7 @@ describe('pacing through the conversation clock (virtual time, FEC 10/3)', () =>
         };
         return s;
       };
-      const kcp = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, stream: true };
+      const kcp = { nodelay: 1, interval: INTERVAL, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, stream: true };
       const fec = { dataShards: 10, parityShards: 3 };
       const a = new Conversation({ conv: 9, clock, kcp: { ...kcp, cc: record }, fec, mtu: 1400 });
       const b = new Conversation({ conv: 9, clock, kcp, fec, mtu: 1400 });
@@ -161,7 +163,7 @@ describe('pacing through the conversation clock (virtual time, FEC 10/3)', () =>
     return out;
   }
 
-  it('bbr paces on the clock: the transfer takes at most 1.2 × the ideal time, with a median RTT at most 1.25 × the path RTT (adaptive timing queues: it fails the RTT bound)', () => {
+  it('bbr paces on the clock: the transfer takes at most 1.2 × the ideal time, with a median RTT at most 1.25 × the path RTT plus the flush interval a receiver holds its ACKs (adaptive timing queues: it fails the RTT bound)', () => {
     // the ideal: 1400-byte datagrams (mss payload bytes each, behind the FEC and KCP headers) at the
     // bottleneck rate, 10 of every 13 carrying data, plus one round trip
     const ideal = (n: number, mss: number) => (n / mss) * (13 / 10) * (1400 / RATE) + PATH_RTT;
@@ -169,9 +171,10 @@ describe('pacing through the conversation clock (virtual time, FEC 10/3)', () =>
     expect(bbr.ok).toBe(true);
     const p50 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     expect(bbr.at, `bbr took ${bbr.at} ms, ideal ${ideal(2 << 20, bbr.mss).toFixed(0)} ms`).toBeLessThanOrEqual(1.2 * ideal(2 << 20, bbr.mss));
-    expect(p50(bbr.rtts), `bbr median RTT ${p50(bbr.rtts)} ms`).toBeLessThanOrEqual(1.25 * PATH_RTT);
+    // each RTT sample also holds the time the receiver kept its ACK: up to one flush interval
+    expect(p50(bbr.rtts), `bbr median RTT ${p50(bbr.rtts)} ms`).toBeLessThanOrEqual(1.25 * PATH_RTT + INTERVAL);
     const adaptive = conversationTransfer('adaptive');
     expect(adaptive.ok).toBe(true);
-    expect(p50(adaptive.rtts), `adaptive median RTT ${p50(adaptive.rtts)} ms`).toBeGreaterThan(1.25 * PATH_RTT);
+    expect(p50(adaptive.rtts), `adaptive median RTT ${p50(adaptive.rtts)} ms`).toBeGreaterThan(1.25 * PATH_RTT + INTERVAL);
   });
 });

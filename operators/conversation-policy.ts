@@ -213,9 +213,8 @@ export class ConversationPolicy {
     const interval = this.kcp.interval;
     const now = this.clock.now();
     // back on the tick it would have had had it kept ticking every interval, so what goes on the
-    // wire and when is what an always-ticking conversation (kcp-go's) would send; a tick due at
-    // this very moment already ran, before this input, and flushed nothing: the next one is due
-    this.clock.at(this.entry, now + (interval - ((now - since) % interval)));
+    // wire and when is what an always-ticking conversation (kcp-go's) would send
+    this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
   }
 
   /** The core took a datagram from the peer (before its reader is told): a linger goes on. */

@@ -86,6 +86,7 @@ export interface Chain {
 export class FusedChain implements Chain {
   readonly kcp: Sink<Uint8Array>;
   private readonly fail: (e: KcpError) => void;
+  private readonly isDown: () => boolean;
   private readonly sealStep: LayerStep<Uint8Array, Uint8Array> | null;
   private readonly encryptStep: LayerStep<Uint8Array, Uint8Array> | null;
   private readonly decryptStep: LayerStep<Uint8Array, Uint8Array>;
@@ -103,6 +104,7 @@ export class FusedChain implements Chain {
   ) {
     const { crypt, stats, kcp, scheduler } = o;
     this.fail = (e) => host.fail(e);
+    this.isDown = () => host.isDown();
     // made in the order the piped form builds its operators, so a bad option is reported alike
     this.sealStep = crcSealStep({ crypt, inPlace: true });
     this.encryptStep = encryptStep({ crypt, inPlace: true });
@@ -129,7 +131,7 @@ export class FusedChain implements Chain {
     try {
       this.fecReceiver ??= new FecReceiver(this.o.fec, this.o.stats, (p) => host.oob(p), true);
       this.packets ??= { next: (p) => this.inputPacket(p) };
-      this.fecReceiver.take(body, this.packets, () => host.isDown());
+      this.fecReceiver.take(body, this.packets, this.isDown);
     } catch (e) {
       this.fail(layerError('fecDecode', e));
     }

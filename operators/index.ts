@@ -15,7 +15,7 @@ export { reassemble } from './reassemble.js';
 export { fecEncode, type FecEncodeOptions } from './fec-encode.js';
 export { crcSeal, type CrcSealOptions } from './crc-seal.js';
 export { encrypt, type EncryptOptions } from './encrypt.js';
-export { pace, type PaceOptions } from './pace.js';
+export { pace, type PaceOptions, type PaceBacklog } from './pace.js';
 export { virtualLink, virtualNetwork, type DatagramEndpoint, type VirtualLinkOptions, type VirtualNetworkOptions } from './virtual-link.js';
 export { Conversation, type ConversationOptions, type LayerSlot } from './conversation.js';
 export { Mux, MuxStream, type ByteDuplex, type MuxOptions } from './mux.js';

@@ -117,6 +117,37 @@ describe(`${CC} on the named path profiles (virtual time, no FEC, drop-tail queu
   }
 });
 
+/** kcptun's --mode presets as KCP options (nodelay, interval, resend, nc); fast is kcptun's default. */
+const KCPTUN_MODES = {
+  fast: { nodelay: 0, interval: 30, resend: 2, nc: 1 },
+  fast2: { nodelay: 1, interval: 20, resend: 2, nc: 1 },
+  fast3: { nodelay: 1, interval: 10, resend: 2, nc: 1 },
+} as const;
+
+describe(`${CC} on the named path profiles under each of kcptun's fast modes (virtual time, no FEC, seeds 7, 17, 27)`, () => {
+  // mode fast's flush interval of 30 ms is longer than the round trip of most profiles: each ACK
+  // waits up to an interval at the receiver, and the window it frees up to another at the sender
+  const seeds = [7, 17, 27];
+  for (const [mode, kcp] of Object.entries(KCPTUN_MODES)) {
+    for (const [name, profile] of Object.entries(pathProfiles) as [string, PathProfile][]) {
+      it(`${mode} (nodelay ${kcp.nodelay}, interval ${kcp.interval}), ${name}: at least 85 % of the ideal goodput from 10 round trips (at least 1 s) with every seed`, () => {
+        const until = Math.max(5000, 25 * profile.rtt);
+        const from = Math.max(1000, 10 * profile.rtt);
+        const rows: string[] = [];
+        let worst = Infinity;
+        for (const seed of seeds) {
+          const r = run({ until, seed, kcp, forward: [{ from: 0, link: profile.path }], backDelay: profile.path.delay ?? 0 });
+          const ideal = idealOf((profile.path.bandwidth ?? 0) / 1000, r.mss, r.mtu, stationaryLoss(profile.path));
+          const got = goodput(r, 0, from, until) / ideal;
+          rows.push(`seed ${seed}: ${got.toFixed(3)} (median RTT ${rttQuantile(r, 0, from, until, 0.5)} ms)`);
+          worst = Math.min(worst, got);
+        }
+        expect(worst, `${mode} ${name}, fraction of the ideal: ${rows.join('; ')}`).toBeGreaterThanOrEqual(0.85);
+      });
+    }
+  }
+});
+
 describe(`${CC} delivers every byte in order on hostile links`, () => {
   const links = [
     { loss: 0.1, delay: 20, jitter: 15, reorder: 0.1, duplicate: 0.02 },

@@ -275,6 +275,10 @@ export class BbrCc implements CongestionControl {
       this.nextRoundDelivered = this.delivered;
       this.round++;
       roundStart = true;
+      // the slot the new round writes forgets the sample of BW_WINDOW_ROUNDS rounds ago, before
+      // this input's sample (the new round's first) goes in; the estimate itself moves with the
+      // next sample taken, never to nothing for want of samples
+      this.bwRing[this.round % BW_WINDOW_ROUNDS] = 0;
     }
     const span = Math.max(this.sendSpan, this.ackSpan);
     const bytes = this.delivered - this.priorDelivered;
@@ -298,8 +302,6 @@ export class BbrCc implements CongestionControl {
 
   /** A round trip ended: the bandwidth filter moves on, startup checks for a full pipe, loss is judged. */
   private endRound(now: number): void {
-    // the slot the new round writes forgets the sample of BW_WINDOW_ROUNDS rounds ago
-    this.bwRing[this.round % BW_WINDOW_ROUNDS] = 0;
     const lossy = this.roundLost >= LOSS_MIN_SEGMENTS && this.roundLost > LOSS_THRESH * this.roundSent;
     this.lossyRounds = lossy ? this.lossyRounds + 1 : 0;
     if (this.lossyRounds >= LOSS_ROUNDS) {
@@ -313,7 +315,10 @@ export class BbrCc implements CongestionControl {
       this.inflightHi += this.inflightHi * INFLIGHT_HI_GROWTH;
       if (this.inflightHi > this.bdp(CWND_GAIN) + this.ackHold()) this.inflightHi = Infinity;
     }
-    if (this.roundSent > 0) this.lossShare += (Math.min(1, this.roundLost / this.roundSent) - this.lossShare) * LOSS_EWMA;
+    // the share pacing makes up for is random loss: a lossy round is a queue overflowing, and
+    // counting its drops would pace faster still into the queue that dropped them (on a short
+    // queue, pacing a tenth above the path's rate overflows it again every round)
+    if (this.roundSent > 0 && !lossy) this.lossShare += (Math.min(1, this.roundLost / this.roundSent) - this.lossShare) * LOSS_EWMA;
     this.roundLost = 0;
     this.roundSent = 0;
     const standing = this.mode === Mode.ProbeBw && this.roundMaxBw > 0 && this.roundMinRtt > STANDING_RTT_GAIN * this.minRtt + this.host.interval;

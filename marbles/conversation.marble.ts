@@ -4,6 +4,8 @@ import { Clock } from '../operators/update-clock.js';
 import { virtualNetwork } from '../operators/virtual-link.js';
 import { createCrypt } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
+import { IKCP_CMD_ACK, IKCP_CMD_PUSH } from '../src/kcp/constants.js';
+import { decodeHeader, encodeSegment } from '../src/kcp/segment.js';
 import { Prng } from '../src/prng.js';
 import { Digest, bytes, pumpThrough, seededRandom, testScheduler } from './helpers.js';
 
@@ -273,6 +275,42 @@ describe('idle conversations sleep', () => {
     expect(sleeping.wire).toEqual(ticking.wire);
     expect(sleeping.ticks).toBeLessThan(ticking.ticks / 3);
     console.log(`idle sleep: ${sleeping.wire.length} datagrams identical; clock ticks ${ticking.ticks} → ${sleeping.ticks}`);
+  });
+});
+
+describe('a conversation holding only out-of-order data', () => {
+  // one PUSH past a gap (sn 5 while sn 0..4 never came): the receiver owes one ACK, then can do
+  // nothing until the peer retransmits, so it must leave the clock like any idle conversation
+  function run(sleep: boolean): { wire: string[]; ticksAt: (t: number) => number; armed: boolean } {
+    const wire: string[] = [];
+    const ticks = new Map<number, number>();
+    let armed = true;
+    Conversation.sleepWhenIdle = sleep;
+    try {
+      testScheduler().run(({ cold, flush }) => {
+        const clock = new Clock();
+        const c = new Conversation({ conv: 9, clock, kcp: { interval: 20 } });
+        c.datagrams$.subscribe((d) => wire.push(`${clock.now()} ${decodeHeader(d, 0).cmd} ${decodeHeader(d, 0).sn}`));
+        c.data$.subscribe();
+        cold('97ms a').subscribe(() => c.input(encodeSegment({ conv: 9, cmd: IKCP_CMD_PUSH, frg: 0, wnd: 128, ts: 0, sn: 5, una: 0 }, bytes(16, 7))));
+        for (const t of [1_000, 10_000]) cold(`${t}ms a`).subscribe(() => ticks.set(t, clock.ticks));
+        cold('10001ms a').subscribe(() => ((armed = clock.armed), c.close({ linger: false })));
+        flush();
+      });
+    } finally {
+      Conversation.sleepWhenIdle = true;
+    }
+    return { wire, ticksAt: (t) => ticks.get(t)!, armed };
+  }
+
+  it('sends its ACK on the tick an always-ticking conversation would, then leaves the clock', () => {
+    const ticking = run(false);
+    const sleeping = run(true);
+    expect(ticking.wire).toEqual([`100 ${IKCP_CMD_ACK} 5`]);
+    expect(sleeping.wire).toEqual(ticking.wire);
+    expect(sleeping.ticksAt(10_000)).toBe(sleeping.ticksAt(1_000));
+    expect(sleeping.armed).toBe(false);
+    expect(ticking.ticksAt(10_000)).toBeGreaterThan(ticking.ticksAt(1_000) + 400);
   });
 });
 

@@ -213,8 +213,13 @@ export class ConversationPolicy {
     const interval = this.kcp.interval;
     const now = this.clock.now();
     // back on the tick it would have had had it kept ticking every interval, so what goes on the
-    // wire and when is what an always-ticking conversation (kcp-go's) would send
-    this.clock.at(this.entry, now + ((interval - ((now - since) % interval)) % interval));
+    // wire and when is what an always-ticking conversation (kcp-go's) would send. On that cadence
+    // at this very moment, the tick is still due if the clock has not run this moment's action
+    // yet; if it has, that action would have flushed an always-ticking conversation before this
+    // input (sending nothing: it was idle), and the next tick is an interval away
+    const offGrid = (now - since) % interval;
+    const next = offGrid !== 0 ? now + interval - offGrid : this.clock.lastTickAt === now ? now + interval : now;
+    this.clock.at(this.entry, next);
   }
 
   /** The core took a datagram from the peer (before its reader is told): a linger goes on. */

@@ -289,12 +289,15 @@ export class Kcp {
   waitSnd(): number { return this.sndBuf.length + this.sndQueue.length; }
   /**
    * Whether a flush has nothing to do until an input, a send or a read changes that: no ACK or
-   * window probe queued, nothing queued or in flight, the peer's window open (no probe timer), and
-   * nothing received waiting to be read. A driver may stop flushing such a KCP until one of those
-   * happens (rxkcp's conversations sleep on their clock); flushing it sends nothing.
+   * window probe queued, nothing queued or in flight (so no retransmission timer), the peer's
+   * window open (no probe timer), and nothing received waiting to be read (a read may reopen the
+   * window, which a flush must tell). Segments held out of order past a gap do not count: a flush
+   * sends nothing for them, and only an input (the peer's retransmission) can move them. A driver
+   * may stop flushing such a KCP until one of those happens (rxkcp's conversations sleep on their
+   * clock); flushing it sends nothing.
    */
   get idle(): boolean {
-    return this.ackCount === 0 && this.probe === 0 && this.sndBuf.length === 0 && this.sndQueue.length === 0 && this._rmtWnd !== 0 && this.rcvQueue.length === 0 && this.rcvBuf.size === 0;
+    return this.ackCount === 0 && this.probe === 0 && this.sndBuf.length === 0 && this.sndQueue.length === 0 && this._rmtWnd !== 0 && this.rcvQueue.length === 0;
   }
   /** An input asked for a flush that `deferFlush` held back and no one has taken it yet. */
   get flushDeferred(): boolean { return this.deferredFlush; }

@@ -49,9 +49,11 @@ export function itimediff(later: number, earlier: number): number {
 const FASTACK_LOCKED = 0xffffffff; // fast/early retransmit disabled for a segment until its next RTO
 
 /**
- * Pacing: the most payload bytes a paced sender may send at once after a pause, in ms of its
- * rate (at least two segments). Drivers wake a core on whole ms, so a budget of one ms would leave
- * the rate unreached whenever a wake-up comes late; two keep it while bursts stay a few datagrams.
+ * Pacing: the least a paced sender may send at once, in ms of its rate (at least two segments).
+ * Drivers wake a core on whole ms, so a budget of one ms would leave the rate unreached whenever a
+ * wake-up comes a little late. A wake-up later than this (a busy event loop, a timer's slack) is
+ * owed the time it lost, up to one flush interval: otherwise every late timer would lower the rate
+ * the strategy asked for, and on a busy machine the sender would fall far below it.
  */
 const PACE_BURST_MS = 2;
 
@@ -792,8 +794,9 @@ export class Kcp {
     const paced = pace !== Infinity;
     let budget = Infinity;
     if (paced) {
-      const burst = Math.max(2 * this._mss, pace * PACE_BURST_MS);
       const elapsed = itimediff(now, this.paceAt);
+      // a wake-up that came late is owed the time it lost, up to one flush interval
+      const burst = Math.max(2 * this._mss, pace * Math.max(PACE_BURST_MS, Math.min(elapsed, this._interval)));
       if (elapsed > 0) this.paceTokens += elapsed * pace;
       if (this.paceTokens > burst) this.paceTokens = burst;
       this.paceAt = now;

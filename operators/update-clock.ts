@@ -48,11 +48,15 @@ export class Clock {
   private ticking = false;
   /** How many times the single action has run (for tests and stats). */
   ticks = 0;
+  private lastTick = -Infinity;
+
   /**
    * When the action last ran (scheduler ms; -Infinity before the first): a target that slept knows
    * from it whether the tick of this very moment, which would have flushed it, has run already.
    */
-  lastTickAt = -Infinity;
+  get lastTickAt(): number {
+    return this.lastTick;
+  }
 
   constructor(readonly scheduler: SchedulerLike = asyncScheduler) {}
 
@@ -146,7 +150,7 @@ export class Clock {
     this.ticks++;
     this.ticking = true;
     const now = this.now();
-    this.lastTickAt = now;
+    this.lastTick = now;
     try {
       if (this.soonList.length > 0) {
         const list = this.soonList;

@@ -85,7 +85,9 @@ console.log(`exploring ${properties.length} properties in ${files.length} files 
 const env = { ...process.env, EXPLORE_MS_PER_WEIGHT: String(msPerWeight), EXPLORE_OUT: out };
 for (const replay of ['FC_SEED', 'FC_PATH', 'FC_REPLAY']) delete env[replay];
 const started = Date.now();
-const vitest = spawnSync('npx', ['vitest', 'run', '--no-file-parallelism', '--reporter=dot', ...files], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env });
+// a property runs for its share of the budget, longer than the config's per-test timeout allows
+const testTimeout = `--testTimeout=${(budgetS + 120) * 1000}`;
+const vitest = spawnSync('npx', ['vitest', 'run', '--no-file-parallelism', '--reporter=dot', testTimeout, ...files], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env });
 const records = existsSync(out)
   ? readFileSync(out, 'utf8')
       .split('\n')

@@ -15,7 +15,7 @@ export default defineConfig([
     // One build for every entry point, ESM and CommonJS alike, with shared chunks: each class
     // (KcpError, Kcp, ...) exists once per module system, so `instanceof` holds across
     // `rxkcp`, `rxkcp/core`, `rxkcp/node` and `rxkcp/io`.
-    entry: { index: 'operators/index.ts', core: 'src/index.ts', node: 'src/node/index.ts', io: 'operators/io/index.ts', testing: 'operators/testing/index.ts', worker: 'operators/io/worker-entry.ts' },
+    entry: { index: 'operators/index.ts', core: 'src/index.ts', node: 'src/node/index.ts', io: 'operators/io/index.ts', testing: 'operators/testing/index.ts', worker: 'operators/transport/worker-entry.ts' },
     format: ['esm', 'cjs'],
     splitting: true,
     // the package ships no source maps (they would carry the whole source)

@@ -6,8 +6,8 @@
  * session path is not a Go benchmark. For an A/B comparison run it alternately on both trees.
  */
 import { VirtualTimeScheduler } from 'rxjs';
-import { Conversation } from '../operators/conversation.js';
-import { Clock } from '../operators/update-clock.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { Clock } from '../operators/conversation/update-clock.js';
 import type { CryptName } from '../src/crypt/crypt.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import { Prng } from '../src/prng.js';

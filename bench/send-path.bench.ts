@@ -7,9 +7,9 @@
  * figure: its send path is not a Go benchmark.
  */
 import { Subject } from 'rxjs';
-import { crcSeal } from '../operators/crc-seal.js';
-import { encrypt } from '../operators/encrypt.js';
-import { fecEncode } from '../operators/fec-encode.js';
+import { crcSeal } from '../operators/layers/crc-seal.js';
+import { encrypt } from '../operators/layers/encrypt.js';
+import { fecEncode } from '../operators/layers/fec-encode.js';
 import { cryptHeaderSizeOf, type CryptName } from '../src/crypt/crypt.js';
 import { Kcp } from '../src/kcp/kcp.js';
 import { createNodeCrypt } from '../src/node/crypt.js';

@@ -18,7 +18,7 @@ import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
+import { patternBytes, PatternVerifier } from '../operators/testing/pattern.js';
 import { emit, median, printRanOn } from './lib.js';
 
 printRanOn();

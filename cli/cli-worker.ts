@@ -4,10 +4,10 @@
  * beside the command as dist/cli-worker.js.
  * @module
  */
-import { echo as echoSession } from '../operators/io/echo.js';
-import type { Session } from '../operators/io/session.js';
-import { tunnelServerSessions, type TunnelServerOptions, type TunnelServerSessions, type TunnelStats } from '../operators/io/tunnel.js';
-import type { WorkerContext } from '../operators/io/workers.js';
+import { echo as echoSession } from '../operators/apps/echo.js';
+import type { Session } from '../operators/transport/session.js';
+import { tunnelServerSessions, type TunnelServerOptions, type TunnelServerSessions, type TunnelStats } from '../operators/apps/tunnel.js';
+import type { WorkerContext } from '../operators/transport/workers.js';
 import { tunnelLog } from './tunnel-cli.js';
 
 /** What the command passes to every worker. */

@@ -3,7 +3,7 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
-import { reusePortAvailable } from '../operators/io/workers.js';
+import { reusePortAvailable } from '../operators/transport/workers.js';
 
 /**
  * Worker threads the servers (echo, sink, tunnel server) run when --workers is not given: every

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Conversation } from '../operators/conversation.js';
-import { Clock } from '../operators/update-clock.js';
-import { virtualNetwork } from '../operators/virtual-link.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { Clock } from '../operators/conversation/update-clock.js';
+import { virtualNetwork } from '../operators/testing/virtual-link.js';
 import { createCrypt } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 import { IKCP_CMD_ACK, IKCP_CMD_PUSH } from '../src/kcp/constants.js';

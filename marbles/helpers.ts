@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import type { Conversation } from '../operators/conversation.js';
+import type { Conversation } from '../operators/conversation/conversation.js';
 import { expect } from 'vitest';
 import { Prng } from '../src/prng.js';
 

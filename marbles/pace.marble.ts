@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { pace } from '../operators/pace.js';
+import { pace } from '../operators/layers/pace.js';
 import { bytes, testScheduler } from './helpers.js';
 
 describe('pace', () => {

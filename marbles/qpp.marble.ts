@@ -1,6 +1,6 @@
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { qppDecrypt, qppEncrypt } from '../operators/qpp.js';
+import { qppDecrypt, qppEncrypt } from '../operators/layers/qpp.js';
 import { QppPads, QppStream } from '../src/qpp/qpp.js';
 
 const seed = new TextEncoder().encode('marble-qpp-seed');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { virtualLink } from '../operators/virtual-link.js';
+import { virtualLink } from '../operators/testing/virtual-link.js';
 import { bytes, testScheduler } from './helpers.js';
 
 describe('virtualLink', () => {

@@ -8,11 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { VirtualTimeScheduler } from 'rxjs';
 import { readVerified, sessionPair } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
-import type { Session } from '../operators/io/session.js';
-import { Clock } from '../operators/update-clock.js';
-import { Conversation } from '../operators/conversation.js';
-import { virtualNetwork } from '../operators/virtual-link.js';
+import { PatternVerifier, patternBytes } from '../operators/testing/pattern.js';
+import type { Session } from '../operators/transport/session.js';
+import { Clock } from '../operators/conversation/update-clock.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { virtualNetwork } from '../operators/testing/virtual-link.js';
 import { createCrypt } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 

@@ -9,9 +9,9 @@
  * RXKCP_TEST_CC=kcp-go or RXKCP_TEST_CC=adaptive to see them miss (see the commit that added it).
  */
 import { describe, expect, it } from 'vitest';
-import { Conversation } from '../operators/conversation.js';
-import { Clock } from '../operators/update-clock.js';
-import { virtualNetwork } from '../operators/virtual-link.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { Clock } from '../operators/conversation/update-clock.js';
+import { virtualNetwork } from '../operators/testing/virtual-link.js';
 import { pumpThrough, testScheduler } from '../marbles/helpers.js';
 import type { CcFactory, CcName } from '../src/kcp/cc.js';
 import { ccFactory } from '../src/kcp/cc-names.js';

@@ -9,9 +9,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dial } from '../operators/io/dial.js';
-import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
-import { reusePortAvailable } from '../operators/io/workers.js';
+import { dial } from '../operators/transport/dial.js';
+import { PatternVerifier, patternBytes } from '../operators/testing/pattern.js';
+import { reusePortAvailable } from '../operators/transport/workers.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

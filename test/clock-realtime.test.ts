@@ -1,8 +1,8 @@
 import { asyncScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { Conversation } from '../operators/conversation.js';
-import { Clock } from '../operators/update-clock.js';
-import { virtualNetwork } from '../operators/virtual-link.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { Clock } from '../operators/conversation/update-clock.js';
+import { virtualNetwork } from '../operators/testing/virtual-link.js';
 
 describe('one clock in real time', () => {
   it('10,000 conversations on the async scheduler each deliver a message, and the clock stops after', async () => {

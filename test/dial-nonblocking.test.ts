@@ -8,10 +8,10 @@
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import vectors from './vectors/kcp-go-vectors.json' with { type: 'json' };
-import { dial } from '../operators/io/dial.js';
-import { echo } from '../operators/io/echo.js';
-import { Listener } from '../operators/io/listener.js';
-import type { Session } from '../operators/io/session.js';
+import { dial } from '../operators/transport/dial.js';
+import { echo } from '../operators/apps/echo.js';
+import { Listener } from '../operators/transport/listener.js';
+import type { Session } from '../operators/transport/session.js';
 import { deriveKey } from '../src/crypt/crypt.js';
 import { deriveKeyAsync } from '../src/node/crypt.js';
 

@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Mux } from '../operators/mux.js';
-import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
-import { muxStreamDuplex } from '../operators/io/mux-stream.js';
-import { toDuplex } from '../operators/io/stream.js';
-import type { Session, SessionOptions } from '../operators/io/session.js';
+import { Mux } from '../operators/conversation/mux.js';
+import { dial } from '../operators/transport/dial.js';
+import { Listener } from '../operators/transport/listener.js';
+import { muxStreamDuplex } from '../operators/adapters/mux-stream.js';
+import { toDuplex } from '../operators/adapters/stream.js';
+import type { Session, SessionOptions } from '../operators/transport/session.js';
 
 const options: SessionOptions = { mode: 'fast3', crypt: 'aes', key: 'secret', dataShards: 10, parityShards: 3 };
 const cleanup: (() => void)[] = [];

@@ -15,8 +15,8 @@
  */
 import { identity, type OperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { Conversation, type LayerSlot } from '../operators/conversation.js';
-import { Clock } from '../operators/update-clock.js';
+import { Conversation, type LayerSlot } from '../operators/conversation/conversation.js';
+import { Clock } from '../operators/conversation/update-clock.js';
 import { createCrypt, type CryptName, type PacketCrypt } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 import type { FecOptions } from '../src/fec/fec-options.js';

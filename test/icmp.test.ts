@@ -14,12 +14,12 @@ import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial, type DialOptions } from '../operators/io/dial.js';
-import { echo } from '../operators/io/echo.js';
-import { Listener } from '../operators/io/listener.js';
-import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
-import type { Session } from '../operators/io/session.js';
-import { icmpReported } from '../operators/io/udp.js';
+import { dial, type DialOptions } from '../operators/transport/dial.js';
+import { echo } from '../operators/apps/echo.js';
+import { Listener } from '../operators/transport/listener.js';
+import { patternBytes, PatternVerifier } from '../operators/testing/pattern.js';
+import type { Session } from '../operators/transport/session.js';
+import { icmpReported } from '../operators/transport/udp.js';
 import { KcpError } from '../src/errors.js';
 
 const forger = fileURLToPath(new URL('./helpers/forge-icmp.py', import.meta.url));

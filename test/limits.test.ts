@@ -3,12 +3,12 @@
  * sockets that close under live sessions, and the MTU bound on every datagram sent.
  */
 import { describe, expect, it } from 'vitest';
-import { Conversation } from '../operators/conversation.js';
-import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
-import type { Session } from '../operators/io/session.js';
-import { Clock } from '../operators/update-clock.js';
-import { virtualNetwork } from '../operators/virtual-link.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { dial } from '../operators/transport/dial.js';
+import { Listener } from '../operators/transport/listener.js';
+import type { Session } from '../operators/transport/session.js';
+import { Clock } from '../operators/conversation/update-clock.js';
+import { virtualNetwork } from '../operators/testing/virtual-link.js';
 import { CFB_CRYPT_NAMES, createCrypt, keySliceFor, AEAD_CRYPT_NAMES } from '../src/crypt/crypt.js';
 import { KcpError } from '../src/errors.js';
 import { IKCP_CMD_PUSH } from '../src/kcp/constants.js';

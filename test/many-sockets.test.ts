@@ -6,8 +6,8 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Listener, acceptBacklog } from '../operators/io/listener.js';
-import type { Session } from '../operators/io/session.js';
+import { Listener, acceptBacklog } from '../operators/transport/listener.js';
+import type { Session } from '../operators/transport/session.js';
 import { addCrcHeader, encryptDatagram } from '../src/crypt/packet.js';
 import { IKCP_CMD_PUSH } from '../src/kcp/constants.js';
 import { encodeSegment } from '../src/kcp/segment.js';

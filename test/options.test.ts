@@ -10,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
 import { portFree } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Conversation } from '../operators/conversation.js';
-import { MODES } from '../operators/options.js';
+import { Conversation } from '../operators/conversation/conversation.js';
+import { MODES } from '../operators/conversation/options.js';
 import { sessionOptions } from '../cli/cli.js';
-import { dial, type DialOptions } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
-import type { Session } from '../operators/io/session.js';
-import { parseHostPort } from '../operators/io/udp.js';
+import { dial, type DialOptions } from '../operators/transport/dial.js';
+import { Listener } from '../operators/transport/listener.js';
+import type { Session } from '../operators/transport/session.js';
+import { parseHostPort } from '../operators/transport/udp.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {
@@ -112,7 +112,7 @@ describe('bad options are refused when the call is made, before a socket is boun
   });
 
   it('a process whose dials failed (bad options, a local port in use) exits by itself', async () => {
-    const dialTs = fileURLToPath(new URL('../operators/io/dial.ts', import.meta.url));
+    const dialTs = fileURLToPath(new URL('../operators/transport/dial.ts', import.meta.url));
     const code = `
       const { dial } = await import(${JSON.stringify(dialTs)});
       const { createSocket } = await import('node:dgram');

@@ -7,12 +7,12 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial } from '../operators/io/dial.js';
-import { echo } from '../operators/io/echo.js';
-import { Listener, type ListenOptions } from '../operators/io/listener.js';
-import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
-import type { Session } from '../operators/io/session.js';
-import { setSocketBuffers } from '../operators/io/udp.js';
+import { dial } from '../operators/transport/dial.js';
+import { echo } from '../operators/apps/echo.js';
+import { Listener, type ListenOptions } from '../operators/transport/listener.js';
+import { PatternVerifier, patternBytes } from '../operators/testing/pattern.js';
+import type { Session } from '../operators/transport/session.js';
+import { setSocketBuffers } from '../operators/transport/udp.js';
 import { KcpError } from '../src/errors.js';
 import { IKCP_CMD_ACK, IKCP_CMD_PUSH } from '../src/kcp/constants.js';
 import { encodeSegment } from '../src/kcp/segment.js';

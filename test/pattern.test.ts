@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PatternVerifier, findPatternMismatch, patternByte, patternBytes } from '../operators/io/pattern.js';
+import { PatternVerifier, findPatternMismatch, patternByte, patternBytes } from '../operators/testing/pattern.js';
 import { Prng } from '../src/prng.js';
 
 describe('the transfer pattern', () => {

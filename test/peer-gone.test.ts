@@ -8,10 +8,10 @@
 import { createSocket } from 'node:dgram';
 import { config, firstValueFrom } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dial, type DialOptions } from '../operators/io/dial.js';
-import { echo } from '../operators/io/echo.js';
-import { Listener } from '../operators/io/listener.js';
-import type { Session } from '../operators/io/session.js';
+import { dial, type DialOptions } from '../operators/transport/dial.js';
+import { echo } from '../operators/apps/echo.js';
+import { Listener } from '../operators/transport/listener.js';
+import type { Session } from '../operators/transport/session.js';
 import { KcpError } from '../src/errors.js';
 
 const fast = { nodelay: 1, interval: 10, resend: 2, nc: 1 };

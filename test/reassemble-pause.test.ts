@@ -1,13 +1,13 @@
 import { Subject } from 'rxjs';
-import { echo } from '../operators/io/echo.js';
-import { Session } from '../operators/io/session.js';
-import { Clock } from '../operators/update-clock.js';
-import { virtualNetwork } from '../operators/virtual-link.js';
+import { echo } from '../operators/apps/echo.js';
+import { Session } from '../operators/transport/session.js';
+import { Clock } from '../operators/conversation/update-clock.js';
+import { virtualNetwork } from '../operators/testing/virtual-link.js';
 import { createCrypt } from '../src/crypt/crypt.js';
-import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
+import { patternBytes, PatternVerifier } from '../operators/testing/pattern.js';
 import { testScheduler } from '../marbles/helpers.js';
 import { describe, expect, it } from 'vitest';
-import { reassemble } from '../operators/reassemble.js';
+import { reassemble } from '../operators/layers/reassemble.js';
 import { Kcp } from '../src/kcp/kcp.js';
 
 /** A receiving core with `messages` whole messages waiting in its receive queue. */

@@ -1,8 +1,8 @@
 import { createSocket } from 'node:dgram';
 import { tap } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
+import { dial } from '../operators/transport/dial.js';
+import { Listener } from '../operators/transport/listener.js';
 import { ReplayWindow } from '../src/crypt/replay-window.js';
 import { createCrypt } from '../src/crypt/crypt.js';
 import { aeadSeal, openDatagram } from '../src/crypt/packet.js';

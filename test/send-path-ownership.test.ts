@@ -7,7 +7,7 @@
  */
 import { tap, mergeMap, of, type OperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { Conversation, type LayerSlot } from '../operators/conversation.js';
+import { Conversation, type LayerSlot } from '../operators/conversation/conversation.js';
 import { createCrypt, type CryptName } from '../src/crypt/crypt.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import type { FecOptions } from '../src/fec/fec-options.js';
@@ -114,7 +114,7 @@ describe('layers writing in front of a datagram (inPlace)', () => {
   };
 
   it('fecEncode writes its header into the room and emits a view of the same memory; without room, or without inPlace, a new array with the same bytes', async () => {
-    const { fecEncode } = await import('../operators/fec-encode.js');
+    const { fecEncode } = await import('../operators/layers/fec-encode.js');
     const fec = { dataShards: 2, parityShards: 1 };
     const make = (inPlace: boolean, headroom = 0) => fecEncode({ fec, inPlace, headroom });
     const copied = collect(make(false), [withRoom(8), withRoom(8)]);
@@ -132,8 +132,8 @@ describe('layers writing in front of a datagram (inPlace)', () => {
   });
 
   it('crcSeal writes nonce slot and CRC into the room; encrypt({ inPlace: false }) leaves the arriving array alone', async () => {
-    const { crcSeal } = await import('../operators/crc-seal.js');
-    const { encrypt } = await import('../operators/encrypt.js');
+    const { crcSeal } = await import('../operators/layers/crc-seal.js');
+    const { encrypt } = await import('../operators/layers/encrypt.js');
     const crypt = createCrypt('aes-128', new Prng(1).bytes(16), { random: seededRandom(3) });
     const dirty = withRoom(20);
     new Uint8Array(dirty.buffer).fill(0xee, 0, 20); // whatever was in the room is overwritten
@@ -176,8 +176,8 @@ describe('Kcp headroom', () => {
 describe('the receive path with FEC shards held as views', () => {
   /** 256 KB through 20 % loss with FEC 10/3; `scribble` puts a user operator after fecDecode that overwrites what it passed on. */
   async function transfer(scribble: boolean) {
-    const { Clock } = await import('../operators/update-clock.js');
-    const { virtualNetwork } = await import('../operators/virtual-link.js');
+    const { Clock } = await import('../operators/conversation/update-clock.js');
+    const { virtualNetwork } = await import('../operators/testing/virtual-link.js');
     const { Observable } = await import('rxjs');
     const out = { delivered: 0, recovered: 0, intact: false, kcpInErrors: -1, retrans: -1 };
     const scribbler: OperatorFunction<Uint8Array, Uint8Array> = (s) =>
@@ -259,7 +259,7 @@ describe('in-place headers only in room set aside for them', () => {
 
   it("crcSeal({ inPlace: true }) on a caller's view copies: the bytes in front of it are left alone", async () => {
     const { whole, body } = memory();
-    const { crcSeal } = await import('../operators/crc-seal.js');
+    const { crcSeal } = await import('../operators/layers/crc-seal.js');
     const { of, lastValueFrom } = await import('rxjs');
     const out = await lastValueFrom(of(body).pipe(crcSeal({ crypt, inPlace: true })));
     expect(out.length).toBe(120);
@@ -268,7 +268,7 @@ describe('in-place headers only in room set aside for them', () => {
 
   it("fecEncode({ inPlace: true }) on a caller's view copies: the bytes in front of it are left alone", async () => {
     const { whole, body } = memory();
-    const { fecEncode } = await import('../operators/fec-encode.js');
+    const { fecEncode } = await import('../operators/layers/fec-encode.js');
     const { of, lastValueFrom, toArray } = await import('rxjs');
     const out = await lastValueFrom(of(body).pipe(fecEncode({ fec: { dataShards: 2, parityShards: 1 }, inPlace: true }), toArray()));
     expect(out[0]!.length).toBe(108);

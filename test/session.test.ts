@@ -1,12 +1,12 @@
 import { createSocket } from 'node:dgram';
 import { firstValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial } from '../operators/io/dial.js';
-import { Listener, listen } from '../operators/io/listener.js';
-import { aggregateStats, type Session } from '../operators/io/session.js';
-import { echo } from '../operators/io/echo.js';
-import { toDuplex } from '../operators/io/stream.js';
-import { parseHostPort } from '../operators/io/udp.js';
+import { dial } from '../operators/transport/dial.js';
+import { Listener, listen } from '../operators/transport/listener.js';
+import { aggregateStats, type Session } from '../operators/transport/session.js';
+import { echo } from '../operators/apps/echo.js';
+import { toDuplex } from '../operators/adapters/stream.js';
+import { parseHostPort } from '../operators/transport/udp.js';
 
 import { KcpError } from '../src/errors.js';
 import { Prng } from '../src/prng.js';

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { KcpError } from '../src/errors.js';
 import { Prng } from '../src/prng.js';
 import { encodeSmuxFrame, CMD_PSH, CMD_SYN } from '../src/smux/frame.js';
-import { Mux, type ByteDuplex, type MuxOptions, type MuxStream } from '../operators/mux.js';
-import { compressDuplex } from '../operators/snappy.js';
+import { Mux, type ByteDuplex, type MuxOptions, type MuxStream } from '../operators/conversation/mux.js';
+import { compressDuplex } from '../operators/layers/snappy.js';
 import { toHex } from '../src/wire/bytes.js';
 
 /** One end of an in-memory pipe: writes arrive at the other end `latency` ms later; at most `capacity` bytes in flight. */

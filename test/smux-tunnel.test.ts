@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Snmp } from '../src/stats.js';
 import { appendSnmpLog, goTimeFormat, notApplied, parseTunnelArgs, qppWarnings, sessionOptionsOf, smuxConfigOf, tunnelMain, TunnelUsageError, TUNNEL_ROLES, type TunnelConfig } from '../cli/tunnel-cli.js';
-import { parsePortRange, tunnelClient, tunnelServer, type TunnelHandle, type TunnelOptions } from '../operators/io/tunnel.js';
-import { patternBytes, PatternVerifier } from '../operators/io/pattern.js';
+import { parsePortRange, tunnelClient, tunnelServer, type TunnelHandle, type TunnelOptions } from '../operators/apps/tunnel.js';
+import { patternBytes, PatternVerifier } from '../operators/testing/pattern.js';
 
 const parse = (role: 'client' | 'server', argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
   parseTunnelArgs(role, argv, env, (p) => {

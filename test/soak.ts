@@ -6,12 +6,12 @@
  * setting that has not finished within SOAK_MAX_S seconds (default 900) fails. Exits non-zero on
  * any failure. The relay's seed (SOAK_SEED, default 1) is printed with each result.
  */
-import { dial } from '../operators/io/dial.js';
-import { Listener } from '../operators/io/listener.js';
-import { relay, type Impairment } from '../operators/io/relay.js';
-import type { SessionOptions } from '../operators/io/session.js';
-import { toDuplex } from '../operators/io/stream.js';
-import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
+import { dial } from '../operators/transport/dial.js';
+import { Listener } from '../operators/transport/listener.js';
+import { relay, type Impairment } from '../operators/apps/relay.js';
+import type { SessionOptions } from '../operators/transport/session.js';
+import { toDuplex } from '../operators/adapters/stream.js';
+import { PatternVerifier, patternBytes } from '../operators/testing/pattern.js';
 
 const MB = Number(process.env.SOAK_MB ?? 1024);
 const MAX_S = Number(process.env.SOAK_MAX_S ?? 900);

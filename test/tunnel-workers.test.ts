@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tunnelClient, type TunnelHandle } from '../operators/io/tunnel.js';
-import { reusePortAvailable } from '../operators/io/workers.js';
+import { tunnelClient, type TunnelHandle } from '../operators/apps/tunnel.js';
+import { reusePortAvailable } from '../operators/transport/workers.js';
 import { KCPTUN_SNMP_HEADER } from '../cli/tunnel-cli.js';
 
 const cli = fileURLToPath(new URL('../cli/cli.ts', import.meta.url));

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { literalLookup } from '../operators/io/udp.js';
+import { literalLookup } from '../operators/transport/udp.js';
 
 describe('literalLookup (the listener socket\'s lookup)', () => {
   it('answers IP literals synchronously with their family, and names through dns.lookup', async () => {

@@ -5,7 +5,7 @@
  */
 import { delay, map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { Conversation } from '../operators/conversation.js';
+import { Conversation } from '../operators/conversation/conversation.js';
 import { deepEqual, patternBytes, PatternVerifier, virtualNetwork, withVirtualTime } from '../operators/testing/index.js';
 import { createCrypt } from '../src/crypt/crypt.js';
 import type { LossyLink } from '../src/sim/lossy-link.js';

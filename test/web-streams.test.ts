@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom } from 'rxjs';
 import { readVerified, sessionPair } from './helpers/sockets.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PatternVerifier, patternBytes } from '../operators/io/pattern.js';
-import { toWebStreams } from '../operators/io/web-streams.js';
+import { PatternVerifier, patternBytes } from '../operators/testing/pattern.js';
+import { toWebStreams } from '../operators/adapters/web-streams.js';
 import { Prng } from '../src/prng.js';
 
 const common = { mode: 'fast3' as const, crypt: 'aes' as const, key: 'web-streams' };

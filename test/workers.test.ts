@@ -8,9 +8,9 @@
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { dial } from '../operators/io/dial.js';
-import type { Session } from '../operators/io/session.js';
-import { listenWorkers, reusePortAvailable, type WorkerEvent, type WorkerListener } from '../operators/io/workers.js';
+import { dial } from '../operators/transport/dial.js';
+import type { Session } from '../operators/transport/session.js';
+import { listenWorkers, reusePortAvailable, type WorkerEvent, type WorkerListener } from '../operators/transport/workers.js';
 import { KcpError } from '../src/errors.js';
 
 const supported = reusePortAvailable();

@@ -5,9 +5,9 @@
  * @module rxkcp/io
  */
 export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors.js';
-export { Session, aggregateStats, DEFAULT_KEEPALIVE, type SessionEnd, type SessionEndReason, type SessionOptions } from './session.js';
-export { Listener, listen, type ListenOptions } from './listener.js';
-export { dial, DEFAULT_CONNECT_TIMEOUT, type DialOptions } from './dial.js';
+export { Session, aggregateStats, DEFAULT_KEEPALIVE, type SessionEnd, type SessionEndReason, type SessionOptions } from '../transport/session.js';
+export { Listener, listen, type ListenOptions } from '../transport/listener.js';
+export { dial, DEFAULT_CONNECT_TIMEOUT, type DialOptions } from '../transport/dial.js';
 export {
   WorkerListener,
   listenWorkers,
@@ -18,11 +18,11 @@ export {
   type WorkerListenOptions,
   type WorkerListenerStats,
   type WorkerStats,
-} from './workers.js';
-export { duplexOf, toDuplex, type DuplexEnds } from './stream.js';
-export { toWebStreams, type WebStreams } from './web-streams.js';
-export { muxStreamDuplex } from './mux-stream.js';
-export { echo } from './echo.js';
+} from '../transport/workers.js';
+export { duplexOf, toDuplex, type DuplexEnds } from '../adapters/stream.js';
+export { toWebStreams, type WebStreams } from '../adapters/web-streams.js';
+export { muxStreamDuplex } from '../adapters/mux-stream.js';
+export { echo } from '../apps/echo.js';
 export {
   relay,
   type Impairment,
@@ -32,7 +32,7 @@ export {
   type RelayOptions,
   type RelayStats,
   type RelayStatsSnapshot,
-} from './relay.js';
+} from '../apps/relay.js';
 export {
   tunnelClient,
   tunnelServer,
@@ -41,4 +41,4 @@ export {
   type TunnelOptions,
   type TunnelServerOptions,
   type TunnelStats,
-} from './tunnel.js';
+} from '../apps/tunnel.js';

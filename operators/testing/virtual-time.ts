@@ -5,7 +5,7 @@
  * @module
  */
 import { TestScheduler, type RunHelpers } from 'rxjs/testing';
-import { Clock } from '../update-clock.js';
+import { Clock } from '../conversation/update-clock.js';
 
 /** What {@link withVirtualTime} hands its callback: rxjs's marble helpers, plus the clock and scheduler. */
 export interface VirtualTime extends RunHelpers {

@@ -5,15 +5,15 @@
  */
 import { Observable, Subject, type OperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { crcCheck } from '../../operators/crc-check.js';
-import { crcSeal } from '../../operators/crc-seal.js';
-import { decrypt } from '../../operators/decrypt.js';
-import { encrypt } from '../../operators/encrypt.js';
-import { fecDecode } from '../../operators/fec-decode.js';
-import { fecEncode } from '../../operators/fec-encode.js';
-import { kcpInput } from '../../operators/kcp-input.js';
-import { pace } from '../../operators/pace.js';
-import { reassemble } from '../../operators/reassemble.js';
+import { crcCheck } from '../../operators/layers/crc-check.js';
+import { crcSeal } from '../../operators/layers/crc-seal.js';
+import { decrypt } from '../../operators/layers/decrypt.js';
+import { encrypt } from '../../operators/layers/encrypt.js';
+import { fecDecode } from '../../operators/layers/fec-decode.js';
+import { fecEncode } from '../../operators/layers/fec-encode.js';
+import { kcpInput } from '../../operators/layers/kcp-input.js';
+import { pace } from '../../operators/layers/pace.js';
+import { reassemble } from '../../operators/layers/reassemble.js';
 import { createCrypt, type PacketCrypt } from '../../src/crypt/crypt.js';
 import { addCrcHeader } from '../../src/crypt/packet.js';
 import { KcpError } from '../../src/errors.js';

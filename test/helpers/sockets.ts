@@ -1,9 +1,9 @@
 import { createSocket } from 'node:dgram';
 import { firstValueFrom, type Observable } from 'rxjs';
-import { dial } from '../../operators/io/dial.js';
-import { Listener, type ListenOptions } from '../../operators/io/listener.js';
-import type { Session } from '../../operators/io/session.js';
-import type { PatternVerifier } from '../../operators/io/pattern.js';
+import { dial } from '../../operators/transport/dial.js';
+import { Listener, type ListenOptions } from '../../operators/transport/listener.js';
+import type { Session } from '../../operators/transport/session.js';
+import type { PatternVerifier } from '../../operators/testing/pattern.js';
 
 /** Whether a UDP port on 127.0.0.1 can be bound (its last socket is closed). */
 export async function portFree(port: number): Promise<boolean> {

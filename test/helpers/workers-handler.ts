@@ -5,8 +5,8 @@
  * wait for room in the send window, in order (test transfers are small: what waits is bounded).
  * @module
  */
-import type { Session } from '../../operators/io/session.js';
-import type { WorkerContext } from '../../operators/io/workers.js';
+import type { Session } from '../../operators/transport/session.js';
+import type { WorkerContext } from '../../operators/transport/workers.js';
 
 const DIE = 'die';
 

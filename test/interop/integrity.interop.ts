@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { relay, type Impairment, type Relay, type RelayStatsSnapshot } from '../../operators/io/relay.js';
+import { relay, type Impairment, type Relay, type RelayStatsSnapshot } from '../../operators/apps/relay.js';
 import { INTEROP_KEY, buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoCrypt, type GoTransferResult } from './go-peer.js';
 
 const MB = Number(process.env.INTEGRITY_MB ?? 4);

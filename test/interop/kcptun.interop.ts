@@ -5,8 +5,8 @@
  */
 import { connect, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Listener } from '../../operators/io/listener.js';
-import { toDuplex } from '../../operators/io/stream.js';
+import { Listener } from '../../operators/transport/listener.js';
+import { toDuplex } from '../../operators/adapters/stream.js';
 import { INTEROP_KEY, haveKcptun, startKcptun } from './go-peer.js';
 import { patternBytes } from './pattern.js';
 

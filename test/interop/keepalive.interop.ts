@@ -6,10 +6,10 @@
  */
 import { firstValueFrom } from 'rxjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dial } from '../../operators/io/dial.js';
-import { echo } from '../../operators/io/echo.js';
-import { Listener } from '../../operators/io/listener.js';
-import type { Session, SessionOptions } from '../../operators/io/session.js';
+import { dial } from '../../operators/transport/dial.js';
+import { echo } from '../../operators/apps/echo.js';
+import { Listener } from '../../operators/transport/listener.js';
+import type { Session, SessionOptions } from '../../operators/transport/session.js';
 import { KcpError } from '../../src/errors.js';
 import { buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoPeer } from './go-peer.js';
 

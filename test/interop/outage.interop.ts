@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { relay, type Relay } from '../../operators/io/relay.js';
+import { relay, type Relay } from '../../operators/apps/relay.js';
 import { buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoPeerFlags } from './go-peer.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

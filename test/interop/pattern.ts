@@ -1,2 +1,2 @@
 // The shared byte pattern lives with the rxkcp command that uses it; kcppeer implements the same.
-export * from '../../operators/io/pattern.js';
+export * from '../../operators/testing/pattern.js';

@@ -5,10 +5,10 @@
  */
 import { filter, type OperatorFunction } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dial } from '../../operators/io/dial.js';
-import { Listener } from '../../operators/io/listener.js';
-import type { Session, SessionOptions } from '../../operators/io/session.js';
-import { toDuplex } from '../../operators/io/stream.js';
+import { dial } from '../../operators/transport/dial.js';
+import { Listener } from '../../operators/transport/listener.js';
+import type { Session, SessionOptions } from '../../operators/transport/session.js';
+import { toDuplex } from '../../operators/adapters/stream.js';
 import { CFB_CRYPT_NAMES } from '../../src/crypt/crypt.js';
 import { Prng } from '../../src/prng.js';
 import { INTEROP_KEY, buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoCrypt } from './go-peer.js';

@@ -1,5 +1,5 @@
 /**
- * rxkcp's smux (src/smux, operators/mux.ts) against Debian's github.com/xtaci/smux 1.5.16, which
+ * rxkcp's smux (src/smux, operators/conversation/mux.ts) against Debian's github.com/xtaci/smux 1.5.16, which
  * speaks both protocol versions, over one TCP connection on 127.0.0.1 (smux needs only a byte
  * stream; KCP and snappy are covered by the kcptun suites). The Go side is smuxpeer
  * (test/interop/smuxpeer), built at test time in GOPATH mode like kcppeer.
@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromEvent, map, Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { Mux, type ByteDuplex } from '../../operators/mux.js';
-import { muxStreamDuplex } from '../../operators/io/mux-stream.js';
+import { Mux, type ByteDuplex } from '../../operators/conversation/mux.js';
+import { muxStreamDuplex } from '../../operators/adapters/mux-stream.js';
 import { buildGoProgram, GOPATH, haveGoPeer } from './go-peer.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));

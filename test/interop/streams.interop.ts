@@ -17,12 +17,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { take } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial } from '../../operators/io/dial.js';
-import { Listener } from '../../operators/io/listener.js';
-import { PatternVerifier, patternBytes } from '../../operators/io/pattern.js';
-import { relay, type Impairment } from '../../operators/io/relay.js';
-import type { Session, SessionOptions } from '../../operators/io/session.js';
-import { toDuplex } from '../../operators/io/stream.js';
+import { dial } from '../../operators/transport/dial.js';
+import { Listener } from '../../operators/transport/listener.js';
+import { PatternVerifier, patternBytes } from '../../operators/testing/pattern.js';
+import { relay, type Impairment } from '../../operators/apps/relay.js';
+import type { Session, SessionOptions } from '../../operators/transport/session.js';
+import { toDuplex } from '../../operators/adapters/stream.js';
 import { Prng } from '../../src/prng.js';
 
 const MB = Number(process.env.STREAMS_MB ?? 50);

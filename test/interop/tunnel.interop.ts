@@ -21,8 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relay, type Relay } from '../../operators/io/relay.js';
-import { tunnelClient, tunnelServer, type TunnelHandle } from '../../operators/io/tunnel.js';
+import { relay, type Relay } from '../../operators/apps/relay.js';
+import { tunnelClient, tunnelServer, type TunnelHandle } from '../../operators/apps/tunnel.js';
 import { haveKcptun, startKcptun, type KcptunProcess } from './go-peer.js';
 import { patternBytes, PatternVerifier } from './pattern.js';
 

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Duplex } from 'node:stream';
-import type { MuxStream } from '../mux.js';
+import type { MuxStream } from '../conversation/mux.js';
 import { duplexOf } from './stream.js';
 
 /** An smux stream as a Node `Duplex` (see the module's description). */

@@ -11,9 +11,9 @@ import { createNodeCrypt, nodeCryptFromPassword, nodeCryptFromPasswordAsync } fr
 import { IKCP_OVERHEAD } from '../../src/kcp/constants.js';
 import type { KcpOptions } from '../../src/kcp/kcp.js';
 import { Snmp, type SnmpField } from '../../src/stats.js';
-import { Conversation, kcpMtuFor, type ConversationOptions } from '../conversation.js';
-import { assertOptions, assertShards, timingOf, type Mode } from '../options.js';
-import { Clock, type ClockEntry } from '../update-clock.js';
+import { Conversation, kcpMtuFor, type ConversationOptions } from '../conversation/conversation.js';
+import { assertOptions, assertShards, timingOf, type Mode } from '../conversation/options.js';
+import { Clock, type ClockEntry } from '../conversation/update-clock.js';
 
 /** KCP tuning a session passes straight to its core (windows, NoDelay, stream, ACK no-delay, dead link). */
 type SessionKcpOptions = Omit<KcpOptions, 'mtu' | 'startSn'>;

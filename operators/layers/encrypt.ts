@@ -16,8 +16,8 @@
  * @see decrypt
  */
 import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../src/crypt/crypt.js';
-import { aeadSeal, encryptDatagram } from '../src/crypt/packet.js';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { aeadSeal, encryptDatagram } from '../../src/crypt/packet.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 

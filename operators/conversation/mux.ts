@@ -19,8 +19,8 @@
  * @module
  */
 import { asyncScheduler, Observable, Subject, Subscription, takeWhile, type SchedulerLike, type Subscriber } from 'rxjs';
-import { KcpError, type KcpErrorCode } from '../src/errors.js';
-import { SmuxSession, type SmuxConfig, type SmuxEvents, type SmuxStats } from '../src/smux/mux.js';
+import { KcpError, type KcpErrorCode } from '../../src/errors.js';
+import { SmuxSession, type SmuxConfig, type SmuxEvents, type SmuxStats } from '../../src/smux/mux.js';
 
 /** What the mux runs over: a KCP `Session` has this shape. */
 export interface ByteDuplex {

@@ -20,9 +20,9 @@
  * @see fecEncode
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { FecReceiver } from '../src/fec/fec-receiver.js';
-import { Snmp } from '../src/stats.js';
+import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
+import { FecReceiver } from '../../src/fec/fec-receiver.js';
+import { Snmp } from '../../src/stats.js';
 import { isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 

@@ -15,9 +15,9 @@
  * @see crcSeal
  */
 import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../src/crypt/crypt.js';
-import { verifyCrc } from '../src/crypt/packet.js';
-import { Snmp } from '../src/stats.js';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { verifyCrc } from '../../src/crypt/packet.js';
+import { Snmp } from '../../src/stats.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 

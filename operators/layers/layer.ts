@@ -6,7 +6,7 @@
  * @module
  */
 import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
-import { KcpError } from '../src/errors.js';
+import { KcpError } from '../../src/errors.js';
 
 /** The typed error for a throw inside a layer (`cause` keeps the original). */
 export function layerError(layer: string, e: unknown): KcpError {

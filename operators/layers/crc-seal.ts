@@ -19,8 +19,8 @@
  * @see crcCheck
  */
 import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../src/crypt/crypt.js';
-import { addCrcHeader } from '../src/crypt/packet.js';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { addCrcHeader } from '../../src/crypt/packet.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { Subscription } from 'rxjs';
-import type { Session } from './session.js';
+import type { Session } from '../transport/session.js';
 
 /** Writes every message `session` receives back to it. Unsubscribe to stop. */
 export function echo(session: Session): Subscription {

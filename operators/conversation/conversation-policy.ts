@@ -19,11 +19,11 @@
  * @module
  */
 import { Subject, type Observable } from 'rxjs';
-import { KcpError } from '../src/errors.js';
-import type { Kcp } from '../src/kcp/kcp.js';
-import type { Sink } from '../src/sink.js';
-import type { Snmp } from '../src/stats.js';
-import { layerError } from './layer.js';
+import { KcpError } from '../../src/errors.js';
+import type { Kcp } from '../../src/kcp/kcp.js';
+import type { Sink } from '../../src/sink.js';
+import type { Snmp } from '../../src/stats.js';
+import { layerError } from '../layers/layer.js';
 import type { Clock, ClockEntry } from './update-clock.js';
 
 /** What the policy needs from the conversation it schedules. */

@@ -10,7 +10,7 @@
  * @module
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
-import { QppStream, type QppPads } from '../src/qpp/qpp.js';
+import { QppStream, type QppPads } from '../../src/qpp/qpp.js';
 
 function qppOperator(pads: QppPads, seed: Uint8Array, decrypt: boolean): MonoTypeOperatorFunction<Uint8Array> {
   return (source) =>

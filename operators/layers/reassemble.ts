@@ -14,8 +14,8 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { forward } from './layer.js';
-import { Kcp } from '../src/kcp/kcp.js';
-import type { Snmp } from '../src/stats.js';
+import { Kcp } from '../../src/kcp/kcp.js';
+import type { Snmp } from '../../src/stats.js';
 
 export function reassemble(options?: { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array>;
 export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array>;

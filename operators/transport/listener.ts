@@ -26,7 +26,7 @@ import { IKCP_CMD_PUSH, IKCP_OVERHEAD, IKCP_RTO_MAX } from '../../src/kcp/consta
 import { Snmp } from '../../src/stats.js';
 import { readU32 } from '../../src/wire/bytes.js';
 import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
-import { Clock, type ClockEntry } from '../update-clock.js';
+import { Clock, type ClockEntry } from '../conversation/update-clock.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import { addressKey, literalLookup, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams, type Datagram } from './udp.js';
 

@@ -19,10 +19,10 @@
  * @see encrypt
  */
 import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../src/crypt/crypt.js';
-import { decryptDatagram, openDatagram } from '../src/crypt/packet.js';
-import { ReplayWindow } from '../src/crypt/replay-window.js';
-import { Snmp } from '../src/stats.js';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { decryptDatagram, openDatagram } from '../../src/crypt/packet.js';
+import { ReplayWindow } from '../../src/crypt/replay-window.js';
+import { Snmp } from '../../src/stats.js';
 import { assertCrypt, isOptionsBag } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 

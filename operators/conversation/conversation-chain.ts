@@ -16,24 +16,24 @@
  * @module
  */
 import { identity, merge, Subject, tap, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import { cryptHeaderSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
-import type { KcpError } from '../src/errors.js';
-import { FecEncoder } from '../src/fec/fec-encoder.js';
-import type { FecOptions } from '../src/fec/fec-options.js';
-import { FecReceiver } from '../src/fec/fec-receiver.js';
-import type { Kcp } from '../src/kcp/kcp.js';
-import type { Sink } from '../src/sink.js';
-import type { Snmp } from '../src/stats.js';
+import { cryptHeaderSizeOf, type PacketCrypt } from '../../src/crypt/crypt.js';
+import type { KcpError } from '../../src/errors.js';
+import { FecEncoder } from '../../src/fec/fec-encoder.js';
+import type { FecOptions } from '../../src/fec/fec-options.js';
+import { FecReceiver } from '../../src/fec/fec-receiver.js';
+import type { Kcp } from '../../src/kcp/kcp.js';
+import type { Sink } from '../../src/sink.js';
+import type { Snmp } from '../../src/stats.js';
 import type { LayerSlot } from './conversation.js';
-import { crcCheck, crcCheckStep } from './crc-check.js';
-import { crcSeal, crcSealStep } from './crc-seal.js';
-import { decrypt, decryptStep } from './decrypt.js';
-import { encrypt, encryptStep } from './encrypt.js';
-import { fecDecode } from './fec-decode.js';
-import { fecEncode } from './fec-encode.js';
-import { kcpInput, kcpInputStep } from './kcp-input.js';
-import { callStep, layerError, type LayerStep } from './layer.js';
-import { pace, type PaceBacklog } from './pace.js';
+import { crcCheck, crcCheckStep } from '../layers/crc-check.js';
+import { crcSeal, crcSealStep } from '../layers/crc-seal.js';
+import { decrypt, decryptStep } from '../layers/decrypt.js';
+import { encrypt, encryptStep } from '../layers/encrypt.js';
+import { fecDecode } from '../layers/fec-decode.js';
+import { fecEncode } from '../layers/fec-encode.js';
+import { kcpInput, kcpInputStep } from '../layers/kcp-input.js';
+import { callStep, layerError, type LayerStep } from '../layers/layer.js';
+import { pace, type PaceBacklog } from '../layers/pace.js';
 
 export interface ChainOptions {
   crypt: PacketCrypt;

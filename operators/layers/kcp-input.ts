@@ -19,10 +19,10 @@
  * @see reassemble
  */
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { RecoveredPacket } from '../src/fec/fec-decoder.js';
-import { Kcp } from '../src/kcp/kcp.js';
-import type { Sink } from '../src/sink.js';
-import { Snmp } from '../src/stats.js';
+import { RecoveredPacket } from '../../src/fec/fec-decoder.js';
+import { Kcp } from '../../src/kcp/kcp.js';
+import type { Sink } from '../../src/sink.js';
+import { Snmp } from '../../src/stats.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface KcpInputOptions {

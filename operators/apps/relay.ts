@@ -27,7 +27,7 @@ import { isIP } from 'node:net';
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { DueQueue } from '../../src/sim/due-queue.js';
 import { assertPathOptions, PathModel, type PathOptions } from '../../src/sim/path.js';
-import { addressKey, parseHostPort, setSocketBuffers, socketTypeFor } from './udp.js';
+import { addressKey, parseHostPort, setSocketBuffers, socketTypeFor } from '../transport/udp.js';
 
 /**
  * What one direction of the emulated link does to the datagrams crossing it: a `PathOptions` path

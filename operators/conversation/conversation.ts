@@ -17,20 +17,20 @@
  * @module
  */
 import { asyncScheduler, Observable, Subject, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
-import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../src/crypt/crypt.js';
-import { KcpError } from '../src/errors.js';
-import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { encodeOOB } from '../src/fec/fec-packet.js';
-import { Kcp, type KcpOptions } from '../src/kcp/kcp.js';
-import type { Sink } from '../src/sink.js';
-import { Snmp } from '../src/stats.js';
-import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
-import { readOneByOne } from './async-iteration.js';
+import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } from '../../src/crypt/crypt.js';
+import { KcpError } from '../../src/errors.js';
+import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
+import { encodeOOB } from '../../src/fec/fec-packet.js';
+import { Kcp, type KcpOptions } from '../../src/kcp/kcp.js';
+import type { Sink } from '../../src/sink.js';
+import { Snmp } from '../../src/stats.js';
+import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
+import { readOneByOne } from '../adapters/async-iteration.js';
 import { FusedChain, PipedChain, type Chain, type ChainHost } from './conversation-chain.js';
-import { layerError } from './layer.js';
+import { layerError } from '../layers/layer.js';
 import { assertOptions } from './options.js';
-import { defaultPaceMaxQueue, type PaceBacklog } from './pace.js';
-import { readReady } from './reassemble.js';
+import { defaultPaceMaxQueue, type PaceBacklog } from '../layers/pace.js';
+import { readReady } from '../layers/reassemble.js';
 import { ConversationPolicy, type PolicyHost } from './conversation-policy.js';
 import { Clock } from './update-clock.js';
 

@@ -24,13 +24,13 @@ import { asyncScheduler, interval, Subscription, type SchedulerLike } from 'rxjs
 import { QppPads, QppStream, QPP_DEFAULT_PADS } from '../../src/qpp/qpp.js';
 import { KcpError } from '../../src/errors.js';
 import { Snmp } from '../../src/stats.js';
-import { Mux, type ByteDuplex, type MuxStream } from '../mux.js';
-import { compressDuplex } from '../snappy.js';
-import { dial } from './dial.js';
-import { Listener } from './listener.js';
-import { muxStreamDuplex } from './mux-stream.js';
-import { assertSessionOptions, type Session, type SessionOptions } from './session.js';
-import { parseHostPort } from './udp.js';
+import { Mux, type ByteDuplex, type MuxStream } from '../conversation/mux.js';
+import { compressDuplex } from '../layers/snappy.js';
+import { dial } from '../transport/dial.js';
+import { Listener } from '../transport/listener.js';
+import { muxStreamDuplex } from '../adapters/mux-stream.js';
+import { assertSessionOptions, type Session, type SessionOptions } from '../transport/session.js';
+import { parseHostPort } from '../transport/udp.js';
 import { resolveSmuxConfig, type SmuxConfig, type SmuxStats } from '../../src/smux/mux.js';
 
 export interface TunnelOptions {

@@ -16,7 +16,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
-import { Clock } from '../update-clock.js';
+import { Clock } from '../conversation/update-clock.js';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import { addressKey, icmpReported, parseHostPort, sendDatagram, setSocketBuffers, socketTypeFor, udpDatagrams } from './udp.js';

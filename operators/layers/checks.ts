@@ -1,5 +1,5 @@
 /** Option checks shared by the operators: they throw when a pipeline is built, naming the layer. */
-import type { PacketCrypt } from '../src/crypt/crypt.js';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
 
 export function assertCrypt(layer: string, crypt: PacketCrypt): void {
   if (crypt === null || typeof crypt !== 'object' || !['framed', 'aead', 'null'].includes((crypt as { kind?: string }).kind ?? '')) {

@@ -5,9 +5,9 @@
  * the `rxkcp` command and the session API share `MODES`.
  * @module
  */
-import { AEAD_CRYPT_NAMES, CFB_CRYPT_NAMES } from '../src/crypt/crypt.js';
-import { mtuLimit } from '../src/wire/constants.js';
-import { CC_NAMES } from '../src/kcp/cc-names.js';
+import { AEAD_CRYPT_NAMES, CFB_CRYPT_NAMES } from '../../src/crypt/crypt.js';
+import { mtuLimit } from '../../src/wire/constants.js';
+import { CC_NAMES } from '../../src/kcp/cc-names.js';
 
 /**
  * kcptun's timing profiles (`--mode`): kcp-go's NoDelay(nodelay, interval, resend, nc). kcp-go's

@@ -11,7 +11,7 @@
  */
 import { Duplex } from 'node:stream';
 import { Subscription, takeWhile, type Observable } from 'rxjs';
-import type { Session } from './session.js';
+import type { Session } from '../transport/session.js';
 
 /** What a byte channel needs to be a Node `Duplex` (a `Session` is one; see `muxStreamDuplex`). */
 export interface DuplexEnds {

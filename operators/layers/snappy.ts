@@ -17,9 +17,9 @@
  * @module
  */
 import { firstValueFrom, Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
-import { KcpError } from '../src/errors.js';
-import { SnappyFrameDecoder, SnappyFrameEncoder } from '../src/snappy/framing.js';
-import type { ByteDuplex } from './mux.js';
+import { KcpError } from '../../src/errors.js';
+import { SnappyFrameDecoder, SnappyFrameEncoder } from '../../src/snappy/framing.js';
+import type { ByteDuplex } from '../conversation/mux.js';
 
 export function snappyCompress(): OperatorFunction<Uint8Array, Uint8Array> {
   return (source) =>

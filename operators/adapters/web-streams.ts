@@ -14,7 +14,7 @@
  * acknowledged every byte; aborting it calls `close()`.
  * @module
  */
-import { readOneByOne } from '../async-iteration.js';
+import { readOneByOne } from './async-iteration.js';
 import type { DuplexEnds } from './stream.js';
 
 /** The two WHATWG streams over one byte channel. */

@@ -15,7 +15,7 @@
  * @see LossyLink
  */
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { LossyLink, assertLossyLinkOptions, type LossyLinkOptions } from '../src/sim/lossy-link.js';
+import { LossyLink, assertLossyLinkOptions, type LossyLinkOptions } from '../../src/sim/lossy-link.js';
 
 export interface VirtualLinkOptions extends LossyLinkOptions {
   scheduler?: SchedulerLike;

@@ -16,9 +16,9 @@
  * @see fecDecode
  */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { FecEncoder } from '../src/fec/fec-encoder.js';
-import { assertFecOptions, type FecOptions } from '../src/fec/fec-options.js';
-import { Snmp } from '../src/stats.js';
+import { FecEncoder } from '../../src/fec/fec-encoder.js';
+import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
+import { Snmp } from '../../src/stats.js';
 import { isOptionsBag } from './checks.js';
 import { forward } from './layer.js';
 

@@ -457,8 +457,9 @@ export async function tunnelMain(argv: string[]): Promise<number> {
         log(`workers: ${workers}`);
         stats = async () => {
           const st = await pool.stats();
-          const c = st.total.counters;
-          return { sessions: c.sessions ?? 0, streams: c.streams ?? 0, streamsTotal: c.streamsTotal ?? 0, snmp: Object.assign(new Snmp(), st.total.snmp) };
+          // what is open now, of the workers running; what was opened in all, of every worker there has been
+          const now = (k: 'sessions' | 'streams') => st.workers.reduce((n, w) => n + (w.counters[k] ?? 0), 0);
+          return { sessions: now('sessions'), streams: now('streams'), streamsTotal: st.total.counters.streamsTotal ?? 0, snmp: Object.assign(new Snmp(), st.total.snmp) };
         };
         addresses = [pool.address];
         close = () => pool.close();

@@ -185,6 +185,32 @@ describe.skipIf(!supported)('worker listeners on real sockets', () => {
     expect(st.workers[victim]!.threadId).not.toBe(exit!.threadId);
   });
 
+  it('the summed counters keep what a worker that exited had counted, to its last datagram', async () => {
+    const l = await start(2);
+    const clients = await dialMany(l.address.port, 16);
+    const on = await Promise.all(clients.map((c) => c.whoami()));
+    const victim = 0;
+    const doomed = clients.filter((_, i) => on[i] === victim);
+    expect(doomed.length).toBeGreaterThan(0);
+    expect(doomed.length).toBeLessThan(clients.length);
+    await Promise.all(clients.map((c, i) => echoes(c, i, 16 * 1024)));
+    const replaced = firstValueFrom(l.events$.pipe(filter((e) => e.type === 'online' && e.worker === victim)));
+    void doomed[0]!.session.send(new TextEncoder().encode('die')); // counted, then the worker exits
+    await replaced;
+    const st = await l.stats();
+    // every byte every client sent reached a worker and was counted there: the victim's too
+    const sent = clients.length * ('whoami'.length + 16 * 1024) + 'die'.length;
+    expect(st.total.counters.bytes).toBe(sent);
+    expect(st.total.snmp.BytesReceived).toBe(sent);
+    expect(st.total.counters.sessions).toBe(clients.length);
+    expect(st.total.snmp.PassiveOpens).toBe(clients.length);
+    // its sessions ended with it: what is held now is the other worker's alone
+    expect(st.total.sessions).toBe(clients.length - doomed.length);
+    expect(st.total.snmp.CurrEstab).toBe(clients.length - doomed.length);
+    // ...and the replacement's own counters start from nothing
+    expect(st.workers[victim]!.snmp.BytesReceived).toBe(0);
+  });
+
   it('close() while sessions are active ends every worker and frees the port', async () => {
     const l = await start(2);
     const clients = await dialMany(l.address.port, 8);
@@ -193,7 +219,12 @@ describe.skipIf(!supported)('worker listeners on real sockets', () => {
     const completed = new Promise<void>((resolve) => l.events$.subscribe({ complete: resolve }));
     await l.close();
     await completed;
-    expect(await l.stats()).toMatchObject({ workers: [], total: { sessions: 0 } });
+    const st = await l.stats();
+    expect(st).toMatchObject({ workers: [], total: { sessions: 0 } });
+    // each worker's last report, as it closed, stays in the sum
+    expect(st.total.counters.sessions).toBe(clients.length);
+    expect(st.total.snmp.PassiveOpens).toBe(clients.length);
+    expect(st.total.snmp.CurrEstab).toBe(0);
     // nobody holds the port: a plain socket (no reusePort) binds it
     const probe = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {

@@ -8,9 +8,10 @@
  *
  *   primary ──workerData──▶ worker: bind, listen, import the handler ──▶ 'ready' { port }
  *   primary ──'stats'────▶ worker ──▶ 'stats' { snmp, counters, sessions }
+ *   worker  ──'report' { snmp, counters, sessions }──▶ primary   (every REPORT_INTERVAL_MS, and as it exits)
  *   worker  ──'own'/'disown' key──▶ primary          (the addresses it holds sessions for)
  *   worker  ──'foreign' datagram──▶ primary ──'inject'──▶ the worker that owns the address
- *   primary ──'close'────▶ worker: ends every session, closes the socket ──▶ 'closed', exits
+ *   primary ──'close'────▶ worker: ends every session, closes the socket, exits (its last 'report')
  * @module
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -18,7 +19,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Listener, type ListenOptions } from './listener.js';
 import { aggregateStats, type Session } from './session.js';
 import { literalLookup, setSocketBuffers, socketTypeFor } from './udp.js';
-import { clientKey, type FromPrimary, type FromWorker, type WorkerContext, type WorkerHandler, type WorkerInit } from './workers.js';
+import { clientKey, REPORT_INTERVAL_MS, type FromPrimary, type FromWorker, type WorkerContext, type WorkerHandler, type WorkerInit, type WorkerReport } from './workers.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -64,6 +65,18 @@ async function main(): Promise<void> {
     for (const u of updates) u();
     return { ...counters };
   };
+  const report = (): WorkerReport => ({ snmp: aggregateStats().add(listener.stats).snapshot(), counters: sample(), sessions: listener.size, halfOpen: listener.halfOpen });
+  // the primary keeps the last counters a worker reported when it exits, so they stay in the sum:
+  // now and then, and as it exits (closed, a handler's uncaught error or process.exit; a thread
+  // terminated outright runs no code, so the periodic report bounds what is lost then)
+  setInterval(() => post({ type: 'report', ...report() }), REPORT_INTERVAL_MS).unref();
+  process.on('exit', () => {
+    try {
+      post({ type: 'report', ...report() });
+    } catch {
+      // a handler's stats update that throws as the thread ends: the periodic report stands
+    }
+  });
   /** Client addresses this worker holds sessions for: their datagrams are its own. */
   const owned = new Set<string>();
 
@@ -101,7 +114,7 @@ async function main(): Promise<void> {
   port.on('message', (m: FromPrimary) => {
     switch (m.type) {
       case 'stats':
-        post({ type: 'stats', id: m.id, snmp: aggregateStats().add(listener.stats).snapshot(), counters: sample(), sessions: listener.size, halfOpen: listener.halfOpen });
+        post({ type: 'stats', id: m.id, ...report() });
         break;
       case 'inject':
         emit('message', Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), { address: m.address, port: m.port, family: socketTypeFor(m.address) === 'udp6' ? 'IPv6' : 'IPv4', size: m.data.length });
@@ -113,11 +126,7 @@ async function main(): Promise<void> {
           .catch(() => {})
           .then(() => {
             listener.close();
-            socket.close(() => {
-              post({ type: 'closed', snmp: aggregateStats().add(listener.stats).snapshot(), counters: sample() });
-              port.close();
-              process.exit(0); // ends this thread only, whatever the handler left open
-            });
+            socket.close(() => process.exit(0)); // ends this thread only, whatever the handler left open; reports as it exits
           });
     }
   });

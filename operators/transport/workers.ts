@@ -41,9 +41,13 @@ export interface WorkerContext {
   readonly port: number;
   /** `workerData` from the options, cloned into this thread. */
   readonly workerData: unknown;
-  /** Counters of the handler's own (bytes received, requests served, ...): summed by `stats()`. */
+  /**
+   * Counters of the handler's own (bytes received, requests served, ...): summed by `stats()`. The
+   * sum keeps a worker's last values after it exits, so count totals here; a gauge (what is held
+   * now) is read per worker, from `stats().workers`.
+   */
   readonly counters: Record<string, number>;
-  /** Calls `update` whenever `stats()` asks this worker, before its `counters` are read. */
+  /** Calls `update` before this worker's `counters` are read (by `stats()`, every `REPORT_INTERVAL_MS`, and as it exits). */
   onStats(update: () => void): void;
   /**
    * Calls `end` when the server closes, before the worker's listener ends its sessions (a tunnel
@@ -87,7 +91,10 @@ export interface WorkerStats {
 export interface WorkerListenerStats {
   /** Per live worker, in slot order. */
   workers: WorkerStats[];
-  /** The sum over the live workers and every worker that has exited (MaxConn: the largest). */
+  /**
+   * The sum over the live workers and every worker that has exited, by the last counters it
+   * reported (MaxConn: the largest; the sessions of a worker that exited are not held).
+   */
   total: { sessions: number; halfOpen: number; snmp: Record<SnmpField, number>; counters: Record<string, number> };
 }
 
@@ -100,6 +107,12 @@ export type WorkerEvent =
 export const RESTART_BACKOFF_MS = 1000;
 /** How long (ms) `close()` lets a worker end its sessions and exit before it is terminated. */
 export const CLOSE_GRACE_MS = 3000;
+/**
+ * How often (ms) a worker reports its counters to the primary unasked. A worker also reports as it
+ * exits (closed, or ended by a handler's error or `process.exit`), so this bounds what the sum can
+ * miss only of a worker that is terminated outright (after `CLOSE_GRACE_MS`, or out of memory).
+ */
+export const REPORT_INTERVAL_MS = 1000;
 /** Most worker threads: far more than any machine's cores, few enough that a typo is caught. */
 export const MAX_WORKERS = 256;
 
@@ -129,12 +142,19 @@ export interface WorkerInit {
   options: Omit<WorkerListenOptions, 'handler' | 'name' | 'workers' | 'workerData'>;
   workerData: unknown;
 }
+/** @internal A worker's counters at one moment. */
+export interface WorkerReport {
+  snmp: Record<SnmpField, number>;
+  counters: Record<string, number>;
+  sessions: number;
+  halfOpen: number;
+}
 /** @internal */
 export type FromWorker =
   | { type: 'ready'; port: number }
   | { type: 'failed'; message: string; code?: string; name?: string }
-  | { type: 'stats'; id: number; snmp: Record<SnmpField, number>; counters: Record<string, number>; sessions: number; halfOpen: number }
-  | { type: 'closed'; snmp: Record<SnmpField, number>; counters: Record<string, number> }
+  | ({ type: 'stats'; id: number } & WorkerReport)
+  | ({ type: 'report' } & WorkerReport)
   | { type: 'own'; key: string }
   | { type: 'disown'; key: string }
   | { type: 'foreign'; data: Uint8Array; address: string; port: number };
@@ -169,6 +189,10 @@ interface Slot {
   startedAt: number;
   ready: boolean;
   closing: boolean;
+  /** The counters it reported last (answering `stats()`, every `REPORT_INTERVAL_MS`, as it exits). */
+  last?: WorkerReport;
+  /** It has exited and its last counters are in `retired`. */
+  retired: boolean;
 }
 
 /** The primary's view of a worker listener. Created by `listenWorkers`. */
@@ -177,7 +201,7 @@ export class WorkerListener {
   private readonly eventsSubject = new Subject<WorkerEvent>();
   /** Client address → the slot whose worker holds its session. */
   private readonly owners = new Map<string, number>();
-  /** Counters of workers that have exited, so the sum keeps them. */
+  /** The last counters of workers that have exited, so the sum keeps them. */
   private readonly retired: { snmp: Record<SnmpField, number>; counters: Record<string, number> } = { snmp: zeroSnmp(), counters: {} };
   private readonly pendingStats = new Map<number, (s: FromWorker & { type: 'stats' }) => void>();
   private nextStatsId = 0;
@@ -238,7 +262,7 @@ export class WorkerListener {
     const later = typeof port !== 'number';
     const worker = new Worker(this.entry, { workerData: { ...this.init, port: later ? -1 : port, worker: slot } satisfies WorkerInit, execArgv: this.execArgv });
     if (later) void port.then((p) => (p < 0 ? void worker.terminate() : worker.postMessage({ type: 'bind', port: p } satisfies FromPrimary)));
-    const s: Slot = { worker, threadId: worker.threadId, startedAt: performance.now(), ready: false, closing: false };
+    const s: Slot = { worker, threadId: worker.threadId, startedAt: performance.now(), ready: false, closing: false, retired: false };
     this.slots[slot] = s;
     return new Promise<number>((resolve, reject) => {
       let failure: Error | undefined;
@@ -252,10 +276,11 @@ export class WorkerListener {
             failure = startupError(m);
             return;
           case 'stats':
+            s.last = m;
             this.pendingStats.get(m.id)?.(m);
             return;
-          case 'closed':
-            this.retire(m);
+          case 'report':
+            s.last = m;
             return;
           case 'own':
             this.owners.set(m.key, slot);
@@ -272,6 +297,7 @@ export class WorkerListener {
       });
       worker.on('error', (e) => (failure ??= e));
       worker.on('exit', (code) => {
+        this.retire(s);
         for (const [k, owner] of this.owners) if (owner === slot) this.owners.delete(k);
         if (!s.ready) return reject(failure ?? new Error(`listenWorkers: worker ${slot} exited with code ${code} before it was listening`));
         if (this.slots[slot] !== s || s.closing || this.closing) return;
@@ -290,9 +316,13 @@ export class WorkerListener {
     });
   }
 
-  private retire(m: { snmp: Record<SnmpField, number>; counters: Record<string, number> }): void {
-    addSnmp(this.retired.snmp, m.snmp);
-    addCounters(this.retired.counters, m.counters);
+  /** Keeps the last counters of a worker that has exited in the sum (its sessions are gone with it). */
+  private retire(s: Slot): void {
+    if (s.retired) return;
+    s.retired = true;
+    if (s.last === undefined) return;
+    addSnmp(this.retired.snmp, { ...s.last.snmp, CurrEstab: 0 });
+    addCounters(this.retired.counters, s.last.counters);
   }
 
   /** Worker starts and unexpected exits (each exit is followed by a replacement's 'online'). */
@@ -305,9 +335,13 @@ export class WorkerListener {
     return this.slots.map((s) => s.threadId);
   }
 
-  /** Asks every live worker for its counters and sums them (with those of workers that have exited after `close`). */
+  /**
+   * Asks every live worker for its counters and sums them, with the last counters of every worker
+   * that has exited (crashed, replaced or closed) and of those still closing.
+   */
   async stats(): Promise<WorkerListenerStats> {
-    const live = this.slots.map((s, worker) => ({ s, worker })).filter(({ s }) => s.ready && !s.closing);
+    const slots = [...this.slots];
+    const live = slots.map((s, worker) => ({ s, worker })).filter(({ s }) => s.ready && !s.closing && !s.retired);
     const workers = await Promise.all(
       live.map(
         ({ s, worker }) =>
@@ -324,13 +358,16 @@ export class WorkerListener {
           })
       )
     );
-    const present = workers.filter((w): w is WorkerStats => w !== undefined);
+    // a worker that answered and has exited since is in `retired` by now: each counted once
+    const present = workers.filter((w): w is WorkerStats => w !== undefined && !slots[w.worker]!.retired);
     const total = { sessions: 0, halfOpen: 0, snmp: { ...this.retired.snmp }, counters: { ...this.retired.counters } };
-    for (const w of present) {
-      total.sessions += w.sessions;
-      total.halfOpen += w.halfOpen;
-      addSnmp(total.snmp, w.snmp);
-      addCounters(total.counters, w.counters);
+    for (const [i, s] of slots.entries()) {
+      const r = present.find((w) => w.worker === i) ?? s.last; // a closing worker: what it reported last
+      if (s.retired || r === undefined) continue;
+      total.sessions += r.sessions;
+      total.halfOpen += r.halfOpen;
+      addSnmp(total.snmp, r.snmp);
+      addCounters(total.counters, r.counters);
     }
     return { workers: present, total };
   }

@@ -33,7 +33,7 @@ describe('crcSeal + encrypt, then decrypt + crcCheck', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const b = { a: bytes(30, 1), b: bytes(1, 2), c: bytes(1300, 3) };
       const input = cold('-a--b-c|', b);
-      expectObservable(input.pipe(crcSeal(aes(1)), encrypt(aes(1)), decrypt(aes(2)), crcCheck(aes(2)))).toBe('-a--b-c|', b);
+      expectObservable(input.pipe(crcSeal({ crypt: aes(1) }), encrypt({ crypt: aes(1) }), decrypt({ crypt: aes(2) }), crcCheck({ crypt: aes(2) }))).toBe('-a--b-c|', b);
       expectSubscriptions(input.subscriptions).toBe('^------!');
     });
   });
@@ -43,7 +43,7 @@ describe('crcSeal + encrypt, then decrypt + crcCheck', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const v = { x: bytes(40, 1), y: bytes(40, 2), z: bytes(40, 3) };
       const c = aes(4);
-      const out = cold('x-y-z|', v).pipe(crcSeal(c), encrypt(c), tamperNth(2, 30), decrypt(c, stats), crcCheck(c, stats));
+      const out = cold('x-y-z|', v).pipe(crcSeal({ crypt: c }), encrypt({ crypt: c }), tamperNth(2, 30), decrypt({ crypt: c, stats }), crcCheck({ crypt: c, stats }));
       expectObservable(out).toBe('x---z|', v);
     });
     expect(stats.InCsumErrors).toBe(1);
@@ -54,7 +54,7 @@ describe('crcSeal + encrypt, then decrypt + crcCheck', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const c = createCrypt('chacha20-poly1305', bytes(32, 9), { random: seededRandom(5) });
       const v = { a: bytes(10, 1), b: bytes(20, 2), c: bytes(30, 3) };
-      const out = cold('a-b-c|', v).pipe(crcSeal(c), encrypt(c), tamperNth(2, 15), decrypt(c, stats), crcCheck(c, stats));
+      const out = cold('a-b-c|', v).pipe(crcSeal({ crypt: c }), encrypt({ crypt: c }), tamperNth(2, 15), decrypt({ crypt: c, stats }), crcCheck({ crypt: c, stats }));
       expectObservable(out).toBe('a---c|', v);
     });
     expect(stats.InCsumErrors).toBe(1);
@@ -64,7 +64,7 @@ describe('crcSeal + encrypt, then decrypt + crcCheck', () => {
     const run = () => {
       const out: string[] = [];
       testScheduler().run(({ cold }) => {
-        cold('a|', { a: bytes(50, 4) }).pipe(crcSeal(aes(9)), encrypt(aes(9))).subscribe((d) => out.push(Buffer.from(d).toString('hex')));
+        cold('a|', { a: bytes(50, 4) }).pipe(crcSeal({ crypt: aes(9) }), encrypt({ crypt: aes(9) })).subscribe((d) => out.push(Buffer.from(d).toString('hex')));
       });
       return out;
     };
@@ -78,14 +78,14 @@ describe('fecEncode + fecDecode', () => {
 
   it('emit each data shard at once and the parity with the last of a group', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const out = cold('a-b-c-----|', k).pipe(fecEncode(g, new Snmp()), map((b) => `${b[4] === 0xf1 ? 'd' : 'p'}${b[0]}`));
+      const out = cold('a-b-c-----|', k).pipe(fecEncode({ fec: g, stats: new Snmp() }), map((b) => `${b[4] === 0xf1 ? 'd' : 'p'}${b[0]}`));
       expectObservable(out).toBe('a-b-(cde)-|', { a: 'd0', b: 'd1', c: 'd2', d: 'p3', e: 'p4' });
     });
   });
 
   it('rebuild a lost data shard from parity as a RecoveredPacket', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const configured = cold('a-b-c----|', k).pipe(fecEncode(g, new Snmp()), filter((_, i) => i !== 1), fecDecode(g, new Snmp()), map((p) => (p instanceof RecoveredPacket ? 'R' : '') + p[0]));
+      const configured = cold('a-b-c----|', k).pipe(fecEncode({ fec: g, stats: new Snmp() }), filter((_, i) => i !== 1), fecDecode({ fec: g, stats: new Snmp() }), map((p) => (p instanceof RecoveredPacket ? 'R' : '') + p[0]));
       expectObservable(configured).toBe('a---(bc)-|', { a: '1', b: '3', c: 'R2' });
     });
   });
@@ -96,7 +96,7 @@ describe('fecEncode + fecDecode', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const raw = encodeSegment({ conv: 1, cmd: IKCP_CMD_PUSH, frg: 0, wnd: 32, ts: 0, sn: 0, una: 0 }, bytes(4, 1));
       const o = encodeOOB(new TextEncoder().encode('hi'), 1);
-      const out = cold('r-o-r|', { r: raw, o }).pipe(fecDecode(null, stats, (p) => oob.push(new TextDecoder().decode(p))));
+      const out = cold('r-o-r|', { r: raw, o }).pipe(fecDecode({ fec: null, stats, onOob: (p) => oob.push(new TextDecoder().decode(p)) }));
       expectObservable(out).toBe('r---r|', { r: raw });
     });
     expect(oob).toEqual(['hi']);
@@ -111,7 +111,7 @@ describe('kcpInput + reassemble', () => {
       const kcp = new Kcp(5, { rcvWnd: 32 });
       const seg = (sn: number, fill: number) => encodeSegment({ conv: 5, cmd: IKCP_CMD_PUSH, frg: 0, wnd: 32, ts: 0, sn, una: 0 }, bytes(3, fill));
       const garbage = bytes(10, 0xff);
-      const out = cold('a-c-g-b---|', { a: seg(0, 1), b: seg(1, 2), c: seg(2, 3), g: garbage }).pipe(kcpInput(kcp, nullSink, stats), reassemble());
+      const out = cold('a-c-g-b---|', { a: seg(0, 1), b: seg(1, 2), c: seg(2, 3), g: garbage }).pipe(kcpInput({ kcp, output: nullSink, stats }), reassemble());
       expectObservable(out).toBe('a-----(bc)|', { a: bytes(3, 1), b: bytes(3, 2), c: bytes(3, 3) });
     });
     expect(stats.KCPInErrors).toBe(1);

@@ -27,7 +27,7 @@ describe('qppEncrypt / qppDecrypt', () => {
     rx.run(({ cold, expectObservable, expectSubscriptions }) => {
       const src = cold('  a-b--c|', plain);
       const [x, y, z] = coreCipher(plain.a, plain.b, plain.c);
-      expectObservable(src.pipe(qppEncrypt(pads, seed))).toBe('a-b--c|', { a: x, b: y, c: z });
+      expectObservable(src.pipe(qppEncrypt({ pads, seed }))).toBe('a-b--c|', { a: x, b: y, c: z });
       expectSubscriptions(src.subscriptions).toBe('^-----!');
     });
     expect(plain.a).toEqual(Uint8Array.of(1, 2, 3));
@@ -41,14 +41,14 @@ describe('qppEncrypt / qppDecrypt', () => {
     rx.run(({ cold, expectObservable }) => {
       const src = cold('p-q-r|', pieces);
       const expected = { p: back.subarray(0, 5), q: back.subarray(5, 6), r: back.subarray(6) };
-      expectObservable(src.pipe(qppDecrypt(pads, seed))).toBe('p-q-r|', expected);
-      expectObservable(src.pipe(qppDecrypt(pads, seed))).toBe('p-q-r|', expected);
+      expectObservable(src.pipe(qppDecrypt({ pads, seed }))).toBe('p-q-r|', expected);
+      expectObservable(src.pipe(qppDecrypt({ pads, seed }))).toBe('p-q-r|', expected);
     });
   });
 
   it('passes errors on', () => {
     rx.run(({ cold, expectObservable }) => {
-      expectObservable(cold('a-#', plain).pipe(qppEncrypt(pads, seed))).toBe('a-#', { a: coreCipher(plain.a)[0] });
+      expectObservable(cold('a-#', plain).pipe(qppEncrypt({ pads, seed }))).toBe('a-#', { a: coreCipher(plain.a)[0] });
     });
   });
 });

@@ -11,7 +11,7 @@ export { decrypt, type DecryptOptions } from './layers/decrypt.js';
 export { crcCheck, type CrcCheckOptions } from './layers/crc-check.js';
 export { fecDecode, type FecDecodeOptions } from './layers/fec-decode.js';
 export { kcpInput, type KcpInputOptions } from './layers/kcp-input.js';
-export { reassemble } from './layers/reassemble.js';
+export { reassemble, type ReassembleOptions } from './layers/reassemble.js';
 export { fecEncode, type FecEncodeOptions } from './layers/fec-encode.js';
 export { crcSeal, type CrcSealOptions } from './layers/crc-seal.js';
 export { encrypt, type EncryptOptions } from './layers/encrypt.js';
@@ -20,4 +20,4 @@ export { virtualLink, virtualNetwork, type DatagramEndpoint, type VirtualLinkOpt
 export { Conversation, type ConversationOptions, type LayerSlot } from './conversation/conversation.js';
 export { Mux, MuxStream, type ByteDuplex, type MuxOptions } from './conversation/mux.js';
 export { compressDuplex, snappyCompress, snappyDecompress } from './layers/snappy.js';
-export { qppDecrypt, qppEncrypt } from './layers/qpp.js';
+export { qppDecrypt, qppEncrypt, type QppOptions } from './layers/qpp.js';

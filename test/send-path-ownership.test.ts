@@ -138,14 +138,14 @@ describe('layers writing in front of a datagram (inPlace)', () => {
     const dirty = withRoom(20);
     new Uint8Array(dirty.buffer).fill(0xee, 0, 20); // whatever was in the room is overwritten
     const [inPlace] = collect(crcSeal({ crypt, inPlace: true }), [dirty]);
-    const [copied] = collect(crcSeal(crypt), [withRoom(20)]);
+    const [copied] = collect(crcSeal({ crypt }), [withRoom(20)]);
     expect(hex(inPlace!)).toBe(hex(copied!));
     expect(inPlace!.buffer).toBe(dirty.buffer);
     const seen = hex(copied!);
     const [sealed] = collect(encrypt({ crypt, inPlace: false }), [copied!]);
     expect(hex(copied!)).toBe(seen);
     expect(hex(sealed!)).not.toBe(seen);
-    const [sealedInPlace] = collect(encrypt(crypt), [copied!]);
+    const [sealedInPlace] = collect(encrypt({ crypt }), [copied!]);
     expect(sealedInPlace).toBe(copied);
   });
 });

@@ -204,14 +204,14 @@ export class PipedChain implements Chain {
           o.rateLimit !== undefined ? pace({ rate: o.rateLimit, scheduler, backlog: o.paceBacklog }) : identity
         )
         .subscribe({ next: (dg) => host.emit(dg), error: (e: unknown) => host.fail(e) }),
-      merge(merge(this.wire.pipe(decrypt(crypt, stats, o.antiReplay)), this.decrypted).pipe(layer('afterDecrypt'), crcCheck(crypt, stats)), this.bodies)
+      merge(merge(this.wire.pipe(decrypt({ crypt, stats, antiReplay: o.antiReplay })), this.decrypted).pipe(layer('afterDecrypt'), crcCheck({ crypt, stats })), this.bodies)
         .pipe(
           layer('afterCrcCheck'),
           // with no local FEC, adapts to the peer (kcp-go decodes lazily at 1/1); shards kept as views unless a user layer follows
           fecDecode({ fec, stats, inPlace: !has('afterFecDecode'), onOob: (p) => host.oob(p) }),
           layer('afterFecDecode'),
           tap(() => host.wake()),
-          kcpInput(kcp, this.kcp, stats, scheduler)
+          kcpInput({ kcp, output: this.kcp, stats, scheduler })
         )
         .subscribe({ next: () => host.took(), error: (e: unknown) => host.fail(e) }),
     ];

@@ -1,5 +1,6 @@
 /** Option checks shared by the operators: they throw when a pipeline is built, naming the layer. */
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { Kcp } from '../../src/kcp/kcp.js';
 
 export function assertCrypt(layer: string, crypt: PacketCrypt): void {
   if (crypt === null || typeof crypt !== 'object' || !['framed', 'aead', 'null'].includes((crypt as { kind?: string }).kind ?? '')) {
@@ -14,12 +15,12 @@ export function assertRate(layer: string, name: string, v: number, min = 0): voi
 }
 
 /**
- * Whether an operator's first argument is its options object (RxJS 7 style, `decrypt({ crypt })`)
- * rather than the first positional argument: a plain object carrying one of `keys` and none of
- * the positional value's own fields (`kind` of a crypt, `dataShards` of FEC options).
+ * Checks that an operator was given its one options object (`decrypt({ crypt })`): a crypt, FEC
+ * geometry or KCP core passed in its place (a field `kind` or `dataShards`, a `Kcp`), or anything
+ * not an object, throws naming the form the operator takes.
  */
-export function isOptionsBag<T extends object>(a: unknown, keys: readonly string[]): a is T {
-  if (a === null || typeof a !== 'object') return false;
-  if ('kind' in a || 'dataShards' in a) return false;
-  return keys.some((k) => k in a) || Object.keys(a).length === 0;
+export function assertOptions(layer: string, a: unknown, form: string): void {
+  if (a === null || typeof a !== 'object' || a instanceof Kcp || 'kind' in a || 'dataShards' in a) {
+    throw new TypeError(`${layer} takes one options object: ${layer}(${form})`);
+  }
 }

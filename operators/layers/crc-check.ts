@@ -9,8 +9,8 @@
  * Only the `framed` crypts (nonce + CRC header: the CFB ciphers, salsa20, xor, none) have a
  * CRC; with AEAD or `null` crypto this passes bodies through.
  *
- * @param crypt The same crypto `decrypt` was given (its CRC function is used).
- * @param stats Counters to increment.
+ * @param options.crypt The same crypto `decrypt` was given (its CRC function is used).
+ * @param options.stats Counters to increment.
  * @see decrypt
  * @see crcSeal
  */
@@ -18,7 +18,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { verifyCrc } from '../../src/crypt/packet.js';
 import { Snmp } from '../../src/stats.js';
-import { assertCrypt, isOptionsBag } from './checks.js';
+import { assertCrypt, assertOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface CrcCheckOptions {
@@ -26,10 +26,8 @@ export interface CrcCheckOptions {
   stats?: Snmp;
 }
 
-export function crcCheck(options: CrcCheckOptions): OperatorFunction<Uint8Array, Uint8Array>;
-export function crcCheck(crypt: PacketCrypt, stats?: Snmp): OperatorFunction<Uint8Array, Uint8Array>;
-export function crcCheck(first: PacketCrypt | CrcCheckOptions, statsArg?: Snmp): OperatorFunction<Uint8Array, Uint8Array> {
-  const options: CrcCheckOptions = isOptionsBag<CrcCheckOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg };
+export function crcCheck(options: CrcCheckOptions): OperatorFunction<Uint8Array, Uint8Array> {
+  assertOptions('crcCheck', options, '{ crypt, stats }');
   const step = crcCheckStep(options);
   return stepOperator('crcCheck', () => step);
 }

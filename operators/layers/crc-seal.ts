@@ -14,26 +14,24 @@
  * front of an array unless its maker vouched for them, and then only once. Default false: every
  * datagram is a new array.
  *
- * @param crypt The same crypto `encrypt` is given.
+ * @param options.crypt The same crypto `encrypt` is given.
  * @see encrypt
  * @see crcCheck
  */
 import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { addCrcHeader } from '../../src/crypt/packet.js';
-import { assertCrypt, isOptionsBag } from './checks.js';
+import { assertCrypt, assertOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface CrcSealOptions {
   crypt: PacketCrypt;
-  /** The bodies arriving are this operator's to write in front of (see above). Default false. */
+  /** The bodies arriving are this operator's to write in front of (see above). Default false. @internal */
   inPlace?: boolean;
 }
 
-export function crcSeal(options: CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array>;
-export function crcSeal(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
-export function crcSeal(first: PacketCrypt | CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  const options = isOptionsBag<CrcSealOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
+export function crcSeal(options: CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array> {
+  assertOptions('crcSeal', options, '{ crypt }');
   const step = crcSealStep(options);
   if (step === null) return (source) => source;
   return stepOperator('crcSeal', () => step);

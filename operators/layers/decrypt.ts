@@ -11,9 +11,9 @@
  * uncounted, as kcp-go. AEAD: emits the body; a failed tag is counted in `stats.InCsumErrors`.
  * `null` crypto passes everything through. Never errors on wire data.
  *
- * @param crypt From `createCrypt`/`createNodeCrypt`. The datagrams must be the caller's to modify.
- * @param stats Counters to increment.
- * @param antiReplay AEAD only: remember this many nonces and drop repeats (`ReplayDrops`); see
+ * @param options.crypt From `createCrypt`/`createNodeCrypt`. The datagrams must be the caller's to modify.
+ * @param options.stats Counters to increment.
+ * @param options.antiReplay AEAD only: remember this many nonces and drop repeats (`ReplayDrops`); see
  *   `ReplayWindow` for what that does and does not protect. Off by default, as in kcp-go.
  * @see crcCheck
  * @see encrypt
@@ -23,7 +23,7 @@ import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { decryptDatagram, openDatagram } from '../../src/crypt/packet.js';
 import { ReplayWindow } from '../../src/crypt/replay-window.js';
 import { Snmp } from '../../src/stats.js';
-import { assertCrypt, isOptionsBag } from './checks.js';
+import { assertCrypt, assertOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface DecryptOptions {
@@ -32,10 +32,8 @@ export interface DecryptOptions {
   antiReplay?: number;
 }
 
-export function decrypt(options: DecryptOptions): OperatorFunction<Uint8Array, Uint8Array>;
-export function decrypt(crypt: PacketCrypt, stats?: Snmp, antiReplay?: number): OperatorFunction<Uint8Array, Uint8Array>;
-export function decrypt(first: PacketCrypt | DecryptOptions, statsArg?: Snmp, antiReplayArg?: number): OperatorFunction<Uint8Array, Uint8Array> {
-  const options: DecryptOptions = isOptionsBag<DecryptOptions>(first, ['crypt']) ? first : { crypt: first, stats: statsArg, antiReplay: antiReplayArg };
+export function decrypt(options: DecryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
+  assertOptions('decrypt', options, '{ crypt, stats, antiReplay }');
   const stats = options.stats ?? new Snmp(); // one set of counters for every subscription
   decryptStep({ ...options, stats }); // checks the options now
   return stepOperator('decrypt', () => decryptStep({ ...options, stats })); // a replay window per subscription

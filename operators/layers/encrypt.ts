@@ -11,26 +11,24 @@
  * nonce, always a new array. `null`: passes through. Inject `random` in `createCrypt` for
  * deterministic tests.
  *
- * @param crypt From `createCrypt`/`createNodeCrypt`.
+ * @param options.crypt From `createCrypt`/`createNodeCrypt`.
  * @see crcSeal
  * @see decrypt
  */
 import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { aeadSeal, encryptDatagram } from '../../src/crypt/packet.js';
-import { assertCrypt, isOptionsBag } from './checks.js';
+import { assertCrypt, assertOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface EncryptOptions {
   crypt: PacketCrypt;
-  /** `framed` crypts: encrypt the arriving array itself (default true) or a copy of it. */
+  /** `framed` crypts: encrypt the arriving array itself (default true) or a copy of it. @internal */
   inPlace?: boolean;
 }
 
-export function encrypt(options: EncryptOptions): OperatorFunction<Uint8Array, Uint8Array>;
-export function encrypt(crypt: PacketCrypt): OperatorFunction<Uint8Array, Uint8Array>;
-export function encrypt(first: PacketCrypt | EncryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  const options = isOptionsBag<EncryptOptions>(first, ['crypt', 'inPlace']) ? first : { crypt: first as PacketCrypt };
+export function encrypt(options: EncryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
+  assertOptions('encrypt', options, '{ crypt }');
   const step = encryptStep(options);
   if (step === null) return (source) => source;
   return stepOperator('encrypt', () => step);

@@ -9,21 +9,21 @@
  *
  * A data shard's KCP bytes are emitted before it is decoded, as kcp-go feeds them to KCP first.
  * Rebuilt packets are `RecoveredPacket`s, which `kcpInput` treats as kcp-go's FEC input (no
- * remote-window update, no RTT sample). Without `options`, a decoder is made on the first FEC
+ * remote-window update, no RTT sample). Without `fec`, a decoder is made on the first FEC
  * body and adapts to the peer's geometry (a receiver never needs FEC configured). Garbage is
  * dropped and counted (`InErrs`, `FECErrs`); the stream never errors on it. State is per
  * subscription.
  *
- * @param options Expected geometry, or null to adapt to the peer.
- * @param stats Counters to increment (FEC*, OOBPackets, InErrs).
- * @param onOob Receives the payload of each OOB message (kcp-go ≥ 5.6.60 type 0xF3).
+ * @param options.fec Expected geometry, or null/absent to adapt to the peer.
+ * @param options.stats Counters to increment (FEC*, OOBPackets, InErrs).
+ * @param options.onOob Receives the payload of each OOB message (kcp-go ≥ 5.6.60 type 0xF3).
  * @see fecEncode
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
 import { FecReceiver } from '../../src/fec/fec-receiver.js';
 import { Snmp } from '../../src/stats.js';
-import { isOptionsBag } from './checks.js';
+import { assertOptions } from './checks.js';
 import { forward } from './layer.js';
 
 export interface FecDecodeOptions {
@@ -35,28 +35,21 @@ export interface FecDecodeOptions {
    * The bodies arriving are this operator's, and what it emits is read and not kept or changed
    * downstream (KCP's input copies what it keeps): shards are held for decoding as views of the
    * datagrams instead of copies. Default false.
+   * @internal
    */
   inPlace?: boolean;
 }
 
-export function fecDecode(options?: FecDecodeOptions): OperatorFunction<Uint8Array, Uint8Array>;
-export function fecDecode(fec: FecOptions | null, stats?: Snmp, onOob?: (payload: Uint8Array) => void): OperatorFunction<Uint8Array, Uint8Array>;
-export function fecDecode(
-  first: FecOptions | FecDecodeOptions | null = null,
-  statsArg?: Snmp,
-  onOobArg?: (payload: Uint8Array) => void
-): OperatorFunction<Uint8Array, Uint8Array> {
-  const bag: FecDecodeOptions = isOptionsBag<FecDecodeOptions>(first, ['fec', 'stats', 'onOob', 'inPlace'])
-    ? first
-    : { fec: first as FecOptions | null, stats: statsArg, onOob: onOobArg };
-  const keep = bag.inPlace === true;
-  const options = bag.fec ?? null;
-  const stats = bag.stats ?? new Snmp();
-  const onOob = bag.onOob;
-  if (options !== null) assertFecOptions(options);
+export function fecDecode(options: FecDecodeOptions = {}): OperatorFunction<Uint8Array, Uint8Array> {
+  assertOptions('fecDecode', options, '{ fec, stats, onOob }');
+  const keep = options.inPlace === true;
+  const geometry = options.fec ?? null;
+  const stats = options.stats ?? new Snmp();
+  const onOob = options.onOob;
+  if (geometry !== null) assertFecOptions(geometry);
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
-      let receiver: FecReceiver | null = new FecReceiver(options, stats, onOob, keep);
+      let receiver: FecReceiver | null = new FecReceiver(geometry, stats, onOob, keep);
       const stopped = () => subscriber.closed;
       const subscription = forward('fecDecode', source, subscriber, (body) => receiver?.take(body, subscriber, stopped));
       return () => {

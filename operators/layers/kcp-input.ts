@@ -12,10 +12,10 @@
  * Counts InPkts/InBytes for every packet and KCPInErrors for each refused one; never errors on
  * wire data.
  *
- * @param kcp The conversation's core, shared with its outbound side.
- * @param output Where immediate flushes go: the conversation's outbound KCP stream.
- * @param stats Counters to increment.
- * @param scheduler Source of time (default asyncScheduler).
+ * @param options.kcp The conversation's core, shared with its outbound side.
+ * @param options.output Where immediate flushes go: the conversation's outbound KCP stream.
+ * @param options.stats Counters to increment.
+ * @param options.scheduler Source of time (default asyncScheduler).
  * @see reassemble
  */
 import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
@@ -23,6 +23,7 @@ import { RecoveredPacket } from '../../src/fec/fec-decoder.js';
 import { Kcp } from '../../src/kcp/kcp.js';
 import type { Sink } from '../../src/sink.js';
 import { Snmp } from '../../src/stats.js';
+import { assertOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface KcpInputOptions {
@@ -32,10 +33,8 @@ export interface KcpInputOptions {
   scheduler?: SchedulerLike;
 }
 
-export function kcpInput(options: KcpInputOptions): OperatorFunction<Uint8Array, Kcp>;
-export function kcpInput(kcp: Kcp, output: Sink<Uint8Array>, stats?: Snmp, scheduler?: SchedulerLike): OperatorFunction<Uint8Array, Kcp>;
-export function kcpInput(first: Kcp | KcpInputOptions, outputArg?: Sink<Uint8Array>, statsArg?: Snmp, schedulerArg?: SchedulerLike): OperatorFunction<Uint8Array, Kcp> {
-  const options: KcpInputOptions = first instanceof Kcp ? { kcp: first, output: outputArg!, stats: statsArg, scheduler: schedulerArg } : first;
+export function kcpInput(options: KcpInputOptions): OperatorFunction<Uint8Array, Kcp> {
+  assertOptions('kcpInput', options, '{ kcp, output, stats, scheduler }');
   const step = kcpInputStep(options);
   return stepOperator('kcpInput', () => step);
 }

@@ -29,12 +29,28 @@ function qppOperator(pads: QppPads, seed: Uint8Array, decrypt: boolean): MonoTyp
     });
 }
 
-/** Enciphers a byte stream with `pads`, the generator started from `seed` (kcptun: its --key). */
-export function qppEncrypt(pads: QppPads, seed: Uint8Array): MonoTypeOperatorFunction<Uint8Array> {
+export interface QppOptions {
+  /** The pads (`new QppPads(seed, count)`). */
+  pads: QppPads;
+  /** Where the stream's generator starts (kcptun: its --key). */
+  seed: Uint8Array;
+}
+
+function qppArgs(layer: string, options: QppOptions): QppOptions {
+  if (options === null || typeof options !== 'object' || !('pads' in options) || !('seed' in options)) {
+    throw new TypeError(`${layer} takes one options object: ${layer}({ pads, seed })`);
+  }
+  return options;
+}
+
+/** Enciphers a byte stream with `pads`, the generator started from `seed`. */
+export function qppEncrypt(options: QppOptions): MonoTypeOperatorFunction<Uint8Array> {
+  const { pads, seed } = qppArgs('qppEncrypt', options);
   return qppOperator(pads, seed, false);
 }
 
 /** Deciphers what `qppEncrypt` with the same pads and seed produced. */
-export function qppDecrypt(pads: QppPads, seed: Uint8Array): MonoTypeOperatorFunction<Uint8Array> {
+export function qppDecrypt(options: QppOptions): MonoTypeOperatorFunction<Uint8Array> {
+  const { pads, seed } = qppArgs('qppDecrypt', options);
   return qppOperator(pads, seed, true);
 }

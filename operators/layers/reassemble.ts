@@ -9,18 +9,23 @@
  * the subscriber's to keep. Reading is what reopens the receive window: while nothing subscribes,
  * data waits in the core and the peer is told to slow down, so back-pressure comes for free.
  *
- * @param kcp Read from this core (default: the one each signal carries).
+ * @param options `kcp`: read from this core (default: the one each signal carries).
  * @see kcpInput
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { assertOptions } from './checks.js';
 import { forward } from './layer.js';
 import { Kcp } from '../../src/kcp/kcp.js';
 import type { Snmp } from '../../src/stats.js';
 
-export function reassemble(options?: { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array>;
-export function reassemble(kcp?: Kcp): OperatorFunction<Kcp, Uint8Array>;
-export function reassemble(first?: Kcp | { kcp?: Kcp }): OperatorFunction<Kcp, Uint8Array> {
-  const kcp = first === undefined || first instanceof Kcp ? first : first.kcp;
+export interface ReassembleOptions {
+  /** Read from this core instead of the one each signal carries. */
+  kcp?: Kcp;
+}
+
+export function reassemble(options: ReassembleOptions = {}): OperatorFunction<Kcp, Uint8Array> {
+  assertOptions('reassemble', options, '{ kcp }');
+  const kcp = options.kcp;
   return (source) => new Observable<Uint8Array>((subscriber) => forward('reassemble', source, subscriber, (signal) => readReady(kcp ?? signal, subscriber)));
 }
 

@@ -14,6 +14,8 @@ import { fecEncode } from '../../operators/layers/fec-encode.js';
 import { kcpInput } from '../../operators/layers/kcp-input.js';
 import { pace } from '../../operators/layers/pace.js';
 import { reassemble } from '../../operators/layers/reassemble.js';
+import { qppDecrypt, qppEncrypt } from '../../operators/layers/qpp.js';
+import { QppPads } from '../../src/qpp/qpp.js';
 import { createCrypt, type PacketCrypt } from '../../src/crypt/crypt.js';
 import { addCrcHeader } from '../../src/crypt/packet.js';
 import { KcpError } from '../../src/errors.js';
@@ -42,7 +44,7 @@ function coreWith(n: number): Kcp {
 function sealed(crypt: PacketCrypt, bodies: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   const s = new Subject<Uint8Array>();
-  s.pipe(crcSeal(crypt), encrypt(crypt)).subscribe((d) => out.push(d));
+  s.pipe(crcSeal({ crypt }), encrypt({ crypt })).subscribe((d) => out.push(d));
   for (const b of bodies) s.next(b);
   return out;
 }
@@ -60,12 +62,12 @@ const cases: Case<never>[] = [
     name: 'decrypt',
     make: () => {
       const c = aes();
-      return { op: decrypt(c), inputs: sealed(c, [new Uint8Array(50), new Uint8Array(60), new Uint8Array(70)]) };
+      return { op: decrypt({ crypt: c }), inputs: sealed(c, [new Uint8Array(50), new Uint8Array(60), new Uint8Array(70)]) };
     },
     throwing: () => {
       const c = aes();
       const bad = { ...c, block: { ...(c as { block: object }).block, decrypt: () => { throw new Error('cipher broke'); } } } as unknown as PacketCrypt;
-      return { op: decrypt(bad), input: sealed(c, [new Uint8Array(50)])[0]! };
+      return { op: decrypt({ crypt: bad }), input: sealed(c, [new Uint8Array(50)])[0]! };
     },
   },
   {
@@ -73,33 +75,33 @@ const cases: Case<never>[] = [
     make: () => {
       const c = aes();
       const stats = new Snmp();
-      return { op: crcCheck(c, stats), inputs: [1, 2, 3].map((i) => addCrcHeader(new Uint8Array(10).fill(i), (c as { crc32: (b: Uint8Array) => number }).crc32)), stats };
+      return { op: crcCheck({ crypt: c, stats }), inputs: [1, 2, 3].map((i) => addCrcHeader(new Uint8Array(10).fill(i), (c as { crc32: (b: Uint8Array) => number }).crc32)), stats };
     },
     throwing: () => {
       const c = aes();
       const bad = { ...c, crc32: () => { throw new Error('crc broke'); } } as PacketCrypt;
-      return { op: crcCheck(bad), input: new Uint8Array(40) };
+      return { op: crcCheck({ crypt: bad }), input: new Uint8Array(40) };
     },
   },
   {
     name: 'fecDecode',
     make: () => {
       const stats = new Snmp();
-      return { op: fecDecode(null, stats), inputs: kcpPackets(3), stats };
+      return { op: fecDecode({ fec: null, stats }), inputs: kcpPackets(3), stats };
     },
-    throwing: () => ({ op: fecDecode(null, new Snmp(), () => { throw new Error('oob handler broke'); }), input: oobBody() }),
+    throwing: () => ({ op: fecDecode({ fec: null, stats: new Snmp(), onOob: () => { throw new Error('oob handler broke'); } }), input: oobBody() }),
   },
   {
     name: 'kcpInput',
     make: () => {
       const stats = new Snmp();
       const rx = new Kcp(9, { nodelay: 1, interval: 10, nc: 1, mtu: 200 });
-      return { op: kcpInput(rx, { next: () => {} }, stats), inputs: kcpPackets(3), stats };
+      return { op: kcpInput({ kcp: rx, output: { next: () => {} }, stats }), inputs: kcpPackets(3), stats };
     },
     throwing: () => {
       const rx = new Kcp(9, { nodelay: 1, interval: 10, nc: 1, mtu: 200 });
       rx.input = () => { throw new TypeError('core broke'); };
-      return { op: kcpInput(rx, { next: () => {} }), input: kcpPackets(1)[0]! };
+      return { op: kcpInput({ kcp: rx, output: { next: () => {} } }), input: kcpPackets(1)[0]! };
     },
   },
   {
@@ -116,16 +118,16 @@ const cases: Case<never>[] = [
   },
   {
     name: 'fecEncode',
-    make: () => ({ op: fecEncode({ dataShards: 2, parityShards: 1 }), inputs: kcpPackets(3) }),
+    make: () => ({ op: fecEncode({ fec: { dataShards: 2, parityShards: 1 } }), inputs: kcpPackets(3) }),
     // a packet larger than any datagram (a user layer before it grew it): the shard copy throws
-    throwing: () => ({ op: fecEncode({ dataShards: 2, parityShards: 1 }), input: new Uint8Array(4000) }),
+    throwing: () => ({ op: fecEncode({ fec: { dataShards: 2, parityShards: 1 } }), input: new Uint8Array(4000) }),
   },
   {
     name: 'crcSeal',
-    make: () => ({ op: crcSeal(aes()), inputs: kcpPackets(3) }),
+    make: () => ({ op: crcSeal({ crypt: aes() }), inputs: kcpPackets(3) }),
     throwing: () => {
       const c = aes();
-      return { op: crcSeal({ ...c, crc32: () => { throw new Error('crc broke'); } } as PacketCrypt), input: kcpPackets(1)[0]! };
+      return { op: crcSeal({ crypt: { ...c, crc32: () => { throw new Error('crc broke'); } } as PacketCrypt }), input: kcpPackets(1)[0]! };
     },
   },
   {
@@ -134,14 +136,14 @@ const cases: Case<never>[] = [
       const c = aes();
       const s = new Subject<Uint8Array>();
       const framed: Uint8Array[] = [];
-      s.pipe(crcSeal(c)).subscribe((d) => framed.push(d));
+      s.pipe(crcSeal({ crypt: c })).subscribe((d) => framed.push(d));
       for (const p of kcpPackets(3)) s.next(p);
-      return { op: encrypt(c), inputs: framed };
+      return { op: encrypt({ crypt: c }), inputs: framed };
     },
     throwing: () => {
       const c = aes();
       const bad = { ...c, random: () => { throw new Error('no entropy'); } } as PacketCrypt;
-      return { op: encrypt(bad), input: new Uint8Array(40) };
+      return { op: encrypt({ crypt: bad }), input: new Uint8Array(40) };
     },
   },
   {
@@ -228,7 +230,7 @@ describe('every layer operator honours the RxJS contract', () => {
   }
 });
 
-describe('operators take an options object, RxJS 7 style, as well as positional arguments', () => {
+describe('each operator takes one options object', () => {
   const run = (op: OperatorFunction<Uint8Array, Uint8Array>, inputs: Uint8Array[]): Uint8Array[] => {
     const out: Uint8Array[] = [];
     const s = new Subject<Uint8Array>();
@@ -236,46 +238,41 @@ describe('operators take an options object, RxJS 7 style, as well as positional 
     for (const x of inputs) s.next(x.slice());
     return out;
   };
-  const fixedNonce = () => {
-    const c = createCrypt('aes', key, { random: (into) => void into.fill(3) });
-    return c;
-  };
 
-  it('decrypt, crcCheck, crcSeal, encrypt: the same bytes either way, the same counters', () => {
-    const bodies = kcpPackets(3);
-    const a = fixedNonce();
-    const b = fixedNonce();
-    const sealedA = run(encrypt(a), run(crcSeal(a), bodies));
-    const sealedB = run(encrypt({ crypt: b }), run(crcSeal({ crypt: b }), bodies));
-    expect(sealedB).toEqual(sealedA);
-    const statsA = new Snmp();
-    const statsB = new Snmp();
-    const bad = sealedA.map((d, i) => (i === 1 ? d.map((x) => x ^ 1) : d));
-    const openA = run(crcCheck(a, statsA), run(decrypt(a, statsA), bad));
-    const openB = run(crcCheck({ crypt: b, stats: statsB }), run(decrypt({ crypt: b, stats: statsB }), bad));
-    expect(openB).toEqual(openA);
-    expect(openA).toHaveLength(2);
-    expect(statsB.snapshot()).toEqual(statsA.snapshot());
-    expect(statsA.InCsumErrors).toBe(1);
+  it('a crypt, FEC geometry or core passed in place of the options throws a TypeError naming the form, when the pipeline is built', () => {
+    const crypt = createCrypt('aes', key);
+    const fec = { dataShards: 2, parityShards: 1 };
+    const rx = new Kcp(9);
+    const pads = new QppPads(new Uint8Array(16).fill(1), 11);
+    const wrong: [string, () => unknown, RegExp][] = [
+      ['decrypt', () => decrypt(crypt as never), /decrypt takes one options object: decrypt\(\{ crypt/],
+      ['crcCheck', () => crcCheck(crypt as never), /crcCheck\(\{ crypt/],
+      ['crcSeal', () => crcSeal(crypt as never), /crcSeal\(\{ crypt/],
+      ['encrypt', () => encrypt(crypt as never), /encrypt\(\{ crypt/],
+      ['fecDecode', () => fecDecode(fec as never), /fecDecode\(\{ fec/],
+      ['fecEncode', () => fecEncode(fec as never), /fecEncode\(\{ fec/],
+      ['fecEncode null', () => fecEncode(null as never), /fecEncode\(\{ fec/],
+      ['kcpInput', () => kcpInput(rx as never), /kcpInput\(\{ kcp/],
+      ['reassemble', () => reassemble(rx as never), /reassemble\(\{ kcp/],
+      ['qppEncrypt', () => qppEncrypt(pads as never), /qppEncrypt\(\{ pads, seed/],
+      ['qppDecrypt', () => qppDecrypt(pads as never), /qppDecrypt\(\{ pads, seed/],
+    ];
+    for (const [name, call, message] of wrong) expect(call, name).toThrow(message);
   });
 
-  it('fecEncode and fecDecode: the same shards and recoveries either way', () => {
+  it('fecDecode({ fec, stats }) recovers a data shard lost from what fecEncode({ fec }) sent', () => {
     const packets = kcpPackets(4);
     const fec = { dataShards: 2, parityShards: 1 };
-    const shardsA = run(fecEncode(fec), packets);
-    const shardsB = run(fecEncode({ fec }), packets);
-    expect(shardsB).toEqual(shardsA);
-    const lossy = shardsA.filter((_, i) => i !== 0); // the first data shard lost: parity rebuilds it
-    const statsA = new Snmp();
-    const statsB = new Snmp();
-    expect(run(fecDecode({ fec, stats: statsB }), lossy)).toEqual(run(fecDecode(fec, statsA), lossy));
-    expect(statsA.FECRecovered).toBe(1);
-    expect(statsB.snapshot()).toEqual(statsA.snapshot());
+    const shards = run(fecEncode({ fec }), packets);
+    const stats = new Snmp();
+    const lossy = shards.filter((_, i) => i !== 0); // the first data shard lost: parity rebuilds it
+    expect(run(fecDecode({ fec, stats }), lossy)).toHaveLength(packets.length);
+    expect(stats.FECRecovered).toBe(1);
     expect(() => fecEncode({ fec: { dataShards: 0, parityShards: 1 } })).toThrow(RangeError);
     expect(() => decrypt({} as never)).toThrow(TypeError);
   });
 
-  it('kcpInput and reassemble: the same messages either way; bad arguments throw when the pipeline is built', () => {
+  it('kcpInput and reassemble: reading the core given or the one each signal carries gives the same messages; bad options throw when the pipeline is built', () => {
     const packets = kcpPackets(3);
     const read = (make: (rx: Kcp) => OperatorFunction<Uint8Array, Uint8Array>): number[] => {
       const rx = new Kcp(9, { nodelay: 1, interval: 10, nc: 1, mtu: 200 });
@@ -286,10 +283,10 @@ describe('operators take an options object, RxJS 7 style, as well as positional 
       return out;
     };
     const sink = { next: () => {} };
-    const positional = read((rx) => (src) => src.pipe(kcpInput(rx, sink), reassemble()));
-    const bag = read((rx) => (src) => src.pipe(kcpInput({ kcp: rx, output: sink }), reassemble({ kcp: rx })));
-    expect(positional).toEqual([0, 1, 2]);
-    expect(bag).toEqual(positional);
+    const signalled = read((rx) => (src) => src.pipe(kcpInput({ kcp: rx, output: sink }), reassemble()));
+    const given = read((rx) => (src) => src.pipe(kcpInput({ kcp: rx, output: sink }), reassemble({ kcp: rx })));
+    expect(signalled).toEqual([0, 1, 2]);
+    expect(given).toEqual(signalled);
     expect(() => kcpInput({ kcp: {} as Kcp, output: sink })).toThrow(TypeError);
     expect(() => kcpInput({ kcp: new Kcp(1), output: null as never })).toThrow(TypeError);
   });

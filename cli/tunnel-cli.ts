@@ -232,7 +232,7 @@ function ccOf(v: unknown): CcName {
 export function sessionOptionsOf(c: TunnelConfig): SessionOptions {
   return {
     crypt: kcptunCrypt(String(c.crypt)),
-    password: String(c.key),
+    key: String(c.key),
     dataShards: check('datashard', c.datashard, 0, 255),
     parityShards: check('parityshard', c.parityshard, 0, 255),
     mtu: check('mtu', c.mtu, 50, 1500),

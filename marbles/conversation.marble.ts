@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Conversation } from '../operators/conversation/conversation.js';
+import { ConversationPolicy } from '../operators/conversation/conversation-policy.js';
 import { Clock } from '../operators/conversation/update-clock.js';
 import { virtualNetwork } from '../operators/testing/virtual-link.js';
 import { createCrypt } from '../src/crypt/crypt.js';
@@ -240,7 +241,7 @@ describe('idle conversations sleep', () => {
     const wire: string[] = [];
     let ticks = 0;
     let delivered = 0;
-    Conversation.sleepWhenIdle = sleep;
+    ConversationPolicy.sleepWhenIdle = sleep;
     try {
       testScheduler().run(({ cold, flush }) => {
         const clock = new Clock();
@@ -261,7 +262,7 @@ describe('idle conversations sleep', () => {
         ticks = clock.ticks;
       });
     } finally {
-      Conversation.sleepWhenIdle = true;
+      ConversationPolicy.sleepWhenIdle = true;
     }
     return { wire, ticks, delivered };
   }
@@ -285,7 +286,7 @@ describe('a conversation holding only out-of-order data', () => {
     const wire: string[] = [];
     const ticks = new Map<number, number>();
     let armed = true;
-    Conversation.sleepWhenIdle = sleep;
+    ConversationPolicy.sleepWhenIdle = sleep;
     try {
       testScheduler().run(({ cold, flush }) => {
         const clock = new Clock();
@@ -298,7 +299,7 @@ describe('a conversation holding only out-of-order data', () => {
         flush();
       });
     } finally {
-      Conversation.sleepWhenIdle = true;
+      ConversationPolicy.sleepWhenIdle = true;
     }
     return { wire, ticksAt: (t) => ticks.get(t)!, armed };
   }

@@ -11,7 +11,7 @@ export { CollectSink, nullSink, type Sink } from './sink.js';
 export { Prng } from './prng.js';
 
 // KCP
-export { Kcp, type FlushKind, type InputSource, type KcpDriverOptions, type KcpOptions } from './kcp/kcp.js';
+export { Kcp, type FlushKind, type InputSource, type KcpOptions } from './kcp/kcp.js';
 export { AdaptiveCc, KcpGoCc, KcpGoWindow, type CcFactory, type CcHost, type CcName, type CongestionControl } from './kcp/cc.js';
 export { CC_NAMES, DEFAULT_CC } from './kcp/cc-names.js';
 export { KcpPair } from './sim/kcp-pair.js';

@@ -53,12 +53,12 @@ async function longestGap<T>(work: () => Promise<T>): Promise<{ result: T; gap: 
 
 describe('dial() and key derivation', () => {
   it('200 concurrent dials, each with its own password, keep the event loop turning; one of them talks to a listener', async () => {
-    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', password: 'pw-17' });
+    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'pw-17' });
     cleanup.push(() => l.close());
     l.sessions$.subscribe((s) => echo(s));
     const jsBefore = counts.js;
     const { result: sessions, gap } = await longestGap(() =>
-      Promise.all(Array.from({ length: 200 }, (_, i) => dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: `pw-${i}` })))
+      Promise.all(Array.from({ length: 200 }, (_, i) => dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: `pw-${i}` })))
     );
     cleanup.push(() => sessions.forEach((s) => s.close()));
     console.log(`200 dials with distinct passwords: longest event-loop gap ${gap.toFixed(0)} ms`);
@@ -71,7 +71,7 @@ describe('dial() and key derivation', () => {
 
   it('200 concurrent dials with one password derive its key once', async () => {
     const nativeBefore = counts.native;
-    const sessions: Session[] = await Promise.all(Array.from({ length: 200 }, () => dial({ connect: '127.0.0.1:9', crypt: 'salsa20', password: 'shared by all' })));
+    const sessions: Session[] = await Promise.all(Array.from({ length: 200 }, () => dial({ connect: '127.0.0.1:9', crypt: 'salsa20', key: 'shared by all' })));
     cleanup.push(() => sessions.forEach((s) => s.close()));
     expect(counts.native - nativeBefore).toBe(1);
   });
@@ -79,7 +79,7 @@ describe('dial() and key derivation', () => {
   it('a dial with crypt none or null derives nothing, password or not', async () => {
     const before = { ...counts };
     for (const crypt of ['none', 'null'] as const) {
-      const s = await dial({ connect: '127.0.0.1:9', crypt, password: `unused by ${crypt}` });
+      const s = await dial({ connect: '127.0.0.1:9', crypt, key: `unused by ${crypt}` });
       s.close();
     }
     const s = await dial({ connect: '127.0.0.1:9', crypt: 'none' });

@@ -49,7 +49,7 @@ afterEach(() => {
 });
 
 async function echoServer(listen: string): Promise<Listener> {
-  const l = await Listener.listen({ listen, crypt: 'aes', password: 'icmp', ...fast });
+  const l = await Listener.listen({ listen, crypt: 'aes', key: 'icmp', ...fast });
   cleanup.push(() => l.close());
   l.sessions$.subscribe((s) => echo(s));
   return l;
@@ -128,7 +128,7 @@ describe.skipIf(!canForge)('forged ICMP errors quoting a dialled session', () =>
 
   it('IPv4: a transfer goes on through every one, completes byte-exact, and InErrs counts each', async () => {
     const l = await echoServer('127.0.0.1:0');
-    const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'icmp', ...fast });
+    const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'icmp', ...fast });
     cleanup.push(() => s.close());
     const verified = await echoTransfer(s, 64, 16384, async (i) => {
       if (i === 8) await forgeEach(s, 4, l.address.port, v4);
@@ -140,7 +140,7 @@ describe.skipIf(!canForge)('forged ICMP errors quoting a dialled session', () =>
 
   it('IPv6: administratively prohibited (EACCES), port unreachable and packet too big are counted; the transfer completes', async () => {
     const l = await echoServer('[::1]:0');
-    const s = await dial({ connect: `[::1]:${l.address.port}`, crypt: 'aes', password: 'icmp', ...fast });
+    const s = await dial({ connect: `[::1]:${l.address.port}`, crypt: 'aes', key: 'icmp', ...fast });
     cleanup.push(() => s.close());
     const v6: [number, number][] = [
       [1, 1], // administratively prohibited -> EACCES
@@ -158,7 +158,7 @@ describe.skipIf(!canForge)('forged ICMP errors quoting a dialled session', () =>
 
   it('an ICMP error that a send picks up before any receive is counted too', async () => {
     const l = await echoServer('127.0.0.1:0');
-    const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'icmp', ...fast });
+    const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'icmp', ...fast });
     cleanup.push(() => s.close());
     expect(await echoTransfer(s, 1, 1000, async () => {})).toBe(1000);
     // the loop is blocked while the kernel queues the error on the socket; the write then sends
@@ -171,7 +171,7 @@ describe.skipIf(!canForge)('forged ICMP errors quoting a dialled session', () =>
 
   it('failFast: one forged host-prohibited ends the session at once with UNREACHABLE', async () => {
     const l = await echoServer('127.0.0.1:0');
-    const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'icmp', ...fast, failFast: true });
+    const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'icmp', ...fast, failFast: true });
     cleanup.push(() => s.close());
     const err = await echoTransfer(s, 64, 16384, async (i) => {
       if (i === 2) await forge(4, s.localPort, l.address.port, 3, 10);
@@ -190,7 +190,7 @@ describe('port unreachable from the kernel (no privileges needed)', () => {
     await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
     const port = probe.address().port;
     probe.close(); // nothing listens there now: the kernel answers with port unreachable
-    const s = await dial({ connect: `127.0.0.1:${port}`, crypt: 'aes', password: 'icmp', ...fast });
+    const s = await dial({ connect: `127.0.0.1:${port}`, crypt: 'aes', key: 'icmp', ...fast });
     cleanup.push(() => s.close());
     const result = echoTransfer(s, 16, 16384, async (i) => {
       if (i !== 0) return;

@@ -70,7 +70,7 @@ afterAll(() => {
 describe(`${SOCKETS} real sockets against one listener`, () => {
   it('the accept backlog holds at most 128 unaccepted sessions; the rest are refused, counted and answered with nothing', async () => {
     await openClients(500);
-    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', password: 'many' });
+    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'many' });
     for (const c of clients) c.received = 0;
     await sendFirst(l, 0, 500);
     await until(() => l.size + l.stats.SessionsRefused === 500);
@@ -89,7 +89,7 @@ describe(`${SOCKETS} real sockets against one listener`, () => {
 
   it(`maxSessions caps ${SOCKETS} sockets at 2,000, each held session delivers its message, idle ones expire and make room`, async () => {
     await openClients(SOCKETS);
-    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', password: 'many', maxSessions: 2000, idleTimeout: 1500 });
+    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'many', maxSessions: 2000, idleTimeout: 1500 });
     for (const c of clients) c.received = 0;
     const messages = new Map<number, Uint8Array>();
     const endings = new Map<string, number>();

@@ -39,7 +39,7 @@ describe('anti-replay window (AEAD, opt-in)', () => {
 
   for (const antiReplay of [undefined, 4096]) {
     it(`a listener ${antiReplay ? 'with' : 'without'} the window, facing datagrams replayed from another address`, async () => {
-      const opts = { crypt: 'aes-256-gcm' as const, password: 'replay', nodelay: 1, interval: 10, resend: 2, nc: 1 };
+      const opts = { crypt: 'aes-256-gcm' as const, key: 'replay', nodelay: 1, interval: 10, resend: 2, nc: 1 };
       const l = await Listener.listen({ listen: '127.0.0.1:0', ...opts, antiReplay });
       cleanup.push(() => l.close());
       l.sessions$.subscribe((s) => s.data$.subscribe({ error: () => {} }));
@@ -64,6 +64,6 @@ describe('anti-replay window (AEAD, opt-in)', () => {
   }
 
   it('refuses antiReplay with a CFB cipher when the pipeline is built', async () => {
-    await expect(Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', password: 'x', antiReplay: 10 })).rejects.toThrow(/AEAD/);
+    await expect(Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'x', antiReplay: 10 })).rejects.toThrow(/AEAD/);
   });
 });

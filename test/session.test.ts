@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { firstValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dial } from '../operators/transport/dial.js';
-import { Listener, listen } from '../operators/transport/listener.js';
+import { Listener } from '../operators/transport/listener.js';
 import { aggregateStats, type Session } from '../operators/transport/session.js';
 import { echo } from '../operators/apps/echo.js';
 import { toDuplex } from '../operators/adapters/stream.js';
@@ -66,7 +66,7 @@ describe('addresses', () => {
 describe('sessions over loopback UDP', () => {
   for (const [crypt, fec] of [['aes', true], ['salsa20', false], ['null', false], ['aes-128-gcm', true]] as const) {
     it(`echoes 2 MB byte-exact with ${crypt}${fec ? ' and FEC 10/3' : ''}`, async () => {
-      const common = { crypt, password: 'session-test', ...(fec ? { dataShards: 10, parityShards: 3 } : {}), ...fast };
+      const common = { crypt, key: 'session-test', ...(fec ? { dataShards: 10, parityShards: 3 } : {}), ...fast };
       const l = await echoServer({ listen: '127.0.0.1:0', ...common });
       const s = await dial({ connect: `127.0.0.1:${l.address.port}`, ...common });
       cleanup.push(() => s.close());
@@ -81,11 +81,11 @@ describe('sessions over loopback UDP', () => {
 
   for (const stream of [false, true]) {
     it(`echo(): a server whose send window (16) fills echoes 2 MB byte-exact (${stream ? 'stream' : 'message'} mode)`, async () => {
-      const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'salsa20', password: 'e', ...fast, sndWnd: 16, stream });
+      const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'salsa20', key: 'e', ...fast, sndWnd: 16, stream });
       cleanup.push(() => l.close());
       const echoing: Subscription[] = [];
       l.sessions$.subscribe((srv) => echoing.push(echo(srv)));
-      const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'salsa20', password: 'e', ...fast, stream });
+      const s = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'salsa20', key: 'e', ...fast, stream });
       cleanup.push(() => s.close());
       const data = new Prng(12).bytes(2 << 20);
       const got = await echoThrough(s, data, 1000);
@@ -102,15 +102,15 @@ describe('sessions over loopback UDP', () => {
   }
 
   it('works over IPv6 loopback', async () => {
-    const l = await echoServer({ listen: '[::1]:0', crypt: 'xor', password: 'x', ...fast });
-    const s = await dial({ connect: `[::1]:${l.address.port}`, crypt: 'xor', password: 'x', ...fast });
+    const l = await echoServer({ listen: '[::1]:0', crypt: 'xor', key: 'x', ...fast });
+    const s = await dial({ connect: `[::1]:${l.address.port}`, crypt: 'xor', key: 'x', ...fast });
     cleanup.push(() => s.close());
     const data = new Prng(1).bytes(100_000);
     expect(Buffer.from(await echoThrough(s, data)).equals(Buffer.from(data))).toBe(true);
   });
 
   it('counts garbage, truncated and wrong-key datagrams at the listener and keeps serving', async () => {
-    const l = await echoServer({ listen: '127.0.0.1:0', crypt: 'aes', password: 'right', ...fast });
+    const l = await echoServer({ listen: '127.0.0.1:0', crypt: 'aes', key: 'right', ...fast });
     const raw = createSocket('udp4');
     cleanup.push(() => raw.close());
     const prng = new Prng(4);
@@ -120,10 +120,10 @@ describe('sessions over loopback UDP', () => {
       if (g.length >= 20) garbage++; // shorter ones are dropped uncounted, as kcp-go
       raw.send(g, l.address.port, '127.0.0.1');
     }
-    const wrong = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'wrong', ...fast });
+    const wrong = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'wrong', ...fast });
     cleanup.push(() => wrong.close());
     wrong.write(new Uint8Array(100));
-    const good = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'right', ...fast });
+    const good = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'right', ...fast });
     cleanup.push(() => good.close());
     const data = new Prng(5).bytes(50_000);
     expect(Buffer.from(await echoThrough(good, data)).equals(Buffer.from(data))).toBe(true);
@@ -231,9 +231,9 @@ describe('sessions over loopback UDP', () => {
     expect(Buffer.concat(chunks).equals(Buffer.from(data))).toBe(true);
   });
 
-  it('listen() and dial() are peers; OOB messages arrive on oob$ as an observable', async () => {
+  it('Listener.listen() and dial() are peers; OOB messages arrive on oob$ as an observable', async () => {
     const fec = { dataShards: 10, parityShards: 3 };
-    const l = await listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'oob$', ...fec, ...fast });
+    const l = await Listener.listen({ listen: '127.0.0.1:0', crypt: 'aes', key: 'oob$', ...fec, ...fast });
     cleanup.push(() => l.close());
     const atServer: string[] = [];
     l.sessions$.subscribe((s) => s.oob$.subscribe((p) => (atServer.push(new TextDecoder().decode(p)), s.sendOob(p))));
@@ -255,9 +255,9 @@ describe('sessions over loopback UDP', () => {
   it('sends and receives OOB messages beside the stream when FEC is on, and refuses them without FEC', async () => {
     const got: number[] = [];
     const fec = { dataShards: 10, parityShards: 3 };
-    const l = await echoServer({ listen: '127.0.0.1:0', crypt: 'aes', password: 'oob', ...fec, ...fast, onOob: (p, s) => (got.push(p.length), s.sendOob(p)) });
+    const l = await echoServer({ listen: '127.0.0.1:0', crypt: 'aes', key: 'oob', ...fec, ...fast, onOob: (p, s) => (got.push(p.length), s.sendOob(p)) });
     const back: number[] = [];
-    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'oob', ...fec, ...fast, onOob: (p) => back.push(p.length) });
+    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'oob', ...fec, ...fast, onOob: (p) => back.push(p.length) });
     cleanup.push(() => c.close());
     const data = new Prng(2).bytes(200_000);
     const echoed = echoThrough(c, data);

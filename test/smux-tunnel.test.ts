@@ -106,7 +106,7 @@ describe("kcptun's command line", () => {
       const c = parse(role, ['-c', file], {}, { [file]: text });
       expect(c).toMatchObject({ key: 'PASSWORD', crypt: 'aes-128', mode: 'fast3', mtu: 1400, nocomp: true, sockbuf: 16777217, smuxbuf: 16777217, dscp: 46 });
       expect(notApplied(c)).toEqual([expect.stringMatching(/^dscp 46: not applied/)]);
-      expect(sessionOptionsOf(c)).toMatchObject({ crypt: 'aes-128', password: 'PASSWORD', mtu: 1400, dataShards: 10, parityShards: 3, nodelay: 1, interval: 10 });
+      expect(sessionOptionsOf(c)).toMatchObject({ crypt: 'aes-128', key: 'PASSWORD', mtu: 1400, dataShards: 10, parityShards: 3, nodelay: 1, interval: 10 });
       expect(smuxConfigOf(c)).toEqual({ version: 1, maxReceiveBuffer: 16777217, maxStreamBuffer: 2097152, maxFrameSize: 8192, keepAliveInterval: 10_000 });
     }
   });
@@ -188,7 +188,7 @@ async function tcpServer(onConn: (s: Socket) => void): Promise<{ server: Server;
 
 async function pair(targetPort: number, o: TunnelOptions & { conn?: number; autoExpire?: number } = {}): Promise<{ server: TunnelHandle; client: TunnelHandle; logs: string[] }> {
   const logs: string[] = [];
-  const session = { crypt: 'aes' as const, password: 'tunnel-test', dataShards: 10, parityShards: 3, mtu: 1350, nodelay: 1, interval: 10, resend: 2, nc: 1, ...o.session };
+  const session = { crypt: 'aes' as const, key: 'tunnel-test', dataShards: 10, parityShards: 3, mtu: 1350, nodelay: 1, interval: 10, resend: 2, nc: 1, ...o.session };
   const server = await tunnelServer({ ...o, session, listen: '127.0.0.1:0', target: `127.0.0.1:${targetPort}`, log: (l) => logs.push(`S ${l}`) });
   handles.push(server);
   const client = await tunnelClient({ ...o, session, listen: '127.0.0.1:0', remote: `127.0.0.1:${server.address.port}`, log: (l) => logs.push(`C ${l}`) });
@@ -263,9 +263,9 @@ describe('rxkcp tunnel client ⇄ rxkcp tunnel server (127.0.0.1)', () => {
 
   it("a target that refuses closes the stream: the TCP client sees its end, the failure is counted", async () => {
     // a server whose target is a port nobody listens on
-    const dead = await tunnelServer({ listen: '127.0.0.1:0', target: '127.0.0.1:1', session: { crypt: 'none', password: 'x' } });
+    const dead = await tunnelServer({ listen: '127.0.0.1:0', target: '127.0.0.1:1', session: { crypt: 'none', key: 'x' } });
     handles.push(dead);
-    const c2 = await tunnelClient({ listen: '127.0.0.1:0', remote: `127.0.0.1:${dead.address.port}`, session: { crypt: 'none', password: 'x' } });
+    const c2 = await tunnelClient({ listen: '127.0.0.1:0', remote: `127.0.0.1:${dead.address.port}`, session: { crypt: 'none', key: 'x' } });
     handles.push(c2);
     const sock = connect(c2.address.port, '127.0.0.1');
     sock.on('error', () => {});
@@ -346,7 +346,7 @@ async function serverOnRange(count: number, o: Omit<Parameters<typeof tunnelServ
 }
 
 describe("rxkcp tunnel: both smux generations and the last release's settings", () => {
-  const session = { crypt: 'aes' as const, password: 'tunnel-test', nodelay: 1, interval: 10, resend: 2, nc: 1 };
+  const session = { crypt: 'aes' as const, key: 'tunnel-test', nodelay: 1, interval: 10, resend: 2, nc: 1 };
 
   it('one server takes a v1 client and a v2 client at once, each session in its own version', async () => {
     const { port } = await tcpServer((s) => s.pipe(s));
@@ -415,7 +415,7 @@ describe("rxkcp tunnel: both smux generations and the last release's settings", 
 describe('rxkcp tunnel client on a Unix socket', () => {
   it('a client -l of a path (not HOST:PORT) listens on a Unix socket, as kcptun\'s last release does', async () => {
     const { port } = await tcpServer((s) => s.pipe(s));
-    const session = { crypt: 'none' as const, password: 'unix' };
+    const session = { crypt: 'none' as const, key: 'unix' };
     const server = await tunnelServer({ session, listen: '127.0.0.1:0', target: `127.0.0.1:${port}` });
     handles.push(server);
     const path = join(mkdtempSync(join(tmpdir(), 'rxkcp-unix-')), 'tunnel.sock');

@@ -19,9 +19,9 @@ const SEED = Number(process.env.SOAK_SEED ?? 1);
 const only = process.env.SOAK_CONFIGS?.split(',');
 const impairment: Impairment = { loss: 0.05, burst: { enter: 0.01, exit: 0.2 }, duplicate: 0.02, reorder: 0.1, reorderDelay: 5, delay: 1, jitter: 2 };
 const all: { name: string; options: SessionOptions }[] = [
-  { name: 'aes + FEC 10/3', options: { crypt: 'aes' as const, password: 'soak', dataShards: 10, parityShards: 3 } },
-  { name: 'salsa20', options: { crypt: 'salsa20' as const, password: 'soak' } },
-  { name: 'aes-128-gcm + FEC 10/3', options: { crypt: 'aes-128-gcm' as const, password: 'soak', dataShards: 10, parityShards: 3 } },
+  { name: 'aes + FEC 10/3', options: { crypt: 'aes' as const, key: 'soak', dataShards: 10, parityShards: 3 } },
+  { name: 'salsa20', options: { crypt: 'salsa20' as const, key: 'soak' } },
+  { name: 'aes-128-gcm + FEC 10/3', options: { crypt: 'aes-128-gcm' as const, key: 'soak', dataShards: 10, parityShards: 3 } },
 ];
 const configs = all.filter((c) => !only || only.some((o) => c.name.startsWith(o)));
 const fast = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 512, rcvWnd: 512, stream: true };

@@ -34,7 +34,7 @@ import { parseHostPort } from '../transport/udp.js';
 import { resolveSmuxConfig, type SmuxConfig, type SmuxStats } from '../../src/smux/mux.js';
 
 export interface TunnelOptions {
-  /** KCP session options (crypt, password, FEC shards, mtu, windows, nodelay, ...). Stream mode is always on. */
+  /** KCP session options (crypt, key, FEC shards, mtu, windows, nodelay, ...). Stream mode is always on. */
   session?: SessionOptions;
   /** smux version, receive and stream buffers, keepalive (kcptun: --smuxver, --smuxbuf, --streambuf, --keepalive). */
   smux?: SmuxConfig;

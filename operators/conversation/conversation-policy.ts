@@ -57,7 +57,8 @@ const lingerMax = 10_000;
 export class ConversationPolicy {
   /**
    * Idle conversations leave the clock until input or a write (default). False keeps every
-   * conversation ticking each interval as kcp-go's sessions do.
+   * conversation ticking each interval as kcp-go's sessions do (for tests that compare the two).
+   * @internal
    */
   static sleepWhenIdle = true;
 

@@ -412,18 +412,6 @@ export class Conversation {
     this.policy.finishLinger();
   }
 
-  /**
-   * Idle conversations leave the clock until input or a write (default). False keeps every
-   * conversation ticking each interval as kcp-go's sessions do.
-   */
-  static get sleepWhenIdle(): boolean {
-    return ConversationPolicy.sleepWhenIdle;
-  }
-
-  static set sleepWhenIdle(on: boolean) {
-    ConversationPolicy.sleepWhenIdle = on;
-  }
-
   /** Settles what waits on the send side when the conversation ends. */
   private rejectWaiting(err: KcpError): void {
     this.policy.rejectWaiting(err);

@@ -71,7 +71,6 @@ const RULES: Record<string, Check> = {
   mode: oneOf(Object.keys(MODES)),
   crypt: oneOf(CRYPT_NAMES),
   key: (v) => (typeof v === 'string' || v instanceof Uint8Array ? null : "must be a string (kcptun's secret) or a Uint8Array (a raw key)"),
-  password: (v) => (typeof v === 'string' ? null : "must be a string (kcptun's secret)"),
   dataShards: int(0, 255),
   parityShards: int(0, 255),
   sockbuf: int(1, i31, ' (bytes)'),

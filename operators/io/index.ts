@@ -6,7 +6,7 @@
  */
 export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors.js';
 export { Session, aggregateStats, DEFAULT_KEEPALIVE, type SessionEnd, type SessionEndReason, type SessionOptions } from '../transport/session.js';
-export { Listener, listen, type ListenOptions } from '../transport/listener.js';
+export { Listener, type ListenOptions } from '../transport/listener.js';
 export { dial, DEFAULT_CONNECT_TIMEOUT, type DialOptions } from '../transport/dial.js';
 export {
   WorkerListener,

@@ -93,14 +93,6 @@ export interface ListenOptions extends SessionOptions {
   maxHalfOpen?: number;
 }
 
-/**
- * Binds a UDP socket and starts listening: `listen()` and `dial()` are the two ways to a session
- * (the same as `Listener.listen`).
- */
-export function listen(options: ListenOptions): Promise<Listener> {
-  return Listener.listen(options);
-}
-
 export class Listener {
   /** Counters of the listener itself (decrypt/CRC failures, refused sessions, datagrams sent). */
   readonly stats = new Snmp();

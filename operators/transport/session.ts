@@ -34,8 +34,6 @@ export interface SessionOptions extends SessionKcpOptions {
    * the cipher's length.
    */
   key?: string | Uint8Array;
-  /** @deprecated The old name of a string `key` (kcptun's secret); give one or the other. */
-  password?: string;
   /** kcptun `--datashard` / `--parityshard`; FEC is on when both are > 0. */
   dataShards?: number;
   parityShards?: number;
@@ -111,12 +109,12 @@ export async function resolveCryptAsync(o: SessionOptions): Promise<PacketCrypt>
 }
 
 function cryptNameOf(o: SessionOptions): CryptName {
-  return o.crypt ?? (o.key !== undefined || o.password !== undefined ? 'aes' : 'null');
+  return o.crypt ?? (o.key !== undefined ? 'aes' : 'null');
 }
 
-/** kcptun's secret: a string `key`, or its old name `password`. */
+/** kcptun's secret: a string `key`. */
 function secretOf(o: SessionOptions): string | undefined {
-  return typeof o.key === 'string' ? o.key : o.password;
+  return typeof o.key === 'string' ? o.key : undefined;
 }
 
 /**
@@ -126,11 +124,12 @@ function secretOf(o: SessionOptions): string | undefined {
  */
 export function assertSessionOptions(where: string, o: SessionOptions): void {
   assertOptions(where, o);
-  if (o.key !== undefined && o.password !== undefined) throw new TypeError(`${where}: give key or password (its deprecated name), not both`);
+  // a `password` would otherwise be ignored, leaving a session without crypt unencrypted
+  if ((o as { password?: unknown }).password !== undefined) throw new TypeError(`${where}: there is no password option: kcptun's secret is key`);
   assertShards(where, o.dataShards, o.parityShards);
   keepaliveOf(where, o.keepalive);
   const name = cryptNameOf(o);
-  if (name !== 'null' && name !== 'none' && o.key === undefined && o.password === undefined) {
+  if (name !== 'null' && name !== 'none' && o.key === undefined) {
     throw new TypeError(`${where}: crypt ${name} needs a key (kcptun's secret string, or raw key bytes)`);
   }
   if (o.antiReplay !== undefined && !(AEAD_CRYPT_NAMES as readonly string[]).includes(name)) {

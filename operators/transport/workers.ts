@@ -57,7 +57,7 @@ export interface WorkerContext {
 }
 
 /**
- * Options of a worker listener: those of `listen` that can cross to a thread (they are
+ * Options of a worker listener: those of `Listener.listen` that can cross to a thread (they are
  * structured-cloned: no functions, no scheduler, clock or socket), and where the handler is.
  * `maxSessions` and `maxHalfOpen` bound the whole server: each worker holds an even share
  * (rounded up), as the kernel spreads clients evenly over the workers.
@@ -165,7 +165,7 @@ export type FromPrimary = { type: 'bind'; port: number } | { type: 'stats'; id: 
  * Starts a server on `options.listen` spread over `options.workers` threads. Resolves once every
  * worker is listening.
  *
- * <informal> `listen()` on every core: the handler module runs in each worker, once per session.
+ * <informal> `Listener.listen` on every core: the handler module runs in each worker, once per session.
  *
  * @throws KcpError 'UNSUPPORTED' where dgram has no `reusePort` (not Linux, or Node before 22.12):
  *   never a silent single socket. TypeError or RangeError for bad options (also any option that
@@ -215,6 +215,7 @@ export class WorkerListener {
     readonly address: { address: string; port: number }
   ) {}
 
+  /** @internal `listenWorkers` is the way to a worker listener. */
   static async listen(options: WorkerListenOptions): Promise<WorkerListener> {
     if (!reusePortAvailable()) {
       throw new KcpError('UNSUPPORTED', `listenWorkers: needs dgram reusePort (Linux, Node 22.12 or later); this is ${process.platform}, Node ${process.versions.node}`);

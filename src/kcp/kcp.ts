@@ -93,6 +93,7 @@ export interface KcpOptions {
 /**
  * How the code that drives a core wants it to behave; not tuning, so kept apart from
  * `KcpOptions` (which sessions and conversations take from their users).
+ * @internal The package's own drivers (the conversation, `KcpPair`) set these; not for users.
  */
 export interface KcpDriverOptions {
   /**
@@ -301,12 +302,13 @@ export class Kcp {
   get idle(): boolean {
     return this.ackCount === 0 && this.probe === 0 && this.sndBuf.length === 0 && this.sndQueue.length === 0 && this._rmtWnd !== 0 && this.rcvQueue.length === 0;
   }
-  /** An input asked for a flush that `deferFlush` held back and no one has taken it yet. */
+  /** An input asked for a flush that `deferFlush` held back and no one has taken it yet. @internal */
   get flushDeferred(): boolean { return this.deferredFlush; }
   /**
    * Whether a flush was deferred (see `KcpDriverOptions.deferFlush`), clearing the mark: the driver then
    * owes the core a full flush, or decides (as a closed, lingering conversation does) not to send
    * new data.
+   * @internal Called by the package's own drivers; not for users.
    */
   takeDeferredFlush(): boolean {
     const was = this.deferredFlush;

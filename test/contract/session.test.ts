@@ -235,14 +235,14 @@ describe('sessions over real UDP', () => {
     const l = await Listener.listen({
       listen: '127.0.0.1:0',
       crypt: 'aes',
-      password: 'slot',
+      key: 'slot',
       ...fast,
       layers: { afterDecrypt: tap(() => serverSaw++) },
     });
     cleanup.push(() => l.close());
     const got: Uint8Array[] = [];
     l.sessions$.subscribe((s) => s.data$.subscribe((m) => got.push(m)));
-    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', password: 'slot', ...fast });
+    const c = await dial({ connect: `127.0.0.1:${l.address.port}`, crypt: 'aes', key: 'slot', ...fast });
     cleanup.push(() => c.close());
     await c.send(new TextEncoder().encode('hello'));
     await c.drain();

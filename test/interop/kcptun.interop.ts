@@ -24,7 +24,7 @@ describe.skipIf(!haveKcptun())('kcptun-client → rxkcp', () => {
       const l = await Listener.listen({
         listen: '127.0.0.1:0',
         crypt,
-        password: INTEROP_KEY,
+        key: INTEROP_KEY,
         dataShards: 10,
         parityShards: 3,
         mtu: 1350, // kcptun's defaults

@@ -69,7 +69,7 @@ describe.skipIf(!haveGoPeer())('rxkcp ⇄ kcp-go 5.6.1', () => {
   for (const [crypt, fec, loss] of cases) {
     const label = `${crypt}${fec ? ' + FEC 10/3' : ''}${loss ? ` with ${loss * 100} % loss on the rxkcp side` : ''}`;
     const shards = fec ? { dataShards: 10, parityShards: 3 } : { dataShards: 0, parityShards: 0 };
-    const ours: SessionOptions = { crypt: crypt as never, password: INTEROP_KEY, ...shards, ...fast3, layers: lossy(loss) };
+    const ours: SessionOptions = { crypt: crypt as never, key: INTEROP_KEY, ...shards, ...fast3, layers: lossy(loss) };
     const theirs = { ...goFlags, crypt, datashard: shards.dataShards, parityshard: shards.parityShards };
 
     it(`rxkcp client → kcp-go echo: ${label}`, async () => {

@@ -102,7 +102,7 @@ describe('Kcp.input', () => {
 
 describe('RTT and RTO (docs/protocol.md#rtt)', () => {
   it('follows kcp-go estimator for a sequence of samples, one per datagram', () => {
-    const k = new Kcp(CONV); // interval 100, minrto 100
+    const k = new Kcp(CONV, { cc: 'kcp-go' }); // interval 100, minrto 100; every ACK is a sample
     k.input(ack(0, 0, 0), 100, nullSink); // rtt 100: first sample
     expect([k.rxSrtt, k.rxRttvar, k.rxRto]).toEqual([100, 50, 300]);
     k.input(ack(0, 1000, 0), 1060, nullSink); // rtt 60: srtt 95, rttvar 47
@@ -120,9 +120,58 @@ describe('RTT and RTO (docs/protocol.md#rtt)', () => {
   });
 
   it('clamps rto to the nodelay minimum', () => {
-    const k = new Kcp(CONV, { nodelay: 1, interval: 10 });
+    const k = new Kcp(CONV, { nodelay: 1, interval: 10, cc: 'kcp-go' });
     k.input(ack(0, 0, 0), 4, nullSink);
     expect(k.rxRto).toBe(30);
+  });
+});
+
+describe('an ACK of a segment already acknowledged, echoing an old transmission', () => {
+  // The receiver's FEC decoder rebuilds a datagram it lost once the parity of its group arrives;
+  // with one segment at a time in flight that can be minutes after it was sent. The receiver
+  // acknowledges the rebuilt copy of a segment it already holds, echoing the ts it carries.
+  const STALE_MS = 73_000;
+  const run = (cc: 'adaptive' | 'kcp-go' | 'bbr') => {
+    const opts = { nodelay: 0, interval: 10, resend: 0, nc: 0, sndWnd: 1, rcvWnd: 2, cc } as const;
+    const sender = new Kcp(CONV, opts);
+    const receiver = new Kcp(CONV, opts);
+    const toReceiver = new CollectSink<Uint8Array>();
+    const toSender = new CollectSink<Uint8Array>();
+    // sn 0 out at 0, through at 40; the ACK back at 80: an RTT of 80 ms
+    sender.send(new Uint8Array([0]));
+    sender.flush(0, toReceiver); // with nc 0 the congestion window opens at the end of the first flush
+    sender.flush(0, toReceiver);
+    const first = toReceiver.take();
+    expect(segmentsOf(first).map((s) => [s.header.cmd, s.header.sn])).toEqual([[IKCP_CMD_PUSH, 0]]);
+    for (const d of first) receiver.input(d, 40, nullSink);
+    receiver.flush(40, toSender);
+    for (const d of toSender.take()) sender.input(d, 80, nullSink);
+    expect(sender.sndUna).toBe(1);
+    const before = { srtt: sender.rxSrtt, rto: sender.rxRto };
+    // sn 1 in flight; the receiver rebuilds sn 0's datagram and acknowledges it again
+    sender.send(new Uint8Array([1]));
+    sender.flush(STALE_MS - 40, toReceiver);
+    expect(segmentsOf(toReceiver.take()).map((s) => s.header.sn)).toEqual([1]); // lost
+    for (const d of first) receiver.input(d, STALE_MS - 20, nullSink, 'fec');
+    receiver.flush(STALE_MS - 20, toSender);
+    const again = segmentsOf(toSender.items);
+    expect(again.some((s) => s.header.cmd === IKCP_CMD_ACK && s.header.sn === 0 && s.header.ts === 0)).toBe(true);
+    for (const d of toSender.take()) sender.input(d, STALE_MS, nullSink);
+    return { before, after: { srtt: sender.rxSrtt, rto: sender.rxRto } };
+  };
+
+  it('is no RTT sample: the RTO stays what the path measured', () => {
+    for (const cc of ['adaptive', 'bbr'] as const) {
+      const { before, after } = run(cc);
+      expect(before.rto, cc).toBeLessThan(1000);
+      expect(after, cc).toEqual(before);
+    }
+  });
+
+  it("is one with cc 'kcp-go', as in kcp-go 5.6.1: the RTO goes to its 60 s ceiling", () => {
+    const { before, after } = run('kcp-go');
+    expect(before.rto).toBeLessThan(1000);
+    expect(after.rto).toBe(60_000);
   });
 });
 

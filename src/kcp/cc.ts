@@ -70,6 +70,13 @@ export interface CongestionControl {
   onAck(sn: number, bytes: number, now: number): void;
   /** An RTT sample (ms) from the last ACK of a datagram, after the core's RTO estimator took it. */
   onRtt(rtt: number, now: number): void;
+  /**
+   * true: every datagram's last ACK is an RTT sample, as in kcp-go 5.6.1, even one for a segment
+   * already acknowledged, whose echoed ts can be of any age (a copy the peer's FEC decoder rebuilt
+   * late, a datagram the network duplicated). Otherwise (the default) only an ACK of a segment
+   * still in flight is one, as TCP's RTTM rule (RFC 7323, section 4.1).
+   */
+  readonly rttFromEveryAck?: boolean;
   /** An input datagram has been taken in; `unaAdvanced` when it moved una. */
   onInput(now: number, unaAdvanced: boolean): void;
   /**
@@ -165,6 +172,7 @@ export class KcpGoWindow {
 /** `kcp-go`: kcp-go's rules and nothing else (docs/congestion-control.md#kcp-go). */
 export class KcpGoCc implements CongestionControl {
   readonly name: string = 'kcp-go';
+  readonly rttFromEveryAck: boolean = true;
   protected readonly win: KcpGoWindow;
 
   constructor(protected readonly host: CcHost) {
@@ -232,6 +240,7 @@ const BURST_STALL = IKCP_RTO_DEF;
  */
 export class AdaptiveCc extends KcpGoCc {
   override readonly name: string = 'adaptive';
+  override readonly rttFromEveryAck: boolean = false;
   private readonly rate = new DeliveryRate();
   /** Whether the in-flight cap applies (see the class comment). */
   private capped = false;

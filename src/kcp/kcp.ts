@@ -192,6 +192,8 @@ export class Kcp {
   private deferredFlush = false;
   /** Flush queued ACKs right after every input that produced some (kcp-go SetACKNoDelay). */
   private readonly ackNoDelay: boolean;
+  /** The strategy's `rttFromEveryAck`: an ACK of a segment already acknowledged is an RTT sample. */
+  private readonly rttFromEveryAck: boolean;
 
   private readonly sndQueue = new Deque<Segment>();
   private readonly rcvQueue = new Deque<Segment>();
@@ -246,6 +248,7 @@ export class Kcp {
     if (options.startSn !== undefined) this._sndUna = this._sndNxt = this._rcvNxt = options.startSn >>> 0;
     // last: the strategy may read the settings above
     this.ccs = makeCc(this);
+    this.rttFromEveryAck = this.ccs.rttFromEveryAck === true;
   }
 
   // ---- read-only views of the state -------------------------------------------------------
@@ -522,7 +525,7 @@ export class Kcp {
 
       if (regular) this._rmtWnd = wnd;
       // an ACK's own segment is looked at before una takes it away (parseAck's comment says why)
-      if (cmd === IKCP_CMD_ACK) this.parseAck(sn, ts, now >>> 0);
+      const acked = cmd === IKCP_CMD_ACK && this.parseAck(sn, ts, now >>> 0);
       if (this.parseUna(una, now >>> 0) > 0) {
         flushSegments = true;
         this.unaAdvancedAt = now >>> 0;
@@ -531,8 +534,10 @@ export class Kcp {
 
       if (cmd === IKCP_CMD_ACK) {
         if (this.parseFastack(sn, ts)) flushSegments = true;
-        updateRtt = true;
-        latest = ts;
+        if (acked || this.rttFromEveryAck) {
+          updateRtt = true;
+          latest = ts;
+        }
       } else if (cmd === IKCP_CMD_PUSH) {
         let repeat = true;
         if (itimediff(sn, (this._rcvNxt + this._rcvWnd) >>> 0) < 0) {
@@ -549,7 +554,15 @@ export class Kcp {
     }
     this.stats.InSegs += inSegs;
 
-    // one RTT sample per datagram, from the last ACK in it
+    // one RTT sample per datagram, from the last ACK in it (that acknowledged a segment in flight,
+    // unless the strategy takes every ACK as kcp-go does).
+    // DIVERGES(kcp-go): kcp-go 5.6.1 samples the last ACK whatever it acknowledges. An ACK of a
+    // segment already acknowledged can echo a transmission of any age: the peer's FEC decoder
+    // rebuilds a lost datagram when the parity of its group arrives, which with little traffic
+    // can be minutes later, and acknowledges the rebuilt copy with the ts it carries; so can a
+    // datagram the network duplicated or held. One such sample sets the RTO to its 60 s ceiling,
+    // and the timeouts of a segment lost after that (each adds the RTO) run to minutes. As TCP's
+    // RTTM rule (RFC 7323, section 4.1), the default strategies measure only ACKs of new data.
     if (updateRtt && regular) {
       const rtt = itimediff(now >>> 0, latest);
       if (rtt >= 0) {
@@ -599,10 +612,11 @@ export class Kcp {
    * that is earlier than the segment's last transmission, the segment had arrived and sending it
    * again was not needed (Eifel detection, RFC 3522), counted in SpuriousRetrans (nothing is
    * undone). Called before una is applied, so the segment is still there to compare; marking one
-   * that una then removes changes nothing.
+   * that una then removes changes nothing. Returns whether the segment was in flight (the ACK
+   * acknowledged new data).
    */
-  private parseAck(sn: number, ts: number, now: number): void {
-    if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return;
+  private parseAck(sn: number, ts: number, now: number): boolean {
+    if (itimediff(sn, this._sndUna) < 0 || itimediff(sn, this._sndNxt) >= 0) return false;
     const buf = this.sndBuf;
     for (let i = 0, n = buf.length; i < n; i++) {
       const seg = buf.at(i);
@@ -623,10 +637,11 @@ export class Kcp {
         seg.acked = true;
         seg.data = EMPTY;
         seg.len = 0;
-        break;
+        return true;
       }
       if (itimediff(sn, seg.sn) < 0) break;
     }
+    return false;
   }
 
   /** Counts an out-of-order ACK against earlier segments; true when one reached the fast-resend threshold. */

@@ -8,7 +8,9 @@
  */
 import { tap, type MonoTypeOperatorFunction } from 'rxjs';
 import { VirtualTimeScheduler } from 'rxjs';
-import { Clock, Conversation, Prng, RecoveredPacket, createCrypt, virtualNetwork } from 'rxkcp';
+import { Clock, Conversation } from 'rxkcp';
+import { RecoveredPacket, createCrypt } from 'rxkcp/core';
+import { Prng, virtualNetwork } from 'rxkcp/testing';
 
 /** Counts what passes and how much of it FEC rebuilt: the kind of operator a user writes. */
 function trace(label: string, counts: Record<string, number>): MonoTypeOperatorFunction<Uint8Array> {

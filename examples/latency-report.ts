@@ -5,7 +5,8 @@
  * table. Virtual time makes the figures exact and repeatable: no timed assertions anywhere.
  */
 import { VirtualTimeScheduler } from 'rxjs';
-import { Clock, Conversation, Prng, virtualNetwork } from 'rxkcp';
+import { Clock, Conversation } from 'rxkcp';
+import { Prng, virtualNetwork } from 'rxkcp/testing';
 import { printRanOn } from '../bench/lib.js';
 
 printRanOn();

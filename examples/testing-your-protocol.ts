@@ -6,8 +6,8 @@
  *
  *   npx tsx examples/testing-your-protocol.ts
  */
-import { Conversation, createCrypt, type LossyLink } from 'rxkcp';
-import { PatternVerifier, patternBytes, virtualNetwork, withVirtualTime } from 'rxkcp/testing';
+import { Conversation, createCrypt } from 'rxkcp';
+import { PatternVerifier, patternBytes, virtualNetwork, withVirtualTime, type LossyLink } from 'rxkcp/testing';
 
 const total = 64 * 1024;
 const result = withVirtualTime(({ clock, scheduler, advance, now }) => {

@@ -5,7 +5,8 @@
  *
  *   npx tsx examples/virtual-link-demo.ts [megabytes] [loss%]
  */
-import { Kcp, KcpPair, LossyLink, Prng, Snmp } from 'rxkcp/core';
+import { Kcp, Snmp } from 'rxkcp/core';
+import { KcpPair, LossyLink, Prng } from 'rxkcp/testing';
 
 const megabytes = Number(process.argv[2] ?? 8);
 const lossPct = Number(process.argv[3] ?? 10);

@@ -1,7 +1,7 @@
 /**
  * The RxJS operators, the `Conversation` that assembles them, the `Clock` that drives KCP on a
- * scheduler, the virtual network, the mux and snappy operators, and the cores of `rxkcp/core`
- * they take.
+ * scheduler, the mux and snappy operators, and the cores of `rxkcp/core` they take. The virtual
+ * network and the seeded generator are in `rxkcp/testing`.
  * @module rxkcp
  */
 export * from '../src/index.js';
@@ -16,7 +16,6 @@ export { fecEncode, type FecEncodeOptions } from './layers/fec-encode.js';
 export { crcSeal, type CrcSealOptions } from './layers/crc-seal.js';
 export { encrypt, type EncryptOptions } from './layers/encrypt.js';
 export { pace, type PaceOptions, type PaceBacklog } from './layers/pace.js';
-export { virtualLink, virtualNetwork, type DatagramEndpoint, type VirtualLinkOptions, type VirtualNetworkOptions } from './testing/virtual-link.js';
 export { Conversation, type ConversationOptions, type LayerSlot } from './conversation/conversation.js';
 export { Mux, MuxStream, type ByteDuplex, type MuxOptions } from './conversation/mux.js';
 export { compressDuplex, snappyCompress, snappyDecompress } from './layers/snappy.js';

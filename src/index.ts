@@ -1,23 +1,18 @@
 /**
  * The pure cores, usable without rxjs and without Node: the KCP state machine, Reed-Solomon FEC,
- * packet encryption, smux and snappy, the counters they keep, and a seeded lossy link to run them
- * over. Wire-format helpers (segment and packet codecs, GF(256) tables, protocol constants) stay
- * inside the package.
+ * packet encryption, smux and snappy, the counters they keep, and `KcpError`, the one error class
+ * of every entry point (the seeded lossy link and `KcpPair` are in `rxkcp/testing`). Wire-format
+ * helpers (segment and packet codecs, GF(256) tables, protocol constants) stay inside the package.
  * @module rxkcp/core
  */
 export { KcpError, type KcpErrorCode, type KcpErrorInfo } from './errors.js';
 export { Snmp, SNMP_FIELDS, SNMP_GAUGES, type SnmpField } from './stats.js';
 export { CollectSink, nullSink, type Sink } from './sink.js';
-export { Prng } from './prng.js';
 
 // KCP
 export { Kcp, type FlushKind, type InputSource, type KcpOptions } from './kcp/kcp.js';
 export { AdaptiveCc, KcpGoCc, KcpGoWindow, type CcFactory, type CcHost, type CcName, type CongestionControl } from './kcp/cc.js';
 export { CC_NAMES, DEFAULT_CC } from './kcp/cc-names.js';
-export { KcpPair } from './sim/kcp-pair.js';
-export { LossyLink, type LossyLinkOptions, type LossyLinkStats } from './sim/lossy-link.js';
-export { DEFAULT_QUEUE_BYTES, DEFAULT_REORDER_DELAY_MS, PathModel, stationaryLoss, type BurstLoss, type PathOptions, type PathStats } from './sim/path.js';
-export { idealGoodput, KCPTUN_FEC, PATH_PROFILE_NAMES, pathProfile, pathProfiles, wireFloor, type PathProfile, type PathProfileName, type ShardCounts, type WireFraming } from './sim/profiles.js';
 
 // packet encryption
 export {

@@ -1,10 +1,8 @@
 /**
  * Sessions over UDP (listen, dial), the Node Duplex adapters, the echo service, the impairing
- * relay and kcptun's tunnel. KcpError is exported from every entry point: it is one class, shared
- * by all of them.
+ * relay and kcptun's tunnel. The errors they raise are `KcpError`s (from `rxkcp/core`).
  * @module rxkcp/io
  */
-export { KcpError, type KcpErrorCode, type KcpErrorInfo } from '../../src/errors.js';
 export { Session, aggregateStats, DEFAULT_KEEPALIVE, type SessionEnd, type SessionEndReason, type SessionOptions } from '../transport/session.js';
 export { Listener, type ListenOptions } from '../transport/listener.js';
 export { dial, DEFAULT_CONNECT_TIMEOUT, type DialOptions } from '../transport/dial.js';

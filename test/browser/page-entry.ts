@@ -7,8 +7,9 @@
  */
 import { TestScheduler } from 'rxjs/testing';
 import vectors from '../vectors/kcp-go-vectors.json' with { type: 'json' };
-// the main entry, whole, so all of it must bundle for a browser; internals from their modules
-import { Clock, Conversation, virtualNetwork } from '../../operators/index.js';
+// the main and testing entries, whole, so all of them must bundle for a browser; internals from their modules
+import { Clock, Conversation } from '../../operators/index.js';
+import { virtualNetwork } from '../../operators/testing/index.js';
 import { type BlockCrypt } from '../../src/crypt/block-crypt.js';
 import { createCrypt, type CryptName } from '../../src/crypt/crypt.js';
 import { aeadOpen, aeadSeal, decryptDatagram, verifyCrc } from '../../src/crypt/packet.js';

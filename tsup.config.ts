@@ -32,12 +32,16 @@ export default defineConfig([
     // The command is one bundle with a source map beside it, so `npm run bench:profile` can map
     // its frames back to source files. The map stays in the local build: `files` leaves it out
     // of the package, and it holds no copy of the sources.
-    entry: { cli: 'cli/cli.ts', 'cli-worker': 'cli/cli-worker.ts' },
+    // Its worker threads (--workers) start its own worker entry, which shares this build's chunks
+    // with the handlers in cli-worker.js: each worker loads the library once, not this copy and
+    // the library build's as well.
+    entry: { cli: 'cli/cli.ts', 'cli-worker': 'cli/cli-worker.ts', 'cli-worker-entry': 'operators/transport/worker-entry.ts' },
     format: ['esm'],
     platform: 'node',
     sourcemap: true,
     esbuildOptions(options) {
       options.sourcesContent = false;
+      options.define = { ...options.define, RXKCP_WORKER_ENTRY: '"cli-worker-entry.js"' };
     },
     banner: { js: '#!/usr/bin/env node' },
   },

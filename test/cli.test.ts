@@ -6,8 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dial } from '../operators/transport/dial.js';
 import { PatternVerifier, patternBytes } from '../operators/testing/pattern.js';
@@ -257,6 +260,30 @@ describe('rxkcp echo and sink --workers', () => {
     expect(stats.StrayPkts).toBe(0);
     for (const f of ['PassiveOpens', 'BytesReceived', 'InPkts', 'OutPkts'] as const) expect(workers.reduce((n, w) => n + w.stats[f]!, 0)).toBe(stats[f]);
     expect(final.sessions).toBe(workers.reduce((n, w) => n + w.sessions, 0));
+  });
+
+  it.skipIf(!supported || !('registerHooks' in module))('a worker thread of the command loads the library once: its worker entry shares the chunks of the handlers it imports', async () => {
+    // every module a worker thread loads from dist/, as a load hook in each thread sees them
+    const dir = mkdtempSync(join(tmpdir(), 'rxkcp-trace-'));
+    const trace = join(dir, 'trace.mjs');
+    writeFileSync(
+      trace,
+      `import { registerHooks } from 'node:module';\nimport { isMainThread } from 'node:worker_threads';\n` +
+        `if (!isMainThread) registerHooks({ load(url, context, next) { if (url.includes('/dist/')) process.stderr.write('loaded ' + url + '\\n'); return next(url, context); } });\n`
+    );
+    try {
+      const server = start(process.execPath, ['--import', pathToFileURL(trace).href, cli, 'echo', '--listen', '127.0.0.1:0', '--workers', '1', ...plain]);
+      await until(() => server.stdout().includes('"ready"'), 'the echo server');
+      server.child.kill('SIGTERM');
+      expect(await server.exit()).toBe(0);
+      const dist = dirname(cli);
+      const loaded = [...new Set([...server.stderr().matchAll(/^loaded (\S+)$/gm)].map((m) => fileURLToPath(m[1]!)))].filter((f) => dirname(f) === dist);
+      const listeners = loaded.filter((f) => /^var Listener = class /m.test(readFileSync(f, 'utf8')));
+      expect(listeners.map((f) => basename(f))).toHaveLength(1);
+      expect(loaded.map((f) => basename(f))).toEqual(expect.arrayContaining(['cli-worker-entry.js', 'cli-worker.js']));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(!supported)('sink --workers 2 sums what every worker received, in --stats-interval lines too', async () => {

@@ -425,13 +425,22 @@ function handlerUrl(handler: URL | string): string {
 }
 
 /**
+ * The worker entry's file name in the bundle this code is built into, when that bundle has its own
+ * (the command's: dist/cli-worker-entry.js, so that its workers load the command's bundle once,
+ * which its handlers import, not the library's beside it as well). The build defines it; elsewhere
+ * it is undeclared and the library's `worker.js` is meant.
+ */
+declare const RXKCP_WORKER_ENTRY: string | undefined;
+
+/**
  * A module beside this one, as built: `worker-entry.ts` next to the source under tsx or vitest,
  * `worker.js` next to the bundle in dist/ (esbuild puts this code in a chunk there). In the
  * CommonJS build `import.meta.url` is empty and `__filename` says where the chunk is.
  */
 function siblingModule(source: string): URL {
   const here = import.meta.url ?? pathToFileURL(__filename).href;
-  return here.endsWith('.ts') ? new URL(`./${source}.ts`, here) : new URL('./worker.js', here);
+  if (here.endsWith('.ts')) return new URL(`./${source}.ts`, here);
+  return new URL(`./${typeof RXKCP_WORKER_ENTRY === 'string' ? RXKCP_WORKER_ENTRY : 'worker.js'}`, here);
 }
 
 /**

@@ -6,14 +6,17 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dial, type Session } from '../operators/io/index.js';
 
 /** kcptun mode normal (interval 40 ms) with small socket buffers: a socket per session. */
 export const quietSessionOptions = { nodelay: 0, interval: 40, resend: 2, nc: 1, sockbuf: 256 * 1024 };
 /** Each session sends one message this often (ms): 2 messages per second. */
 export const QUIET_SEND_INTERVAL_MS = 500;
-/** The timer that spreads the sends over each interval ticks this often (ms). */
+/** The timer that spreads the sends over each interval ticks this often (ms), sending what has fallen due. */
 const TICK_MS = 10;
+/** How often (ms) the client's event-loop delay is sampled: a sample is late by the delay. */
+const LOOP_SAMPLE_MS = 5;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -43,24 +46,34 @@ export interface QuietLoad {
   latencies: number[];
   /** Sends that found the previous echo of their session still missing. */
   lost: number;
-  /** Server CPU over the measurement, % of one core. */
+  /** Messages sent while measuring, and how many the schedule (every session every 500 ms) called for. */
+  sent: number;
+  scheduled: number;
+  /**
+   * This process's event-loop delay while measuring (ms, p99 and max): an echo that arrives while
+   * the loop is busy is timed that much late, and a late timer sends late.
+   */
+  loopDelayP99: number;
+  loopDelayMax: number;
+  /** Server CPU over the measurement, % of one core (NaN without a server pid). */
   serverCpu: number;
   /** This process's CPU over the measurement, % of one core. */
   clientCpu: number;
-  /** Server RSS at the end (bytes). */
+  /** Server RSS at the end (bytes; NaN without a server pid). */
   serverRss: number;
   seconds: number;
 }
 
 /**
  * Every session sends 64 bytes every 500 ms (spread evenly), after `warmupMs` the echoes are timed
- * for `seconds`; the server is the process `pid`.
+ * for `seconds`; the server is the process `pid` (when given, its CPU and RSS are measured too).
  */
-export async function quietLoad(sessions: Session[], pid: number, seconds: number, warmupMs = 5000): Promise<QuietLoad> {
+export async function quietLoad(sessions: Session[], pid: number | undefined, seconds: number, warmupMs = 5000): Promise<QuietLoad> {
   const n = sessions.length;
   const latencies: number[] = [];
   let measuring = false;
   let lost = 0;
+  let sent = 0;
   const sentAt = new Map<Session, number>();
   const subs = sessions.map((s) =>
     s.data$.subscribe({
@@ -72,36 +85,50 @@ export async function quietLoad(sessions: Session[], pid: number, seconds: numbe
       error: () => {},
     })
   );
-  const perTick = Math.ceil(n / (QUIET_SEND_INTERVAL_MS / TICK_MS));
+  // the sends are due by the clock, not by the ticks: a tick that comes late sends what fell due
+  // meanwhile, so the schedule holds while the process keeps up at all
+  const start = performance.now();
+  let made = 0;
   let next = 0;
   const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++) {
+    const due = Math.floor(((performance.now() - start) / QUIET_SEND_INTERVAL_MS) * n);
+    for (; made < due; made++) {
       const s = sessions[next]!;
       next = (next + 1) % n;
       if (measuring && sentAt.has(s)) lost++;
+      if (measuring) sent++;
       sentAt.set(s, performance.now());
       if (!s.closed) s.write(new Uint8Array(64));
     }
   }, TICK_MS);
   await sleep(warmupMs);
   measuring = true;
-  const before = procStats(pid);
+  const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+  loop.enable();
+  const before = pid === undefined ? undefined : procStats(pid);
   const clientBefore = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
-  const after = procStats(pid);
+  const after = pid === undefined ? undefined : procStats(pid);
   const client = process.cpuUsage(clientBefore);
   const elapsed = (performance.now() - t0) / 1000;
   measuring = false;
+  loop.disable();
   clearInterval(timer);
   for (const s of subs) s.unsubscribe();
   latencies.sort((a, b) => a - b);
+  // a sample is taken every LOOP_SAMPLE_MS: what it measures beyond that is the loop's delay
+  const delay = (ns: number) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS);
   return {
     latencies,
     lost,
-    serverCpu: ((after.cpu - before.cpu) / elapsed) * 100,
+    sent,
+    scheduled: Math.round((n * elapsed * 1000) / QUIET_SEND_INTERVAL_MS),
+    loopDelayP99: delay(loop.percentile(99)),
+    loopDelayMax: delay(loop.max),
+    serverCpu: before && after ? ((after.cpu - before.cpu) / elapsed) * 100 : NaN,
     clientCpu: ((client.user + client.system) / 1e6 / elapsed) * 100,
-    serverRss: after.rss,
+    serverRss: after?.rss ?? NaN,
     seconds: elapsed,
   };
 }

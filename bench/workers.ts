@@ -8,19 +8,28 @@
  *    Settings as bench:speed's first row: salsa20 + FEC 10/3, fast3, mtu 1400, windows 1024,
  *    stream mode.
  * 2. Quiet sessions: BENCH_QUIET (default 5000) rxkcp client sessions at 2 messages a second each
- *    (bench/quiet-sessions.ts) against `--workers 1` and `--workers 2`: p50/p99 echo round trip,
- *    server CPU and RSS.
- * Prints what it ran on (commit, Node, CPU, load average before and after), then a Markdown table,
- * also written to bench/out/workers.md. Needs `npm run build` (the script does it) and Go.
+ *    (bench/quiet-sessions.ts), spread over BENCH_QUIET_CLIENTS client processes
+ *    (bench/quiet-client.ts), against `--workers 1` and `--workers 2`: server RSS at start, with
+ *    the sessions idle and under the load, and per idle session; p50/p99 echo round trip and
+ *    server CPU. Each client reports its event-loop delay and its sends against the schedule; when
+ *    a client could not keep its schedule (event loop late by more than CLIENT_LAG_LIMIT_MS at
+ *    p99, or fewer sends than CLIENT_SEND_SHARE of the schedule) the row gives no latency: it would
+ *    be the client's, not the server's.
+ * 3. Start-up: `rxkcp echo --workers 0, 1, 2, 4` started BENCH_STARTS times each: ms until its
+ *    ready line, and the process's CPU by then (the ready line's cpu_s).
+ * BENCH_ONLY (`throughput,quiet,startup`, the default all) picks parts. Prints what it ran on
+ * (commit, Node, CPU, load average before and after), then a Markdown table, also written to
+ * bench/out/workers.md. Needs `npm run build` (the script does it) and Go (for part 1).
  * @module
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { buildGoPeer, haveGoPeer, runGoSend, startGoPeer, type GoCrypt } from '../test/interop/go-peer.js';
-import { median, printRanOn } from './lib.js';
-import { openSessions, procStats, quantile, quietLoad, sleep } from './quiet-sessions.js';
+import { median, printRanOn, ranOn } from './lib.js';
+import { procStats, quantile, sleep, type QuietLoad } from './quiet-sessions.js';
 
 printRanOn();
 
@@ -29,8 +38,22 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,4,16').split(',').map(Number);
 const QUIET = Number(process.env.BENCH_QUIET ?? 5000);
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 20);
+/** Client processes the quiet sessions are spread over: one process's event loop cannot time 5,000 sessions' echoes. */
+const QUIET_CLIENTS = Number(process.env.BENCH_QUIET_CLIENTS ?? Math.max(2, Math.ceil(QUIET / 1000)));
+/** Warm-up (ms) before the quiet sessions' echoes are timed. */
+const QUIET_WARMUP_MS = 5000;
+/**
+ * A client whose event loop was late by more than this (ms) at p99 timed its echoes late by as
+ * much: its p99 would be its own delay, not the server's (a quiet server's echo takes a few ms to
+ * its 40 ms interval).
+ */
+const CLIENT_LAG_LIMIT_MS = 10;
+/** A client that sent fewer than this share of the messages its schedule called for was not loading the server as stated. */
+const CLIENT_SEND_SHARE = 0.95;
+const STARTS = Number(process.env.BENCH_STARTS ?? 5);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,quiet,startup').split(','));
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const root = fileURLToPath(new URL('..', import.meta.url));
+const quietClient = fileURLToPath(new URL('./quiet-client.ts', import.meta.url));
 const go = { crypt: 'salsa20' as GoCrypt, key: 'bench', datashard: 10, parityshard: 3, mode: 'fast3', mtu: 1400, sndwnd: 1024, rcvwnd: 1024, stream: true } as const;
 const rxFlags = ['--crypt', 'salsa20', '--key', 'bench', '--datashard', '10', '--parityshard', '3', '--mode', 'fast3', '--mtu', '1400', '--sndwnd', '1024', '--rcvwnd', '1024', '--stream', '--max-sessions', '0', '--idle-timeout', '0'];
 const quietFlags = ['--crypt', 'null', '--datashard', '0', '--parityshard', '0', '--mode', 'normal', '--max-sessions', '0', '--idle-timeout', '0'];
@@ -44,17 +67,27 @@ interface Server {
   stop(): Promise<void>;
 }
 
-function rxServer(workers: number, flags: string[]): Promise<Server> {
+interface RxServer extends Server {
+  /** The ready line: `cpu_s` is the process's CPU until then. */
+  ready: { cpu_s: number };
+  /** ms from spawning the process to its ready line. */
+  readyMs: number;
+}
+
+function rxServer(workers: number, flags: string[]): Promise<RxServer> {
+  const t0 = performance.now();
   const child = spawn(process.execPath, [cli, 'echo', '--listen', '127.0.0.1:0', '--workers', String(workers), ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let buf = '';
     child.on('error', reject);
     child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
-      const m = /"addr":"[^"]*:(\d+)"/.exec(buf);
-      if (m) {
+      const line = /^\{"ready".*$/m.exec(buf);
+      if (line) {
         buf = '';
-        resolve({ pid: child.pid!, port: Number(m[1]), stop: () => new Promise((r) => (child.once('close', () => r()), child.kill('SIGTERM'))) });
+        const readyMs = performance.now() - t0;
+        const ready = JSON.parse(line[0]) as { addr: string; cpu_s: number };
+        resolve({ pid: child.pid!, port: Number(/:(\d+)$/.exec(ready.addr)![1]), ready, readyMs, stop: () => new Promise((r) => (child.once('close', () => r()), child.kill('SIGTERM'))) });
       }
     });
   });
@@ -88,73 +121,159 @@ async function run(kind: ServerKind, clients: number): Promise<Run> {
   return { aggregate: (bytes * clients) / 1e6 / elapsed, cpuPerMiB: cpu / ((bytes * clients) / 2 ** 20), ok };
 }
 
-function machine(): string {
-  let commit = 'unknown';
+function goVersion(): string {
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '') commit += ' (with local changes)';
+    return execFileSync('go', ['version'], { encoding: 'utf8' }).trim();
   } catch {
-    // not a git checkout
+    return 'no Go';
   }
-  const cpu = cpus();
-  let goVersion = 'none';
-  try {
-    goVersion = execFileSync('go', ['version'], { encoding: 'utf8' }).trim();
-  } catch {
-    // no Go
-  }
-  return `commit ${commit}; Node ${process.versions.node}; ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}; ${goVersion}; kcp-go 5.6.1 (Debian)`;
 }
 
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
-if (!haveGoPeer()) {
-  console.error('bench:workers needs Go and kcp-go 5.6.1 (golang-go golang-github-xtaci-kcp-dev): the clients are kcp-go');
-  process.exit(1);
-}
-await buildGoPeer();
-const ranOn = machine();
+const machine = `${ranOn()}; ${goVersion()}; kcp-go 5.6.1 (Debian)`;
 const loadBefore = load();
-console.log(`bench:workers on ${ranOn}; load average before: ${loadBefore}`);
-
 const lines: string[] = [];
-lines.push(`### Aggregate echo throughput (${MB} MiB in all per run, salsa20 + FEC 10/3, fast3, median of ${ROUNDS} rounds)`, '');
-lines.push('| kcp-go clients | server | MB/s in all (each way) | server CPU s / MiB | × --workers 1 | × kcp-go |', '| --: | --- | --: | --: | --: | --: |');
-for (const clients of CLIENTS) {
-  const runs = new Map<ServerKind, Run[]>(SERVERS.map((k) => [k, []]));
-  for (let r = 0; r < ROUNDS; r++) {
-    // alternate: each round in another order, so a slow spell of the machine falls on every server
-    const order = r % 2 === 0 ? SERVERS : [...SERVERS].reverse();
-    for (const kind of order) {
-      const x = await run(kind, clients);
-      runs.get(kind)!.push(x);
-      console.log(JSON.stringify({ clients, server: kind, round: r + 1, mb_per_s: Number(x.aggregate.toFixed(2)), cpu_s_per_mib: Number(x.cpuPerMiB.toFixed(4)), ok: x.ok, load: load() }));
+
+if (ONLY.has('throughput')) {
+  if (!haveGoPeer()) {
+    console.error('bench:workers needs Go and kcp-go 5.6.1 (golang-go golang-github-xtaci-kcp-dev): the clients are kcp-go');
+    process.exit(1);
+  }
+  await buildGoPeer();
+  lines.push(`### Aggregate echo throughput (${MB} MiB in all per run, salsa20 + FEC 10/3, fast3, median of ${ROUNDS} rounds)`, '');
+  lines.push('| kcp-go clients | server | MB/s in all (each way) | server CPU s / MiB | × --workers 1 | × kcp-go |', '| --: | --- | --: | --: | --: | --: |');
+  for (const clients of CLIENTS) {
+    const runs = new Map<ServerKind, Run[]>(SERVERS.map((k) => [k, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      // alternate: each round in another order, so a slow spell of the machine falls on every server
+      const order = r % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+      for (const kind of order) {
+        const x = await run(kind, clients);
+        runs.get(kind)!.push(x);
+        console.log(JSON.stringify({ clients, server: kind, round: r + 1, mb_per_s: Number(x.aggregate.toFixed(2)), cpu_s_per_mib: Number(x.cpuPerMiB.toFixed(4)), ok: x.ok, load: load() }));
+      }
+    }
+    const med = (k: ServerKind) => median(runs.get(k)!.map((x) => x.aggregate));
+    for (const kind of SERVERS) {
+      const rs = runs.get(kind)!;
+      const failed = rs.filter((x) => !x.ok).length;
+      const spread = rs.map((x) => x.aggregate.toFixed(1)).join(', ');
+      lines.push(`| ${clients} | ${kind} | ${med(kind).toFixed(1)} (${spread})${failed ? ` ${failed} failed` : ''} | ${median(rs.map((x) => x.cpuPerMiB)).toFixed(3)} | ${(med(kind) / med('rxkcp --workers 1')).toFixed(2)} | ${(med(kind) / med('kcp-go')).toFixed(2)} |`);
     }
   }
-  const med = (k: ServerKind) => median(runs.get(k)!.map((x) => x.aggregate));
-  for (const kind of SERVERS) {
-    const rs = runs.get(kind)!;
-    const failed = rs.filter((x) => !x.ok).length;
-    const spread = rs.map((x) => x.aggregate.toFixed(1)).join(', ');
-    lines.push(`| ${clients} | ${kind} | ${med(kind).toFixed(1)} (${spread})${failed ? ` ${failed} failed` : ''} | ${median(rs.map((x) => x.cpuPerMiB)).toFixed(3)} | ${(med(kind) / med('rxkcp --workers 1')).toFixed(2)} | ${(med(kind) / med('kcp-go')).toFixed(2)} |`);
-  }
 }
 
-lines.push('', `### ${QUIET.toLocaleString('en')} quiet sessions (64 bytes every 500 ms each, no crypto or FEC, mode normal; ${QUIET_SECONDS} s measured)`, '');
-lines.push('| server | echo p50 ms | echo p99 ms | echoes | server CPU % of one core | server RSS MiB |', '| --- | --: | --: | --: | --: | --: |');
-for (const workers of [1, 2]) {
-  const s = await rxServer(workers, quietFlags);
-  const sessions = await openSessions(s.port, QUIET);
-  const q = await quietLoad(sessions, s.pid, QUIET_SECONDS);
-  for (const x of sessions) x.close();
-  await s.stop();
-  const row = `| rxkcp --workers ${workers} | ${quantile(q.latencies, 0.5).toFixed(1)} | ${quantile(q.latencies, 0.99).toFixed(1)} | ${q.latencies.length} (${q.lost} late) | ${q.serverCpu.toFixed(0)} | ${(q.serverRss / 2 ** 20).toFixed(0)} |`;
-  lines.push(row);
-  console.log(JSON.stringify({ quiet: QUIET, workers, p50_ms: quantile(q.latencies, 0.5), p99_ms: quantile(q.latencies, 0.99), echoes: q.latencies.length, late: q.lost, server_cpu_pct: q.serverCpu, client_cpu_pct: q.clientCpu, rss_mib: q.serverRss / 2 ** 20, load: load() }));
+/** What a client process of the quiet load measured. */
+type ClientResult = Omit<QuietLoad, 'serverCpu' | 'serverRss'>;
+/** A client process of the quiet load, once it has opened its sessions. */
+interface QuietClient {
+  child: ChildProcessByStdio<Writable, Readable, null>;
+  result: Promise<ClientResult>;
+}
+
+/** Starts a client process with `n` sessions; resolves once they are open. */
+function quietClientProcess(port: number, n: number): Promise<QuietClient> {
+  const child = spawn(process.execPath, [...process.execArgv, quietClient, String(port), String(n), String(QUIET_WARMUP_MS), String(QUIET_SECONDS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let buf = '';
+  let opened!: () => void;
+  let done!: (r: ClientResult) => void;
+  const result = new Promise<ClientResult>((r) => (done = r));
+  const open = new Promise<void>((r) => (opened = r));
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = JSON.parse(buf.slice(0, i)) as { opened?: number; result?: ClientResult };
+      buf = buf.slice(i + 1);
+      if (line.opened !== undefined) opened();
+      if (line.result !== undefined) done(line.result);
+    }
+  });
+  return open.then(() => ({ child, result }));
+}
+
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+if (ONLY.has('quiet')) {
+  lines.push(
+    '',
+    `### ${QUIET.toLocaleString('en')} quiet sessions (64 bytes every 500 ms each, no crypto or FEC, mode normal; ${QUIET_SECONDS} s measured; clients in ${QUIET_CLIENTS} processes)`,
+    '',
+    'RSS of the whole server process (every worker): at its ready line, with the sessions open and idle, and under the load; per idle session: (idle − at ready) / sessions.',
+    '',
+    '| server | RSS at ready MiB | RSS idle MiB | KiB per idle session | RSS under load MiB | echo p50 ms | echo p99 ms | echoes (sent / scheduled) | server CPU % of one core | clients: event-loop delay p99 (max) ms, CPU % |',
+    '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |'
+  );
+  for (const workers of [1, 2]) {
+    const s = await rxServer(workers, quietFlags);
+    await sleep(1000);
+    const rssReady = procStats(s.pid).rss;
+    const share = (i: number) => Math.floor(QUIET / QUIET_CLIENTS) + (i < QUIET % QUIET_CLIENTS ? 1 : 0);
+    const clients: QuietClient[] = [];
+    for (let i = 0; i < QUIET_CLIENTS; i++) clients.push(await quietClientProcess(s.port, share(i))); // one after another: the server's half-open bound is not the subject
+    await sleep(2000);
+    const rssIdle = procStats(s.pid).rss;
+    for (const c of clients) c.child.stdin.write('start\n');
+    await sleep(QUIET_WARMUP_MS);
+    const before = procStats(s.pid);
+    const t0 = performance.now();
+    await sleep(QUIET_SECONDS * 1000);
+    const after = procStats(s.pid);
+    const serverCpu = ((after.cpu - before.cpu) / ((performance.now() - t0) / 1000)) * 100;
+    const results = await Promise.all(clients.map((c) => c.result));
+    await s.stop();
+    const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const sent = results.reduce((n, r) => n + r.sent, 0);
+    const scheduled = results.reduce((n, r) => n + r.scheduled, 0);
+    const lagged = results.filter((r) => r.loopDelayP99 > CLIENT_LAG_LIMIT_MS || r.sent < CLIENT_SEND_SHARE * r.scheduled);
+    const worstDelay = Math.max(...results.map((r) => r.loopDelayP99));
+    const clientCpu = results.map((r) => r.clientCpu.toFixed(0)).join(', ');
+    const p = (q: number) => (lagged.length > 0 ? `— (${lagged.length} of ${results.length} clients lagged)` : quantile(latencies, q).toFixed(1));
+    const perSession = (rssIdle - rssReady) / QUIET / 1024;
+    lines.push(
+      `| rxkcp --workers ${workers} | ${mib(rssReady)} | ${mib(rssIdle)} | ${perSession.toFixed(1)} | ${mib(after.rss)} | ${p(0.5)} | ${p(0.99)} | ${latencies.length} (${sent} / ${scheduled}) | ${serverCpu.toFixed(0)} | ${results.map((r) => `${r.loopDelayP99.toFixed(0)} (${r.loopDelayMax.toFixed(0)})`).join(', ')}; ${clientCpu} |`
+    );
+    console.log(
+      JSON.stringify({
+        quiet: QUIET,
+        workers,
+        client_processes: QUIET_CLIENTS,
+        rss_ready_mib: rssReady / 2 ** 20,
+        rss_idle_mib: rssIdle / 2 ** 20,
+        kib_per_idle_session: perSession,
+        rss_load_mib: after.rss / 2 ** 20,
+        p50_ms: lagged.length ? null : quantile(latencies, 0.5),
+        p99_ms: lagged.length ? null : quantile(latencies, 0.99),
+        echoes: latencies.length,
+        sent,
+        scheduled,
+        clients_lagged: lagged.length,
+        client_loop_delay_p99_ms: worstDelay,
+        server_cpu_pct: serverCpu,
+        load: load(),
+      })
+    );
+  }
+  lines.push('', `A row gives no latency when a client process's event loop was late by more than ${CLIENT_LAG_LIMIT_MS} ms at p99 or it sent fewer than ${CLIENT_SEND_SHARE * 100} % of its schedule: the figure would be the client's delay. More client processes (BENCH_QUIET_CLIENTS) or a quieter machine.`);
+}
+
+if (ONLY.has('startup')) {
+  lines.push('', `### Start-up of \`rxkcp echo\` (median of ${STARTS} starts; salsa20 + FEC 10/3)`, '', '| --workers | ms to the ready line | process CPU ms by then |', '| --: | --: | --: |');
+  for (const workers of [0, 1, 2, 4]) {
+    const ms: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      const s = await rxServer(workers, rxFlags);
+      ms.push(s.readyMs);
+      cpu.push(s.ready.cpu_s * 1000);
+      await s.stop();
+    }
+    lines.push(`| ${workers} | ${median(ms).toFixed(0)} | ${median(cpu).toFixed(0)} |`);
+    console.log(JSON.stringify({ startup: true, workers, ready_ms: median(ms), cpu_ms: median(cpu), cpu_all: cpu.map(Math.round), load: load() }));
+  }
 }
 
 const loadAfter = load();
-const header = `bench:workers, ${new Date().toISOString()}: ${ranOn}; load average before ${loadBefore}, after ${loadAfter}`;
+const header = `bench:workers, ${new Date().toISOString()}: ${machine}; load average before ${loadBefore}, after ${loadAfter}`;
 const table = [header, '', ...lines, ''].join('\n');
 console.log(`\n${table}`);
 mkdirSync(new URL('./out/', import.meta.url), { recursive: true });

@@ -39,6 +39,7 @@ import { Deque } from './deque.js';
 import { Segment, encodeHeader } from './segment.js';
 import { copyHeldBytes, takeHeldBytes } from '../wire/slab.js';
 import { DatagramWriter } from './datagram-writer.js';
+import { SendScan } from './send-scan.js';
 
 /** kcp-go `_itimediff`: `later - earlier` as a signed 32-bit number. Every sn/ts comparison goes through it. */
 export function itimediff(later: number, earlier: number): number {
@@ -205,22 +206,10 @@ export class Kcp {
   private ackTs: number[] = [];
   private ackCount = 0;
 
-  /**
-   * The earliest resendts of the unacknowledged segments in flight, valid while `haveMinResend`,
-   * and whether any segment may be due a fast or early retransmit. Together they let a flush that
-   * cannot retransmit anything skip the scan of the send buffer and send only the new segments.
-   * The minimum is exact, not only a bound: when the segment holding it is acknowledged or leaves
-   * with una, `haveMinResend` is cleared and the next flush scans again. A flush's return value
-   * (when to run again) comes from it, and kcp-go counts only unacknowledged segments there.
-   */
-  private minResend = 0;
-  private haveMinResend = false;
-  private fastackPending = false;
-
   /** Where datagrams are assembled and how they leave (see `DatagramWriter`). */
   private readonly writer: DatagramWriter;
-  /** See `KcpDriverOptions.scanEveryFlush`. */
-  private readonly scanEveryFlush: boolean;
+  /** How much of the send buffer a flush visits (see `SendScan`, `KcpDriverOptions.scanEveryFlush`). */
+  private readonly scan: SendScan;
 
   constructor(
     conv: number,
@@ -238,7 +227,7 @@ export class Kcp {
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
     this.deferFlush = options.deferFlush ?? false;
     this.writer = new DatagramWriter(options.headroom === undefined ? 0 : checkInt('headroom', options.headroom, 0, 256), options.clock);
-    this.scanEveryFlush = options.scanEveryFlush ?? false;
+    this.scan = new SendScan(options.scanEveryFlush ?? false);
     if (options.mtu !== undefined) this.setMtu(options.mtu);
     this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.noDelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc ?? -1);
@@ -633,7 +622,7 @@ export class Kcp {
         this._inflightBytes -= seg.len;
         this.ccs.onAck(sn, seg.len, now);
         // marked in place; it leaves snd_buf when una passes it
-        if (seg.resendts === this.minResend) this.haveMinResend = false;
+        this.scan.left(seg.resendts);
         seg.acked = true;
         seg.data = EMPTY;
         seg.len = 0;
@@ -656,7 +645,7 @@ export class Kcp {
       // only segments sent no later than the acked one count (kcp-go's "conserve" rule)
       if (sn !== seg.sn && itimediff(seg.ts, ts) <= 0 && seg.fastack !== FASTACK_LOCKED) {
         seg.fastack++;
-        this.fastackPending = true;
+        this.scan.counted();
         if (seg.fastack >= threshold) reached = true;
       }
     }
@@ -686,7 +675,7 @@ export class Kcp {
         if (!seg.acked) {
           bytes += seg.len;
           newest = seg.sn;
-          if (seg.resendts === this.minResend) this.haveMinResend = false;
+          this.scan.left(seg.resendts);
         }
       } else if (!seg.acked) break;
       count++;
@@ -852,18 +841,15 @@ export class Kcp {
     const items = this.sndBuf.items;
     const head = this.sndBuf.head;
     const n = items.length;
-    // DIVERGES(kcp-go): when no segment can be due for a retransmission (every resendts is still
-    // ahead and no fast-ack counts are pending), only the unsent tail is visited; kcp-go scans
-    // the whole window on every flush. What is sent, and the returned wait, are the same.
+    // DIVERGES(kcp-go): when no segment can be due for a retransmission, only the unsent tail is
+    // visited (`SendScan`); kcp-go scans the whole window on every flush. What is sent, and the
+    // returned wait, are the same. With nothing in flight kcp-go returns interval.
     let start = head;
-    if (n === head) this.haveMinResend = false; // nothing in flight: no bound to keep (kcp-go then returns interval)
-    const quiet =
-      (!this.scanEveryFlush && !this.fastackPending && this.haveMinResend && itimediff(now, this.minResend) < 0) ||
-      (kind === 'new' && this.haveMinResend);
+    const quiet = this.scan.quiet(now, kind, n !== head);
     if (quiet) {
       start = n;
       while (start > head && items[start - 1]!.xmit === 0) start--;
-      const due = itimediff(this.minResend, now);
+      const due = this.scan.due(now);
       if (due < nextUpdate) nextUpdate = due;
     }
     let minResend = 0;
@@ -944,14 +930,7 @@ export class Kcp {
       }
       if (seg.fastack > 0 && seg.fastack !== FASTACK_LOCKED) pending = true;
     }
-    if (quiet) {
-      // the skipped segments keep the old bound; the newly sent ones can only be later
-      if (!this.haveMinResend || (haveMin && itimediff(minResend, this.minResend) < 0)) this.minResend = minResend;
-    } else {
-      this.minResend = minResend;
-      this.haveMinResend = haveMin;
-      this.fastackPending = pending;
-    }
+    this.scan.record(quiet, minResend, haveMin, pending);
     w.emit(out);
 
     // 6. counters and congestion control

@@ -38,6 +38,7 @@ import { CC_NAMES, DEFAULT_CC } from '../src/kcp/cc-names.js';
 import { idealGoodput, KCPTUN_FEC, PATH_PROFILE_NAMES, pathProfiles, wireFloor, type PathProfileName } from '../src/sim/profiles.js';
 import { runGoOneway, startGoPeer } from '../test/interop/go-peer.js';
 import { printRanOn, ranOn } from './lib.js';
+import { transferBytes } from './wan-sizes.js';
 
 printRanOn();
 
@@ -58,8 +59,6 @@ const PING_GRACE_MS = 5000;
 const STALL_MS = 30_000;
 
 const ROUNDS = Number(process.env.WAN_ROUNDS ?? 2);
-const SECONDS = Number(process.env.WAN_SECONDS ?? 4);
-const FIXED_MIB = process.env.WAN_MIB === undefined ? undefined : Number(process.env.WAN_MIB);
 const OUT = process.env.WAN_OUT ?? `${root}bench/results/wan.md`;
 
 interface Pairing {
@@ -80,14 +79,6 @@ const PAIRINGS = wantPairings ? ALL_PAIRINGS.filter((p) => wantPairings.includes
 const PROFILES = (listed(process.env.WAN_PROFILES) ?? PATH_PROFILE_NAMES) as PathProfileName[];
 for (const p of PROFILES) if (!(p in pathProfiles)) throw new Error(`WAN_PROFILES: unknown profile ${p}; one of ${PATH_PROFILE_NAMES.join(', ')}`);
 if (PAIRINGS.length === 0) throw new Error(`WAN_PAIRINGS matches none of: ${ALL_PAIRINGS.map((p) => p.name).join('; ')}`);
-
-/** Transfer size for a profile: about SECONDS at its ideal goodput, a power of two MiB in 1..8. */
-function transferBytes(profile: PathProfileName): number {
-  if (FIXED_MIB !== undefined) return Math.round(FIXED_MIB * MIB);
-  const ideal = idealGoodput(pathProfiles[profile].path, KCPTUN_FEC);
-  const mib = (ideal * SECONDS) / MIB;
-  return Math.min(8, Math.max(1, 2 ** Math.floor(Math.log2(Math.max(1, mib))))) * MIB;
-}
 
 /** Reads JSON lines from a child's stdout. */
 function jsonLines(child: ChildProcess): { lines: Record<string, unknown>[]; wait: (pred: (l: Record<string, unknown>) => boolean, ms: number, what: string) => Promise<Record<string, unknown>> } {

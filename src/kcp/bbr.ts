@@ -49,6 +49,12 @@ const PROBE_RTT_SEGMENTS = 4;
 const MIN_SEGMENTS = 4;
 /** In flight before the first bandwidth sample (segments): kcp-go's default window, what a KCP sender starts with. */
 const INITIAL_SEGMENTS = 32;
+/**
+ * A lossy round in STARTUP ends it only if the bandwidth grew less than this factor in the round:
+ * paced at STARTUP_GAIN with nothing in the way it about doubles each round, random loss or not;
+ * at a bottleneck it grows by less, and the loss is the queue overflowing.
+ */
+const STARTUP_LOSS_GROWTH = 1.5;
 /** STARTUP ends when the bandwidth grew less than this factor… */
 const FULL_BW_GROWTH = 1.25;
 /** …for this many rounds in a row (BBR draft). */
@@ -302,7 +308,13 @@ export class BbrCc implements CongestionControl {
 
   /** A round trip ended: the bandwidth filter moves on, startup checks for a full pipe, loss is judged. */
   private endRound(now: number): void {
-    const lossy = this.roundLost >= LOSS_MIN_SEGMENTS && this.roundLost > LOSS_THRESH * this.roundSent;
+    // in STARTUP a lossy round is the queue only once the bandwidth stopped growing as fast: with
+    // random loss and no queue in the way it keeps growing round after round, and ending startup
+    // on that loss would leave the estimate at a fraction of the path, for good (20 % random loss
+    // used to end it in the third round)
+    const growing = this.mode === Mode.Startup && this.bw >= this.fullBw * STARTUP_LOSS_GROWTH;
+    const manyLost = this.roundLost >= LOSS_MIN_SEGMENTS && this.roundLost > LOSS_THRESH * this.roundSent;
+    const lossy = manyLost && !growing;
     this.lossyRounds = lossy ? this.lossyRounds + 1 : 0;
     if (this.lossyRounds >= LOSS_ROUNDS) {
       // a queue overflows: hold what is in flight under what it was, but never under one
@@ -318,7 +330,7 @@ export class BbrCc implements CongestionControl {
     // the share pacing makes up for is random loss: a lossy round is a queue overflowing, and
     // counting its drops would pace faster still into the queue that dropped them (on a short
     // queue, pacing a tenth above the path's rate overflows it again every round)
-    if (this.roundSent > 0 && !lossy) this.lossShare += (Math.min(1, this.roundLost / this.roundSent) - this.lossShare) * LOSS_EWMA;
+    if (this.roundSent > 0 && !manyLost) this.lossShare += (Math.min(1, this.roundLost / this.roundSent) - this.lossShare) * LOSS_EWMA;
     this.roundLost = 0;
     this.roundSent = 0;
     const standing = this.mode === Mode.ProbeBw && this.roundMaxBw > 0 && this.roundMinRtt > STANDING_RTT_GAIN * this.minRtt + this.host.interval;

@@ -26,7 +26,7 @@ const BENCHMARKS: { script: string; title: string; about: string }[] = [
 ];
 
 /** Environment variables the benchmarks read; the report names those that were set. */
-const SETTINGS = /^(BENCH_|INTEGRITY_)/;
+const SETTINGS = /^(BENCH_|INTEGRITY_|WAN_)/;
 
 const only = (() => {
   const i = process.argv.indexOf('--only');

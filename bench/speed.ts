@@ -4,7 +4,7 @@
  * noDelay 1,10,2,1; windows 1024/1024; mtu 1400; stream mode). Runs alternate between pairings
  * and the median of BENCH_RUNS (default 3) is reported, with CPU seconds of each side and the
  * ratio rxkcp/Go. BENCH_MB sets the transfer size (default 64); BENCH_MODES picks `echo`, `oneway` or
- * both (default); BENCH_CONFIGS filters configurations by name prefix. One-way: the client writes to a
+ * both (default); BENCH_CONFIGS filters configurations by name prefix; BENCH_CC gives the rxkcp ends a congestion control. One-way: the client writes to a
  * sink and is done when every byte is acknowledged.
  *
  * CPU is each process's from its ready line (server) or the start of the transfer (client) to its
@@ -30,6 +30,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const bytes = MB * 1024 * 1024;
 const MODES = (process.env.BENCH_MODES ?? 'echo,oneway').split(',') as Mode[];
 const ONLY = process.env.BENCH_CONFIGS?.split(',');
+/** BENCH_CC: the rxkcp ends' congestion control (`--cc`; default the library's default). */
+const CC_FLAG = process.env.BENCH_CC ? ['--cc', process.env.BENCH_CC] : [];
 type Mode = 'echo' | 'oneway';
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const settings = { mode: 'fast3', mtu: 1400, sndwnd: 1024, rcvwnd: 1024, stream: true, key: 'bench' } as const;
@@ -53,7 +55,7 @@ function sum(a: Counters, b: Counters): Counters {
 }
 
 function cliFlags(c: (typeof configs)[number]): string[] {
-  return ['--crypt', c.crypt, '--key', settings.key, '--datashard', String(c.ds), '--parityshard', String(c.ps), '--mode', 'fast3', '--mtu', '1400', '--sndwnd', '1024', '--rcvwnd', '1024', '--stream'];
+  return ['--crypt', c.crypt, '--key', settings.key, '--datashard', String(c.ds), '--parityshard', String(c.ps), '--mode', 'fast3', '--mtu', '1400', '--sndwnd', '1024', '--rcvwnd', '1024', '--stream', ...CC_FLAG];
 }
 
 /** Starts `rxkcp echo` (or `sink`) in its own process; resolves with its port and a stop() giving its CPU seconds. */

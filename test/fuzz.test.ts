@@ -121,7 +121,7 @@ describe(`fuzz: ${N} hostile inputs per layer`, () => {
 
   it('a live listener under a garbage flood keeps a legitimate session byte-exact and counts the garbage', async () => {
     const password = 'fuzz-live';
-    const fast = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 256, rcvWnd: 256, crypt: 'aes' as const, password, dataShards: 10, parityShards: 3 };
+    const fast = { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 256, rcvWnd: 256, crypt: 'aes' as const, key: password, dataShards: 10, parityShards: 3 };
     const l = await Listener.listen({ listen: '127.0.0.1:0', ...fast, maxSessions: 8 });
     l.sessions$.subscribe((s) => {
       const d = toDuplex(s);

@@ -89,7 +89,7 @@ function kcptunFlags(s: Setting): Record<string, string | number | boolean> {
 function rxkcpOptions(s: Setting) {
   const [nodelay, interval, resend, nc] = MODES[s.mode];
   return {
-    session: { crypt: s.crypt, password: KEY, dataShards: 10, parityShards: 3, mtu: 1350, nodelay, interval, resend, nc },
+    session: { crypt: s.crypt, key: KEY, dataShards: 10, parityShards: 3, mtu: 1350, nodelay, interval, resend, nc },
     smux: { version: s.smuxver, maxStreamBuffer: 2097152 },
     compress: s.comp,
     quiet: true,

@@ -6,7 +6,6 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dial, type Session } from '../operators/io/index.js';
 
 /** kcptun mode normal (interval 40 ms) with small socket buffers: a socket per session. */
@@ -15,8 +14,13 @@ export const quietSessionOptions = { nodelay: 0, interval: 40, resend: 2, nc: 1,
 export const QUIET_SEND_INTERVAL_MS = 500;
 /** The timer that spreads the sends over each interval ticks this often (ms), sending what has fallen due. */
 const TICK_MS = 10;
-/** How often (ms) the client's event-loop delay is sampled: a sample is late by the delay. */
+/** How often (ms) the client's event loop is sampled: a timer of this period that fires late measures the loop's delay. */
 const LOOP_SAMPLE_MS = 5;
+/**
+ * An echo that reaches the client while its event loop is late by more than this (ms) is timed
+ * late by more than this: `lateShare` is the share of the measured time the loop spent beyond it.
+ */
+export const CLIENT_LATE_MS = 10;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -50,11 +54,18 @@ export interface QuietLoad {
   sent: number;
   scheduled: number;
   /**
-   * This process's event-loop delay while measuring (ms, p99 and max): an echo that arrives while
-   * the loop is busy is timed that much late, and a late timer sends late.
+   * This process's event-loop delay while measuring (ms, p99 and max of samples every
+   * LOOP_SAMPLE_MS): an echo that arrives while the loop is busy is timed that much late, and a
+   * late timer sends late.
    */
   loopDelayP99: number;
   loopDelayMax: number;
+  /**
+   * The share (0..1) of the measured time the loop was late by more than CLIENT_LATE_MS, time
+   * weighted: about the share of echoes timed late by more than that. (One stall of 300 ms is one
+   * sample among hundreds, but it delays every echo that arrives during it.)
+   */
+  lateShare: number;
   /** Server CPU over the measurement, % of one core (NaN without a server pid). */
   serverCpu: number;
   /** This process's CPU over the measurement, % of one core. */
@@ -103,8 +114,13 @@ export async function quietLoad(sessions: Session[], pid: number | undefined, se
   }, TICK_MS);
   await sleep(warmupMs);
   measuring = true;
-  const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
-  loop.enable();
+  const delays: number[] = [];
+  let lastSample = performance.now();
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    delays.push(Math.max(0, now - lastSample - LOOP_SAMPLE_MS));
+    lastSample = now;
+  }, LOOP_SAMPLE_MS);
   const before = pid === undefined ? undefined : procStats(pid);
   const clientBefore = process.cpuUsage();
   const t0 = performance.now();
@@ -113,19 +129,20 @@ export async function quietLoad(sessions: Session[], pid: number | undefined, se
   const client = process.cpuUsage(clientBefore);
   const elapsed = (performance.now() - t0) / 1000;
   measuring = false;
-  loop.disable();
+  clearInterval(sampler);
   clearInterval(timer);
   for (const s of subs) s.unsubscribe();
   latencies.sort((a, b) => a - b);
-  // a sample is taken every LOOP_SAMPLE_MS: what it measures beyond that is the loop's delay
-  const delay = (ns: number) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS);
+  const lateMs = delays.reduce((t, d) => t + Math.max(0, d - CLIENT_LATE_MS), 0);
+  delays.sort((a, b) => a - b);
   return {
     latencies,
     lost,
     sent,
     scheduled: Math.round((n * elapsed * 1000) / QUIET_SEND_INTERVAL_MS),
-    loopDelayP99: delay(loop.percentile(99)),
-    loopDelayMax: delay(loop.max),
+    loopDelayP99: quantile(delays, 0.99),
+    loopDelayMax: delays.at(-1) ?? NaN,
+    lateShare: lateMs / (elapsed * 1000),
     serverCpu: before && after ? ((after.cpu - before.cpu) / elapsed) * 100 : NaN,
     clientCpu: ((client.user + client.system) / 1e6 / elapsed) * 100,
     serverRss: after?.rss ?? NaN,

@@ -13,6 +13,7 @@
 //	send   --connect HOST:PORT --bytes N   writes N pattern bytes, reads the echo back, verifies it
 //	oneway --connect HOST:PORT --bytes N   writes N pattern bytes to a sink, waits until all are acked
 //	pattern --offset I --bytes N           writes pattern bytes [I, I+N) to stdout (cross-checks pattern.ts)
+//	quiet  --connect HOST:PORT --sessions N  N sessions, 64 bytes every 500 ms each, echoes timed (quiet.go)
 //
 // Session options use kcptun's flag names and meanings (--crypt, --key, --datashard, --parityshard,
 // --mode, --nodelay, --interval, --resend, --nc, --mtu, --sndwnd, --rcvwnd, --acknodelay), so a
@@ -116,6 +117,10 @@ type options struct {
 	expect       int64
 	echoConv     int64
 	stallTimeout time.Duration
+	// quiet mode
+	sessions int
+	warmup   time.Duration
+	seconds  time.Duration
 	// output and control
 	jsonOut      bool
 	controlStdin bool
@@ -172,6 +177,11 @@ func newFlagSet(mode string, o *options) *flag.FlagSet {
 		fs.IntVar(&o.msg, "msg", 16384, "bytes per Write call")
 		fs.Int64Var(&o.conv, "conv", -1, "conversation id (-1 = random, as kcp.DialWithOptions)")
 		fs.DurationVar(&o.stallTimeout, "stall-timeout", 10*time.Second, "fail when no progress is made for this long")
+	case "quiet":
+		fs.StringVar(&o.connect, "connect", "", "UDP address of the echo server (required)")
+		fs.IntVar(&o.sessions, "sessions", 1000, "client sessions, a socket each")
+		fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before the echoes are timed")
+		fs.DurationVar(&o.seconds, "seconds", 20*time.Second, "how long the echoes are timed")
 	}
 	return fs
 }
@@ -192,7 +202,7 @@ func (o *options) validate(mode string) error {
 	if o.dataShard < 0 || o.parityShard < 0 {
 		return fmt.Errorf("--datashard and --parityshard must be >= 0")
 	}
-	if (mode == "send" || mode == "oneway") && o.connect == "" {
+	if (mode == "send" || mode == "oneway" || mode == "quiet") && o.connect == "" {
 		return errors.New("--connect HOST:PORT is required")
 	}
 	if o.bytes < 0 || (o.msg <= 0 && (mode == "send" || mode == "oneway")) {
@@ -751,6 +761,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage: kcppeer echo|sink   [--listen HOST:PORT] [session flags]
        kcppeer send|oneway --connect HOST:PORT [--bytes N] [--msg SIZE] [--json] [session flags]
        kcppeer pattern [--offset I] [--bytes N]
+       kcppeer quiet --connect HOST:PORT [--sessions N] [--warmup D] [--seconds D] [session flags]
 run "kcppeer <mode> -h" for every flag`)
 	os.Exit(2)
 }
@@ -761,7 +772,7 @@ func main() {
 	}
 	mode := os.Args[1]
 	switch mode {
-	case "echo", "sink", "send", "oneway", "pattern":
+	case "echo", "sink", "send", "oneway", "pattern", "quiet":
 	default:
 		usage()
 	}
@@ -786,6 +797,8 @@ func main() {
 		os.Stdout.Write(buf)
 	case "echo", "sink":
 		runListener(mode, o)
+	case "quiet":
+		runQuiet(o)
 	default:
 		runTransfer(mode, o)
 	}

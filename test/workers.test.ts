@@ -211,6 +211,29 @@ describe.skipIf(!supported)('worker listeners on real sockets', () => {
     expect(st.workers[victim]!.snmp.BytesReceived).toBe(0);
   });
 
+  it('a handler that throws from its subscriber ends its own worker only: reported with the error, replaced, the other worker goes on', async () => {
+    const l = await start(2);
+    const events: WorkerEvent[] = [];
+    l.events$.subscribe((e) => events.push(e));
+    const clients = await dialMany(l.address.port, 12);
+    const on = await Promise.all(clients.map((c) => c.whoami()));
+    const victim = on[0]!;
+    const survivors = clients.filter((_, i) => on[i] !== victim);
+    expect(survivors.length).toBeGreaterThan(0);
+    const survivorThread = (await l.stats()).workers[1 - victim]!.threadId;
+    const replaced = firstValueFrom(l.events$.pipe(filter((e) => e.type === 'online' && e.worker === victim)));
+    void clients[0]!.session.send(new TextEncoder().encode('throw'));
+    await replaced;
+    const exit = events.find((e) => e.type === 'exit');
+    expect(exit).toMatchObject({ type: 'exit', worker: victim, code: 1 });
+    expect(exit?.type === 'exit' ? exit.error?.message : undefined).toBe(`the handler threw in worker ${victim}`);
+    expect(events.filter((e) => e.type === 'exit')).toHaveLength(1);
+    await Promise.all(survivors.map((c) => echoes(c, clients.indexOf(c), 32 * 1024)));
+    const st = await l.stats();
+    expect(st.workers[1 - victim]!.threadId).toBe(survivorThread);
+    expect(st.total.counters.bytes).toBe(clients.length * 'whoami'.length + 'throw'.length + survivors.length * 32 * 1024);
+  });
+
   it('close() while sessions are active ends every worker and frees the port', async () => {
     const l = await start(2);
     const clients = await dialMany(l.address.port, 8);

@@ -19,7 +19,7 @@ export function assertRate(layer: string, name: string, v: number, min = 0): voi
  * geometry or KCP core passed in its place (a field `kind` or `dataShards`, a `Kcp`), or anything
  * not an object, throws naming the form the operator takes.
  */
-export function assertOptions(layer: string, a: unknown, form: string): void {
+export function assertLayerOptions(layer: string, a: unknown, form: string): void {
   if (a === null || typeof a !== 'object' || a instanceof Kcp || 'kind' in a || 'dataShards' in a) {
     throw new TypeError(`${layer} takes one options object: ${layer}(${form})`);
   }

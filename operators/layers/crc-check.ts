@@ -18,7 +18,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { verifyCrc } from '../../src/crypt/packet.js';
 import { Snmp } from '../../src/stats.js';
-import { assertCrypt, assertOptions } from './checks.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface CrcCheckOptions {
@@ -27,7 +27,7 @@ export interface CrcCheckOptions {
 }
 
 export function crcCheck(options: CrcCheckOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  assertOptions('crcCheck', options, '{ crypt, stats }');
+  assertLayerOptions('crcCheck', options, '{ crypt, stats }');
   const step = crcCheckStep(options);
   return stepOperator('crcCheck', () => step);
 }

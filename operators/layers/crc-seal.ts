@@ -21,7 +21,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { addCrcHeader } from '../../src/crypt/packet.js';
-import { assertCrypt, assertOptions } from './checks.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface CrcSealOptions {
@@ -31,7 +31,7 @@ export interface CrcSealOptions {
 }
 
 export function crcSeal(options: CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  assertOptions('crcSeal', options, '{ crypt }');
+  assertLayerOptions('crcSeal', options, '{ crypt }');
   const step = crcSealStep(options);
   if (step === null) return (source) => source;
   return stepOperator('crcSeal', () => step);

@@ -23,7 +23,7 @@ import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { decryptDatagram, openDatagram } from '../../src/crypt/packet.js';
 import { ReplayWindow } from '../../src/crypt/replay-window.js';
 import { Snmp } from '../../src/stats.js';
-import { assertCrypt, assertOptions } from './checks.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface DecryptOptions {
@@ -33,7 +33,7 @@ export interface DecryptOptions {
 }
 
 export function decrypt(options: DecryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  assertOptions('decrypt', options, '{ crypt, stats, antiReplay }');
+  assertLayerOptions('decrypt', options, '{ crypt, stats, antiReplay }');
   const stats = options.stats ?? new Snmp(); // one set of counters for every subscription
   decryptStep({ ...options, stats }); // checks the options now
   return stepOperator('decrypt', () => decryptStep({ ...options, stats })); // a replay window per subscription

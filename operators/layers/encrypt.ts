@@ -18,7 +18,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { PacketCrypt } from '../../src/crypt/crypt.js';
 import { aeadSeal, encryptDatagram } from '../../src/crypt/packet.js';
-import { assertCrypt, assertOptions } from './checks.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface EncryptOptions {
@@ -28,7 +28,7 @@ export interface EncryptOptions {
 }
 
 export function encrypt(options: EncryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  assertOptions('encrypt', options, '{ crypt }');
+  assertLayerOptions('encrypt', options, '{ crypt }');
   const step = encryptStep(options);
   if (step === null) return (source) => source;
   return stepOperator('encrypt', () => step);

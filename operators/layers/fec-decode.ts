@@ -23,7 +23,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
 import { FecReceiver } from '../../src/fec/fec-receiver.js';
 import { Snmp } from '../../src/stats.js';
-import { assertOptions } from './checks.js';
+import { assertLayerOptions } from './checks.js';
 import { forward } from './layer.js';
 
 export interface FecDecodeOptions {
@@ -41,7 +41,7 @@ export interface FecDecodeOptions {
 }
 
 export function fecDecode(options: FecDecodeOptions = {}): OperatorFunction<Uint8Array, Uint8Array> {
-  assertOptions('fecDecode', options, '{ fec, stats, onOob }');
+  assertLayerOptions('fecDecode', options, '{ fec, stats, onOob }');
   const keep = options.inPlace === true;
   const geometry = options.fec ?? null;
   const stats = options.stats ?? new Snmp();

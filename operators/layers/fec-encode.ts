@@ -19,7 +19,7 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import { FecEncoder } from '../../src/fec/fec-encoder.js';
 import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
 import { Snmp } from '../../src/stats.js';
-import { assertOptions } from './checks.js';
+import { assertLayerOptions } from './checks.js';
 import { forward } from './layer.js';
 
 export interface FecEncodeOptions {
@@ -40,7 +40,7 @@ export interface FecEncodeOptions {
 }
 
 export function fecEncode(options: FecEncodeOptions): OperatorFunction<Uint8Array, Uint8Array> {
-  assertOptions('fecEncode', options, '{ fec, stats, scheduler }');
+  assertLayerOptions('fecEncode', options, '{ fec, stats, scheduler }');
   const inPlace = options.inPlace === true;
   const headroom = options.headroom ?? 0;
   if (!Number.isInteger(headroom) || headroom < 0 || headroom > 256) throw new RangeError(`fecEncode: headroom must be 0..256, got ${String(headroom)}`);

@@ -23,7 +23,7 @@ import { RecoveredPacket } from '../../src/fec/fec-decoder.js';
 import { Kcp } from '../../src/kcp/kcp.js';
 import type { Sink } from '../../src/sink.js';
 import { Snmp } from '../../src/stats.js';
-import { assertOptions } from './checks.js';
+import { assertLayerOptions } from './checks.js';
 import { stepOperator, type LayerStep } from './layer.js';
 
 export interface KcpInputOptions {
@@ -34,7 +34,7 @@ export interface KcpInputOptions {
 }
 
 export function kcpInput(options: KcpInputOptions): OperatorFunction<Uint8Array, Kcp> {
-  assertOptions('kcpInput', options, '{ kcp, output, stats, scheduler }');
+  assertLayerOptions('kcpInput', options, '{ kcp, output, stats, scheduler }');
   const step = kcpInputStep(options);
   return stepOperator('kcpInput', () => step);
 }

@@ -13,7 +13,7 @@
  * @see kcpInput
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { assertOptions } from './checks.js';
+import { assertLayerOptions } from './checks.js';
 import { forward } from './layer.js';
 import { Kcp } from '../../src/kcp/kcp.js';
 import type { Snmp } from '../../src/stats.js';
@@ -24,7 +24,7 @@ export interface ReassembleOptions {
 }
 
 export function reassemble(options: ReassembleOptions = {}): OperatorFunction<Kcp, Uint8Array> {
-  assertOptions('reassemble', options, '{ kcp }');
+  assertLayerOptions('reassemble', options, '{ kcp }');
   const kcp = options.kcp;
   return (source) => new Observable<Uint8Array>((subscriber) => forward('reassemble', source, subscriber, (signal) => readReady(kcp ?? signal, subscriber)));
 }

@@ -1,3 +1,16 @@
+/** The CRC check layer: `crcCheck` and its per-datagram step, `crcCheckStep`. @module */
+import type { OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { verifyCrc } from '../../src/crypt/packet.js';
+import { Snmp } from '../../src/stats.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
+import { stepOperator, type LayerStep } from './layer.js';
+
+export interface CrcCheckOptions {
+  crypt: PacketCrypt;
+  stats?: Snmp;
+}
+
 /**
  * Checks kcp-go's CRC32 and strips the nonce and CRC header.
  *
@@ -14,18 +27,6 @@
  * @see decrypt
  * @see crcSeal
  */
-import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../../src/crypt/crypt.js';
-import { verifyCrc } from '../../src/crypt/packet.js';
-import { Snmp } from '../../src/stats.js';
-import { assertCrypt, assertLayerOptions } from './checks.js';
-import { stepOperator, type LayerStep } from './layer.js';
-
-export interface CrcCheckOptions {
-  crypt: PacketCrypt;
-  stats?: Snmp;
-}
-
 export function crcCheck(options: CrcCheckOptions): OperatorFunction<Uint8Array, Uint8Array> {
   assertLayerOptions('crcCheck', options, '{ crypt, stats }');
   const step = crcCheckStep(options);

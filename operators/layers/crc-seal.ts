@@ -1,3 +1,16 @@
+/** The CRC seal layer: `crcSeal` and its per-datagram step, `crcSealStep`. @module */
+import type { OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { addCrcHeader } from '../../src/crypt/packet.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
+import { stepOperator, type LayerStep } from './layer.js';
+
+export interface CrcSealOptions {
+  crypt: PacketCrypt;
+  /** The bodies arriving are this operator's to write in front of (see above). Default false. @internal */
+  inPlace?: boolean;
+}
+
 /**
  * Puts kcp-go's nonce slot and CRC32 in front of each outgoing body.
  *
@@ -18,18 +31,6 @@
  * @see encrypt
  * @see crcCheck
  */
-import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../../src/crypt/crypt.js';
-import { addCrcHeader } from '../../src/crypt/packet.js';
-import { assertCrypt, assertLayerOptions } from './checks.js';
-import { stepOperator, type LayerStep } from './layer.js';
-
-export interface CrcSealOptions {
-  crypt: PacketCrypt;
-  /** The bodies arriving are this operator's to write in front of (see above). Default false. @internal */
-  inPlace?: boolean;
-}
-
 export function crcSeal(options: CrcSealOptions): OperatorFunction<Uint8Array, Uint8Array> {
   assertLayerOptions('crcSeal', options, '{ crypt }');
   const step = crcSealStep(options);

@@ -1,3 +1,18 @@
+/** The decryption layer: `decrypt` and its per-datagram step, `decryptStep`. @module */
+import type { OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { decryptDatagram, openDatagram } from '../../src/crypt/packet.js';
+import { ReplayWindow } from '../../src/crypt/replay-window.js';
+import { Snmp } from '../../src/stats.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
+import { stepOperator, type LayerStep } from './layer.js';
+
+export interface DecryptOptions {
+  crypt: PacketCrypt;
+  stats?: Snmp;
+  antiReplay?: number;
+}
+
 /**
  * Decrypts datagrams as they arrive.
  *
@@ -18,20 +33,6 @@
  * @see crcCheck
  * @see encrypt
  */
-import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../../src/crypt/crypt.js';
-import { decryptDatagram, openDatagram } from '../../src/crypt/packet.js';
-import { ReplayWindow } from '../../src/crypt/replay-window.js';
-import { Snmp } from '../../src/stats.js';
-import { assertCrypt, assertLayerOptions } from './checks.js';
-import { stepOperator, type LayerStep } from './layer.js';
-
-export interface DecryptOptions {
-  crypt: PacketCrypt;
-  stats?: Snmp;
-  antiReplay?: number;
-}
-
 export function decrypt(options: DecryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
   assertLayerOptions('decrypt', options, '{ crypt, stats, antiReplay }');
   const stats = options.stats ?? new Snmp(); // one set of counters for every subscription

@@ -1,3 +1,16 @@
+/** The encryption layer: `encrypt` and its per-datagram step, `encryptStep`. @module */
+import type { OperatorFunction } from 'rxjs';
+import type { PacketCrypt } from '../../src/crypt/crypt.js';
+import { aeadSeal, encryptDatagram } from '../../src/crypt/packet.js';
+import { assertCrypt, assertLayerOptions } from './checks.js';
+import { stepOperator, type LayerStep } from './layer.js';
+
+export interface EncryptOptions {
+  crypt: PacketCrypt;
+  /** `framed` crypts: encrypt the arriving array itself (default true) or a copy of it. @internal */
+  inPlace?: boolean;
+}
+
 /**
  * Encrypts outgoing datagrams.
  *
@@ -15,18 +28,6 @@
  * @see crcSeal
  * @see decrypt
  */
-import type { OperatorFunction } from 'rxjs';
-import type { PacketCrypt } from '../../src/crypt/crypt.js';
-import { aeadSeal, encryptDatagram } from '../../src/crypt/packet.js';
-import { assertCrypt, assertLayerOptions } from './checks.js';
-import { stepOperator, type LayerStep } from './layer.js';
-
-export interface EncryptOptions {
-  crypt: PacketCrypt;
-  /** `framed` crypts: encrypt the arriving array itself (default true) or a copy of it. @internal */
-  inPlace?: boolean;
-}
-
 export function encrypt(options: EncryptOptions): OperatorFunction<Uint8Array, Uint8Array> {
   assertLayerOptions('encrypt', options, '{ crypt }');
   const step = encryptStep(options);

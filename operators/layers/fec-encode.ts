@@ -1,20 +1,4 @@
-/**
- * Wraps outgoing KCP datagrams as FEC data shards and adds parity after every group.
- *
- * <informal> kcp-go's `fecEncoder.encode` as a stream: one datagram in, one or 1 + parity out.
- *
- *     kcp:    -k0-k1-k2------|
- *     result: -d0-d1-(d2p0p1)-|     with 3 data + 2 parity
- *
- * Parity is skipped (seqids still advance) when the last two datagrams of a group were ≥ 500 ms
- * apart, by the scheduler's clock. With `options` null this passes datagrams through (no FEC).
- * State is per subscription.
- *
- * @param options.fec Shard counts (null: no FEC, datagrams pass through); checked here, so a bad geometry throws when the pipe is built.
- * @param options.stats Counters to increment.
- * @param options.scheduler Source of time for the latency rule (default asyncScheduler).
- * @see fecDecode
- */
+/** The FEC send layer: `fecEncode`, around the `FecEncoder` the fused chain shares. @module */
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { FecEncoder } from '../../src/fec/fec-encoder.js';
 import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
@@ -39,6 +23,23 @@ export interface FecEncodeOptions {
   headroom?: number;
 }
 
+/**
+ * Wraps outgoing KCP datagrams as FEC data shards and adds parity after every group.
+ *
+ * <informal> kcp-go's `fecEncoder.encode` as a stream: one datagram in, one or 1 + parity out.
+ *
+ *     kcp:    -k0-k1-k2------|
+ *     result: -d0-d1-(d2p0p1)-|     with 3 data + 2 parity
+ *
+ * Parity is skipped (seqids still advance) when the last two datagrams of a group were ≥ 500 ms
+ * apart, by the scheduler's clock. With `options` null this passes datagrams through (no FEC).
+ * State is per subscription.
+ *
+ * @param options.fec Shard counts (null: no FEC, datagrams pass through); checked here, so a bad geometry throws when the pipe is built.
+ * @param options.stats Counters to increment.
+ * @param options.scheduler Source of time for the latency rule (default asyncScheduler).
+ * @see fecDecode
+ */
 export function fecEncode(options: FecEncodeOptions): OperatorFunction<Uint8Array, Uint8Array> {
   assertLayerOptions('fecEncode', options, '{ fec, stats, scheduler }');
   const inPlace = options.inPlace === true;

@@ -1,3 +1,19 @@
+/** The KCP input layer: `kcpInput` and its per-datagram step, `kcpInputStep`. @module */
+import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { RecoveredPacket } from '../../src/fec/fec-decoder.js';
+import { Kcp } from '../../src/kcp/kcp.js';
+import type { Sink } from '../../src/sink.js';
+import { Snmp } from '../../src/stats.js';
+import { assertLayerOptions } from './checks.js';
+import { stepOperator, type LayerStep } from './layer.js';
+
+export interface KcpInputOptions {
+  kcp: Kcp;
+  output: Sink<Uint8Array>;
+  stats?: Snmp;
+  scheduler?: SchedulerLike;
+}
+
 /**
  * Feeds KCP packets into a conversation's `Kcp` core and signals when it may have data to read.
  *
@@ -18,21 +34,6 @@
  * @param options.scheduler Source of time (default asyncScheduler).
  * @see reassemble
  */
-import { asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { RecoveredPacket } from '../../src/fec/fec-decoder.js';
-import { Kcp } from '../../src/kcp/kcp.js';
-import type { Sink } from '../../src/sink.js';
-import { Snmp } from '../../src/stats.js';
-import { assertLayerOptions } from './checks.js';
-import { stepOperator, type LayerStep } from './layer.js';
-
-export interface KcpInputOptions {
-  kcp: Kcp;
-  output: Sink<Uint8Array>;
-  stats?: Snmp;
-  scheduler?: SchedulerLike;
-}
-
 export function kcpInput(options: KcpInputOptions): OperatorFunction<Uint8Array, Kcp> {
   assertLayerOptions('kcpInput', options, '{ kcp, output, stats, scheduler }');
   const step = kcpInputStep(options);

@@ -1,26 +1,4 @@
-/**
- * Paces datagrams with a token bucket: delays them, never drops them, keeps their order.
- *
- * <informal> kcp-go's `SetRateLimit` (golang.org/x/time/rate, burst 64 × 1500 bytes).
- *
- *     500-byte packets at 1000 B/s, burst 500:
- *     input:  (abc|)
- *     result: a 499ms b 499ms (c|)
- *
- * A datagram larger than the burst goes out once the bucket is full (kcp-go sends such a batch
- * anyway). Completion waits for the queue to drain. Unsubscribing cancels the pending timer and
- * drops what was queued.
- *
- * The queue is bounded: a datagram that would make it hold more than `maxQueue` bytes is dropped
- * (counted in `backlog.dropped`), as a full router queue drops; a producer that reads
- * `backlog.bytes` can hold back before that (a conversation then flushes only ACKs).
- *
- * @param options.rate Bytes per second, > 0.
- * @param options.burst Bucket size in bytes (default 96000), > 0.
- * @param options.maxQueue Most bytes held waiting (default 1 MiB), > 0.
- * @param options.backlog Kept up to date with the bytes held and the datagrams dropped.
- * @param options.scheduler Source of time (default asyncScheduler).
- */
+/** The pacing layer: `pace`, a token bucket on the scheduler in front of the socket. @module */
 import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { assertRate } from './checks.js';
 import { forward } from './layer.js';
@@ -48,6 +26,29 @@ export interface PaceBacklog {
  */
 export const defaultPaceMaxQueue = 1 << 20;
 
+/**
+ * Paces datagrams with a token bucket: delays them, never drops them, keeps their order.
+ *
+ * <informal> kcp-go's `SetRateLimit` (golang.org/x/time/rate, burst 64 × 1500 bytes).
+ *
+ *     500-byte packets at 1000 B/s, burst 500:
+ *     input:  (abc|)
+ *     result: a 499ms b 499ms (c|)
+ *
+ * A datagram larger than the burst goes out once the bucket is full (kcp-go sends such a batch
+ * anyway). Completion waits for the queue to drain. Unsubscribing cancels the pending timer and
+ * drops what was queued.
+ *
+ * The queue is bounded: a datagram that would make it hold more than `maxQueue` bytes is dropped
+ * (counted in `backlog.dropped`), as a full router queue drops; a producer that reads
+ * `backlog.bytes` can hold back before that (a conversation then flushes only ACKs).
+ *
+ * @param options.rate Bytes per second, > 0.
+ * @param options.burst Bucket size in bytes (default 96000), > 0.
+ * @param options.maxQueue Most bytes held waiting (default 1 MiB), > 0.
+ * @param options.backlog Kept up to date with the bytes held and the datagrams dropped.
+ * @param options.scheduler Source of time (default asyncScheduler).
+ */
 export function pace<T extends { length: number }>(options: PaceOptions): MonoTypeOperatorFunction<T> {
   const { rate, burst = 64 * 1500, maxQueue = defaultPaceMaxQueue, backlog, scheduler = asyncScheduler } = options;
   assertRate('pace', 'rate', rate);

@@ -1,3 +1,15 @@
+/** The read side of KCP: `reassemble`, and `readReady`, which the fused chain shares. @module */
+import { Observable, type OperatorFunction } from 'rxjs';
+import { assertLayerOptions } from './checks.js';
+import { forward } from './layer.js';
+import { Kcp } from '../../src/kcp/kcp.js';
+import type { Snmp } from '../../src/stats.js';
+
+export interface ReassembleOptions {
+  /** Read from this core instead of the one each signal carries. */
+  kcp?: Kcp;
+}
+
 /**
  * Reads whatever a `Kcp` has ready each time it is signalled.
  *
@@ -12,17 +24,6 @@
  * @param options `kcp`: read from this core (default: the one each signal carries).
  * @see kcpInput
  */
-import { Observable, type OperatorFunction } from 'rxjs';
-import { assertLayerOptions } from './checks.js';
-import { forward } from './layer.js';
-import { Kcp } from '../../src/kcp/kcp.js';
-import type { Snmp } from '../../src/stats.js';
-
-export interface ReassembleOptions {
-  /** Read from this core instead of the one each signal carries. */
-  kcp?: Kcp;
-}
-
 export function reassemble(options: ReassembleOptions = {}): OperatorFunction<Kcp, Uint8Array> {
   assertLayerOptions('reassemble', options, '{ kcp }');
   const kcp = options.kcp;

@@ -1,3 +1,13 @@
+/** Seeded virtual links and networks in scheduler time: `virtualLink`, `virtualNetwork`. @module */
+import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { LossyLink, assertLossyLinkOptions, type LossyLinkOptions } from '../../src/sim/lossy-link.js';
+
+export interface VirtualLinkOptions extends LossyLinkOptions {
+  scheduler?: SchedulerLike;
+  /** Receives the link once subscribed, to read its counters. */
+  onLink?: (link: LossyLink<never>) => void;
+}
+
 /**
  * A seeded model of one direction of a network path as an operator, timed by the scheduler: a
  * bottleneck rate with a drop-tail queue in bytes, then random and Gilbert–Elliott bursty loss,
@@ -14,15 +24,6 @@
  *   loss, burst, duplicate, reorder, reorderDelay) and the scheduler (default asyncScheduler).
  * @see LossyLink
  */
-import { asyncScheduler, Observable, Subscription, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { LossyLink, assertLossyLinkOptions, type LossyLinkOptions } from '../../src/sim/lossy-link.js';
-
-export interface VirtualLinkOptions extends LossyLinkOptions {
-  scheduler?: SchedulerLike;
-  /** Receives the link once subscribed, to read its counters. */
-  onLink?: (link: LossyLink<never>) => void;
-}
-
 export function virtualLink<T extends { length: number }>(options: VirtualLinkOptions): MonoTypeOperatorFunction<T> {
   assertLossyLinkOptions(options);
   const scheduler = options.scheduler ?? asyncScheduler;

@@ -1191,6 +1191,15 @@ const found: { name: string; setup: RunSetup; ab: LossyLinkOptions; ba: LossyLin
     ba: { seed: 1578345197, loss: 0.3, delay: 51, jitter: 58, duplicate: 0, reorder: 0 },
     cmds: () => [new Write('B', 1, 'write'), new Advance(77), new Write('A', 1, 'write'), new Advance(123), new Restart('A', false), new Write('A', 12097, 'send')],
   },
+  {
+    // the same with the kcp-go strategy, which samples the stale ACKs as kcp-go does: it finishes
+    // within the bound of kcp-go's back-off at the RTO ceiling (finishLimit), not within 30 min
+    name: "the same with cc 'kcp-go': the writer of 12098 bytes finishes within kcp-go's back-off",
+    setup: { stream: false, sndWnd: 1, rcvWnd: 2, nodelay: 0, interval: 10, resend: 0, nc: 0, ackNoDelay: true, writeDelay: false, mtu: 200, fec: { dataShards: 4, parityShards: 3 }, failOnDeadLink: false, deadLink: 20, conv: 0, cc: 'kcp-go', listener: true },
+    ab: { seed: 6423423, loss: 0.3, delay: 0, jitter: 2, duplicate: 0, reorder: 0 },
+    ba: { seed: 1578345197, loss: 0.3, delay: 51, jitter: 58, duplicate: 0, reorder: 0 },
+    cmds: () => [new Write('B', 1, 'write'), new Advance(77), new Write('A', 1, 'write'), new Advance(123), new Restart('A', false), new Write('A', 12097, 'send')],
+  },
 ];
 
 describe('counterexamples the model found', () => {

@@ -6,7 +6,8 @@
  *
  *   npx tsx examples/testing-your-protocol.ts
  */
-import { Conversation, createCrypt } from 'rxkcp';
+import { Conversation } from 'rxkcp';
+import { createCrypt } from 'rxkcp/core';
 import { PatternVerifier, patternBytes, virtualNetwork, withVirtualTime, type LossyLink } from 'rxkcp/testing';
 
 const total = 64 * 1024;

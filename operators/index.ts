@@ -1,10 +1,10 @@
 /**
  * The RxJS operators, the `Conversation` that assembles them, the `Clock` that drives KCP on a
- * scheduler, the mux and snappy operators, and the cores of `rxkcp/core` they take. The virtual
- * network and the seeded generator are in `rxkcp/testing`.
+ * scheduler, and the mux, snappy and QPP operators. The cores they take (`Kcp`, `createCrypt`,
+ * `Snmp`, ...) come from `rxkcp/core`, the virtual network and the seeded generator from
+ * `rxkcp/testing`.
  * @module rxkcp
  */
-export * from '../src/index.js';
 export { Clock, type ClockEntry, type ClockTarget } from './conversation/update-clock.js';
 export { MODES, CRYPT_NAMES, type Mode } from './conversation/options.js';
 export { decrypt, type DecryptOptions } from './layers/decrypt.js';

@@ -182,6 +182,8 @@ export class Kcp {
    */
   private paceTokens = 0;
   private paceAt = 0;
+  /** The last flush left nothing queued and nothing in flight: the sender was idle since. */
+  private paceIdle = true;
   /**
    * When una last moved, or a flush found nothing in flight: a strategy may restart the
    * retransmission timers from it (`CongestionControl.holdTimeout`).
@@ -801,8 +803,11 @@ export class Kcp {
     let budget = Infinity;
     if (paced) {
       const elapsed = itimediff(now, this.paceAt);
-      // a wake-up that came late is owed the time it lost, up to one flush interval
-      const burst = Math.max(2 * this._mss, pace * Math.max(PACE_BURST_MS, Math.min(elapsed, this._interval)));
+      // a wake-up that came late is owed the time it lost, up to one flush interval; a sender that
+      // was idle (nothing queued, nothing in flight) is owed nothing, however long ago its last
+      // flush was, so its budget does not depend on how often an idle core was woken
+      const owed = this.paceIdle ? 0 : Math.min(elapsed, this._interval);
+      const burst = Math.max(2 * this._mss, pace * Math.max(PACE_BURST_MS, owed));
       if (elapsed > 0) this.paceTokens += elapsed * pace;
       if (this.paceTokens > burst) this.paceTokens = burst;
       this.paceAt = now;
@@ -942,6 +947,7 @@ export class Kcp {
       stats.EarlyRetransSegs += early;
     }
     ccs.onFlush(change, lost, cwndEff, this.sndQueue.length, now);
+    this.paceIdle = this.sndQueue.length === 0 && this.sndBuf.length === 0;
     if (paced && this.sndQueue.length > 0 && this.paceTokens <= 0) {
       // new segments wait for the budget: run again when it holds some
       const wait = Math.max(1, Math.ceil(-this.paceTokens / pace));

@@ -353,8 +353,9 @@ describe('DeliveryRate', () => {
 });
 
 describe('the cc option', () => {
-  it('the core takes adaptive (default), kcp-go or a factory, and refuses anything else', () => {
-    expect(new Kcp(1).cc).toBe('adaptive');
+  it('the core takes bbr (default), adaptive, kcp-go or a factory, and refuses anything else', () => {
+    expect(new Kcp(1).cc).toBe('bbr');
+    expect(new Kcp(1, { cc: 'adaptive' }).cc).toBe('adaptive');
     expect(new Kcp(1, { cc: 'kcp-go' }).cc).toBe('kcp-go');
     expect(new Kcp(1, { cc: (host) => Object.assign(new KcpGoCc(host), { name: 'mine' }) }).cc).toBe('mine');
     expect(() => new Kcp(1, { cc: 'fast' as CcName })).toThrow(TypeError);

@@ -9,7 +9,7 @@ import { AdaptiveCc, KcpGoCc, type CcFactory, type CcName } from './cc.js';
 export const CC_NAMES: readonly CcName[] = ['adaptive', 'kcp-go', 'bbr'];
 
 /** The strategy a core gets when `cc` is not given. */
-export const DEFAULT_CC: CcName = 'adaptive';
+export const DEFAULT_CC: CcName = 'bbr';
 
 const FACTORIES: Record<CcName, CcFactory> = {
   adaptive: (host) => new AdaptiveCc(host),

@@ -94,8 +94,15 @@ function toMarkdown(out: string): { provenance: string[]; body: string[] } {
   flushText();
   if (tables === 0 && rows.length > 0) {
     const cell = (v: unknown) => (v === undefined ? '' : String(v).replace(/\|/g, '\\|'));
-    body.push('| measure | value | unit | kcp-go | ratio (rxkcp ÷ kcp-go speed) | note |', '| --- | ---: | --- | ---: | ---: | --- |');
-    for (const r of rows) body.push(`| ${cell(r.name)} | ${cell(r.value)} | ${cell(r.unit)} | ${cell(r.go)} | ${cell(r.ratio)} | ${cell(r.note)} |`);
+    if (rows.every((r) => 'name' in r && 'value' in r)) {
+      body.push('| measure | value | unit | kcp-go | ratio (rxkcp ÷ kcp-go speed) | note |', '| --- | ---: | --- | ---: | ---: | --- |');
+      for (const r of rows) body.push(`| ${cell(r.name)} | ${cell(r.value)} | ${cell(r.unit)} | ${cell(r.go)} | ${cell(r.ratio)} | ${cell(r.note)} |`);
+    } else {
+      // rows of another shape: their own keys, in the order they first appear, are the columns
+      const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      body.push(`| ${keys.join(' | ')} |`, `| ${keys.map(() => '---').join(' | ')} |`);
+      for (const r of rows) body.push(`| ${keys.map((k) => cell(r[k])).join(' | ')} |`);
+    }
     body.push('');
   }
   return { provenance, body };

@@ -186,8 +186,18 @@ function quietClientProcess(port: number, n: number): Promise<QuietClient> {
   let buf = '';
   let opened!: () => void;
   let done!: (r: ClientResult) => void;
-  const result = new Promise<ClientResult>((r) => (done = r));
-  const open = new Promise<void>((r) => (opened = r));
+  let failed!: (e: Error) => void;
+  const result = new Promise<ClientResult>((r, reject) => ((done = r), (failed = reject)));
+  const open = new Promise<void>((r, reject) => {
+    opened = r;
+    // a client that exits before its line would leave the benchmark waiting for ever
+    child.on('exit', (code, signal) => {
+      const e = new Error(`bench:workers: a quiet-session client exited (${signal ?? `code ${code}`}) before it reported`);
+      reject(e);
+      failed(e);
+    });
+  });
+  result.catch(() => {}); // reported where it is awaited
   child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {

@@ -190,8 +190,8 @@ function quietClientProcess(port: number, n: number): Promise<QuietClient> {
   const result = new Promise<ClientResult>((r, reject) => ((done = r), (failed = reject)));
   const open = new Promise<void>((r, reject) => {
     opened = r;
-    // a client that exits before its line would leave the benchmark waiting for ever
-    child.on('exit', (code, signal) => {
+    // a client that ends (its output read to the end) before its line would leave the benchmark waiting for ever
+    child.on('close', (code, signal) => {
       const e = new Error(`bench:workers: a quiet-session client exited (${signal ?? `code ${code}`}) before it reported`);
       reject(e);
       failed(e);

@@ -176,9 +176,16 @@ describe('outages: a session rides through what kcp-go rides through', () => {
     let holed = false;
     const done = patternEcho(c, total, (verified) => {
       if (holed || verified < total / 4) return;
-      holed = true; // both directions dark for 1.5 s: five transmissions take ~0.3 s here
+      holed = true;
+      // both directions dark until the client has sent a segment its five times (how long that
+      // takes follows its RTO, which a loaded machine stretches), then 500 ms more
       fw.up = fw.down = false;
-      setTimeout(() => (fw.up = fw.down = true), 1500);
+      const started = Date.now();
+      const watch = setInterval(() => {
+        if (c.stats.DeadLinks === 0 && Date.now() - started < 20_000) return;
+        clearInterval(watch);
+        setTimeout(() => (fw.up = fw.down = true), 500);
+      }, 20);
     });
     const v = await done;
     expect(holed).toBe(true);

@@ -5,6 +5,7 @@
  */
 import { IKCP_CMD_ACK, IKCP_CMD_PUSH } from '../src/kcp/constants.js';
 import { Kcp } from '../src/kcp/kcp.js';
+import { DrivenKcp } from '../src/kcp/driven-kcp.js';
 import { encodeSegment } from '../src/kcp/segment.js';
 import { nullSink } from '../src/sink.js';
 import { writeU32 } from '../src/wire/bytes.js';
@@ -15,7 +16,7 @@ printRanOn();
 const CONV = 1;
 
 function inFlight(n: number, scanEveryFlush = false): Kcp {
-  const k = new Kcp(CONV, { sndWnd: n, rcvWnd: n, nc: 1, scanEveryFlush });
+  const k = new DrivenKcp(CONV, { sndWnd: n, rcvWnd: n, nc: 1 }, { scanEveryFlush });
   // open the peer's window to n
   k.input(encodeSegment({ conv: CONV, cmd: IKCP_CMD_ACK, frg: 0, wnd: n, ts: 0, sn: 0, una: 0 }), 0, nullSink);
   const one = new Uint8Array(1);

@@ -11,7 +11,7 @@ import { crcSeal } from '../operators/layers/crc-seal.js';
 import { encrypt } from '../operators/layers/encrypt.js';
 import { fecEncode } from '../operators/layers/fec-encode.js';
 import { cryptHeaderSizeOf, type CryptName } from '../src/crypt/crypt.js';
-import { Kcp } from '../src/kcp/kcp.js';
+import { DrivenKcp } from '../src/kcp/driven-kcp.js';
 import { createNodeCrypt } from '../src/node/crypt.js';
 import { Prng } from '../src/prng.js';
 import { fecHeaderSizePlus2 } from '../src/wire/constants.js';
@@ -30,7 +30,7 @@ function sendPath(crypt: CryptName, withFec: boolean, inPlace: boolean): { flush
   const fec = withFec ? { dataShards: 10, parityShards: 3 } : null;
   const cryptRoom = cryptHeaderSizeOf(c);
   const room = cryptRoom + (fec ? fecHeaderSizePlus2 : 0);
-  const kcp = new Kcp(1, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, mtu: 1400 - room, headroom: inPlace ? room : 0, cc: 'kcp-go' });
+  const kcp = new DrivenKcp(1, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 1024, rcvWnd: 1024, mtu: 1400 - room, cc: 'kcp-go' }, { headroom: inPlace ? room : 0 });
   const datagrams = new Subject<Uint8Array>();
   let emitted = 0;
   datagrams.pipe(fecEncode({ fec, inPlace, headroom: inPlace ? cryptRoom : 0 }), crcSeal({ crypt: c, inPlace }), encrypt({ crypt: c, inPlace })).subscribe(() => emitted++);

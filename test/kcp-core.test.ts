@@ -8,6 +8,7 @@ import {
   IKCP_OVERHEAD,
 } from '../src/kcp/constants.js';
 import { Kcp, itimediff } from '../src/kcp/kcp.js';
+import { DrivenKcp } from '../src/kcp/driven-kcp.js';
 import { decodeSegments, encodeSegment } from '../src/kcp/segment.js';
 import { Prng } from '../src/prng.js';
 import { KcpPair } from '../src/sim/kcp-pair.js';
@@ -308,7 +309,7 @@ describe('scheduling knobs for a single-threaded owner', () => {
   it('deferFlush: an ACK that releases queued segments marks a deferred flush instead of sending', () => {
     const pushes = (out: CollectSink<Uint8Array>) => segmentsOf(out.take()).filter((s) => s.header.cmd === IKCP_CMD_PUSH).map((s) => s.header.sn);
     for (const deferFlush of [true, false]) {
-      const k = new Kcp(CONV, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 2, deferFlush });
+      const k = new DrivenKcp(CONV, { nodelay: 1, interval: 10, resend: 2, nc: 1, sndWnd: 2 }, { deferFlush });
       for (let i = 0; i < 4; i++) k.send(new Uint8Array(10));
       k.flush(0, nullSink); // sn 0, 1 out; 2, 3 wait for the window
       const out = new CollectSink<Uint8Array>();
@@ -333,14 +334,14 @@ describe('scheduling knobs for a single-threaded owner', () => {
     const k = new Kcp(CONV);
     expect(() => k.flush(0, nullSink, true as unknown as 'full')).toThrow(TypeError);
     expect(() => k.input(push(0, new Uint8Array(4)), 0, nullSink, false as unknown as 'wire')).toThrow(TypeError);
-    expect(() => new Kcp(CONV, { clock: 5 as unknown as () => number })).toThrow(TypeError);
+    expect(() => new DrivenKcp(CONV, {}, { clock: 5 as unknown as () => number })).toThrow(TypeError);
   });
 
   it('with a clock, segments after an emitted datagram carry the time they leave; without one, the flush time', () => {
     for (const withClock of [false, true]) {
       let t = 1000;
       const clock = withClock ? () => (t += 3) : undefined; // each read: 3 ms later
-      const k = new Kcp(CONV, { nodelay: 1, interval: 10, nc: 1, sndWnd: 64, mtu: 200, clock });
+      const k = new DrivenKcp(CONV, { nodelay: 1, interval: 10, nc: 1, sndWnd: 64, mtu: 200 }, { clock });
       for (let i = 0; i < 6; i++) k.send(new Uint8Array(150)); // one segment per datagram
       const out = new CollectSink<Uint8Array>();
       k.input(encodeSegment({ conv: CONV, cmd: IKCP_CMD_WINS, frg: 0, wnd: 64, ts: 0, sn: 0, una: 0 }), 0, nullSink);

@@ -152,9 +152,9 @@ describe('layers writing in front of a datagram (inPlace)', () => {
 
 describe('Kcp headroom', () => {
   it('emits the same bytes as views at the asked offset, each into memory of its own', async () => {
-    const { Kcp } = await import('../src/kcp/kcp.js');
+    const { DrivenKcp } = await import('../src/kcp/driven-kcp.js');
     const emitted = (headroom: number) => {
-      const k = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, headroom });
+      const k = new DrivenKcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128 }, { headroom });
       k.send(new Prng(4).bytes(5000));
       const out: Uint8Array[] = [];
       k.flush(0, { next: (d) => out.push(d) });
@@ -169,7 +169,7 @@ describe('Kcp headroom', () => {
       if (roomy[i]!.buffer === roomy[i - 1]!.buffer) expect(starts[i]! - 28, 'room kept free between datagrams').toBeGreaterThanOrEqual(starts[i - 1]! + roomy[i - 1]!.length);
     }
     for (const d of roomy) expect(d.byteOffset).toBeGreaterThanOrEqual(28);
-    expect(() => new Kcp(3, { headroom: -1 })).toThrow(RangeError);
+    expect(() => new DrivenKcp(3, {}, { headroom: -1 })).toThrow(RangeError);
   });
 });
 
@@ -276,10 +276,10 @@ describe('in-place headers only in room set aside for them', () => {
   });
 
   it('the room a KCP datagram was made with is used once: a second in-place seal of the same array copies', async () => {
-    const { Kcp } = await import('../src/kcp/kcp.js');
+    const { DrivenKcp } = await import('../src/kcp/driven-kcp.js');
     const { addCrcHeader } = await import('../src/crypt/packet.js');
     const dgs: Uint8Array[] = [];
-    const kcp = new Kcp(1, { nodelay: 1, interval: 10, nc: 1, headroom: 20 });
+    const kcp = new DrivenKcp(1, { nodelay: 1, interval: 10, nc: 1 }, { headroom: 20 });
     kcp.send(new Uint8Array(50).fill(1));
     kcp.flush(0, { next: (d) => dgs.push(d) });
     expect(dgs.length).toBe(1);
@@ -295,9 +295,9 @@ describe('in-place headers only in room set aside for them', () => {
 
 describe('a receiver that detaches what it was given', () => {
   it("transferring a datagram's buffer (postMessage) takes no memory a core still needs: later datagrams and retransmissions come out as without it", async () => {
-    const { Kcp } = await import('../src/kcp/kcp.js');
+    const { DrivenKcp } = await import('../src/kcp/driven-kcp.js');
     const run = (detach: boolean) => {
-      const k = new Kcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, headroom: 28, cc: 'kcp-go' });
+      const k = new DrivenKcp(3, { nodelay: 1, interval: 10, nc: 1, sndWnd: 128, cc: 'kcp-go' }, { headroom: 28 });
       const out: string[] = [];
       const sink = {
         next: (d: Uint8Array) => {

@@ -20,7 +20,7 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { KcpError } from '../../src/errors.js';
-import type { Kcp } from '../../src/kcp/kcp.js';
+import type { DrivenKcp } from '../../src/kcp/driven-kcp.js';
 import type { Sink } from '../../src/sink.js';
 import type { Snmp } from '../../src/stats.js';
 import { layerError } from '../layers/layer.js';
@@ -85,7 +85,7 @@ export class ConversationPolicy {
   private readonly entry: ClockEntry;
 
   constructor(
-    private readonly kcp: Kcp,
+    private readonly kcp: DrivenKcp,
     private readonly clock: Clock,
     /** Where the core's datagrams go. */
     private readonly sink: Sink<Uint8Array>,

@@ -21,7 +21,8 @@ import { createCrypt, cryptHeaderSizeOf, cryptTrailerSizeOf, type PacketCrypt } 
 import { KcpError } from '../../src/errors.js';
 import { assertFecOptions, type FecOptions } from '../../src/fec/fec-options.js';
 import { encodeOOB } from '../../src/fec/fec-packet.js';
-import { Kcp, type KcpOptions } from '../../src/kcp/kcp.js';
+import { DrivenKcp } from '../../src/kcp/driven-kcp.js';
+import type { Kcp, KcpOptions } from '../../src/kcp/kcp.js';
 import type { Sink } from '../../src/sink.js';
 import { Snmp } from '../../src/stats.js';
 import { fecHeaderSizePlus2 } from '../../src/wire/constants.js';
@@ -161,7 +162,8 @@ export class Conversation {
     if (kcpMtu <= 24) throw new RangeError(`conversation: mtu ${mtu} leaves no room for KCP after the headers`);
     // deferFlush: replies to input go out once the datagrams at hand are taken (ConversationPolicy.inputTaken)
     // headroom: FEC and CRC/nonce headers are written in front of the KCP datagram where no user layer has seen it
-    this.kcp = new Kcp(options.conv, { ...options.kcp, mtu: kcpMtu, clock: () => scheduler.now(), deferFlush: true, headroom: mtu - kcpMtu - cryptTrailerSizeOf(this.crypt) }, this.stats);
+    const driven = new DrivenKcp(options.conv, { ...options.kcp, mtu: kcpMtu }, { clock: () => scheduler.now(), deferFlush: true, headroom: mtu - kcpMtu - cryptTrailerSizeOf(this.crypt) }, this.stats);
+    this.kcp = driven;
     let mask = 0;
     for (const k of Object.keys(options.layers ?? {})) mask |= 1 << SLOTS.indexOf(k as LayerSlot);
     this.layerMask = mask;
@@ -183,7 +185,7 @@ export class Conversation {
     this.kcpSink = this.chain.kcp;
 
     this.datagrams$ = this.outbound.asObservable();
-    const kcp = this.kcp;
+    const kcp = driven;
     const stats = this.stats;
     // the subscriber reads what `reassemble` would (see `readTo`), first what arrived before it
     // subscribed (even after close), then after every input

@@ -24,7 +24,7 @@ export interface KcpInputOptions {
  *
  * `RecoveredPacket`s (from `fecDecode`) go in as kcp-go's FEC input (source `'fec'`). Flushes the
  * input triggers (ACKs, fast retransmits) are written to `output` at once, as kcp-go's packet
- * clocking does, unless the core defers them (`KcpDriverOptions.deferFlush`).
+ * clocking does, unless the core's driver defers them (a conversation's does, see `DrivenKcp`).
  * Counts InPkts/InBytes for every packet and KCPInErrors for each refused one; never errors on
  * wire data.
  *

@@ -3,7 +3,7 @@
  * out. The core (`Kcp`) decides what goes into a datagram; this decides the memory it is written
  * in (one scratch shared by every core), what the emitted copy looks like (with room in front for
  * the layers after the core), and, for a driver whose sink sends synchronously, the time a segment
- * really leaves. `KcpDriverOptions` configures it.
+ * really leaves. `DrivenKcp` sets it up from its `KcpDriverOptions`.
  * @module
  */
 import type { Sink } from '../sink.js';

@@ -47,6 +47,12 @@ export function itimediff(later: number, earlier: number): number {
 }
 
 
+/**
+ * What `receive` returns for an input that wants a full flush at once (kcp-go's packet clocking).
+ * @internal
+ */
+export const INPUT_WANTS_FLUSH = 1;
+
 const FASTACK_LOCKED = 0xffffffff; // fast/early retransmit disabled for a segment until its next RTO
 
 /**
@@ -89,39 +95,6 @@ export interface KcpOptions {
    * `kcp-go` sends exactly what kcp-go does: everything the windows allow, on kcp-go's timers.
    */
   cc?: CcName | CcFactory;
-}
-
-/**
- * How the code that drives a core wants it to behave; not tuning, so kept apart from
- * `KcpOptions` (which sessions and conversations take from their users).
- * @internal The package's own drivers (the conversation, `KcpPair`) set these; not for users.
- */
-export interface KcpDriverOptions {
-  /**
-   * Time source (uint32 ms) read again after each datagram a flush emits, for sinks that send
-   * synchronously and take real time to do it. Without one, a flush uses its `now` throughout
-   * (kcp-go's behaviour, and what virtual time gives anyway).
-   */
-  clock?: () => number;
-  /**
-   * An input that would flush new segments at once (packet clocking) marks a deferred flush
-   * instead (`flushDeferred`, taken with `takeDeferredFlush`), and the driver flushes when it has
-   * taken every datagram it has ready: a single-threaded driver then never sends in reply to one
-   * ACK while later ACKs wait unread. Default false (kcp-go: the flush happens inside the input).
-   */
-  deferFlush?: boolean;
-  /**
-   * Bytes left free in front of every datagram emitted: each is a view with this many bytes in
-   * front of it that no other array shares, so layers after the core (FEC, CRC and nonce) can write
-   * their headers there instead of copying the datagram. Default 0.
-   */
-  headroom?: number;
-  /**
-   * Scan the whole send buffer on every flush, as kcp-go does, instead of only the unsent tail
-   * when no retransmission can be due (for tests and benchmarks of that shortcut; what is sent is
-   * the same). Default false.
-   */
-  scanEveryFlush?: boolean;
 }
 
 /**
@@ -189,10 +162,6 @@ export class Kcp {
    * retransmission timers from it (`CongestionControl.holdTimeout`).
    */
   private unaAdvancedAt = 0;
-  /** See `KcpDriverOptions.deferFlush`. */
-  private readonly deferFlush: boolean;
-  /** An input asked for a flush that `deferFlush` held back (see `takeDeferredFlush`). */
-  private deferredFlush = false;
   /** Flush queued ACKs right after every input that produced some (kcp-go SetACKNoDelay). */
   private readonly ackNoDelay: boolean;
   /** The strategy's `rttFromEveryAck`: an ACK of a segment already acknowledged is an RTT sample. */
@@ -208,14 +177,14 @@ export class Kcp {
   private ackTs: number[] = [];
   private ackCount = 0;
 
-  /** Where datagrams are assembled and how they leave (see `DatagramWriter`). */
-  private readonly writer: DatagramWriter;
-  /** How much of the send buffer a flush visits (see `SendScan`, `KcpDriverOptions.scanEveryFlush`). */
-  private readonly scan: SendScan;
+  /** Where datagrams are assembled and how they leave (see `DatagramWriter`; `setUpFlush`). */
+  private writer = new DatagramWriter(0, undefined);
+  /** How much of the send buffer a flush visits (see `SendScan`; `setUpFlush`). */
+  private scan = new SendScan(false);
 
   constructor(
     conv: number,
-    options: KcpOptions & KcpDriverOptions = {},
+    options: KcpOptions = {},
     private readonly stats: Snmp = new Snmp()
   ) {
     this.conv = checkInt('conv', conv, 0, 0xffffffff);
@@ -226,10 +195,6 @@ export class Kcp {
     if (options.deadLink !== undefined) checkInt('deadLink', options.deadLink, 1, 0x7fffffff);
     if (options.startSn !== undefined) checkInt('startSn', options.startSn, 0, 0xffffffff);
     const makeCc = ccFactory(options.cc);
-    if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`kcp: clock must be a function, got ${String(options.clock)}`);
-    this.deferFlush = options.deferFlush ?? false;
-    this.writer = new DatagramWriter(options.headroom === undefined ? 0 : checkInt('headroom', options.headroom, 0, 256), options.clock);
-    this.scan = new SendScan(options.scanEveryFlush ?? false);
     if (options.mtu !== undefined) this.setMtu(options.mtu);
     this.windowSize(options.sndWnd ?? 0, options.rcvWnd ?? 0);
     this.noDelay(options.nodelay ?? -1, options.interval ?? -1, options.resend ?? -1, options.nc ?? -1);
@@ -240,6 +205,18 @@ export class Kcp {
     // last: the strategy may read the settings above
     this.ccs = makeCc(this);
     this.rttFromEveryAck = this.ccs.rttFromEveryAck === true;
+  }
+
+  /**
+   * How this core's flushes meet their driver (see `DatagramWriter`, `SendScan`): `headroom` bytes
+   * left free in front of every datagram emitted, a `clock` re-read after each datagram goes out,
+   * and whether a flush visits the whole send buffer. What is sent is decided by the state machine
+   * alone. Called once, before the first flush.
+   * @internal For the package's own drivers (`DrivenKcp`).
+   */
+  protected setUpFlush(headroom: number, clock: (() => number) | undefined, scanEveryFlush: boolean): void {
+    this.writer = new DatagramWriter(headroom, clock);
+    this.scan = new SendScan(scanEveryFlush);
   }
 
   // ---- read-only views of the state -------------------------------------------------------
@@ -295,19 +272,6 @@ export class Kcp {
    */
   get idle(): boolean {
     return this.ackCount === 0 && this.probe === 0 && this.sndBuf.length === 0 && this.sndQueue.length === 0 && this._rmtWnd !== 0 && this.rcvQueue.length === 0;
-  }
-  /** An input asked for a flush that `deferFlush` held back and no one has taken it yet. @internal */
-  get flushDeferred(): boolean { return this.deferredFlush; }
-  /**
-   * Whether a flush was deferred (see `KcpDriverOptions.deferFlush`), clearing the mark: the driver then
-   * owes the core a full flush, or decides (as a closed, lingering conversation does) not to send
-   * new data.
-   * @internal Called by the package's own drivers; not for users.
-   */
-  takeDeferredFlush(): boolean {
-    const was = this.deferredFlush;
-    this.deferredFlush = false;
-    return was;
   }
   /** Segments ready for the user (whole or partial messages). */
   get rcvQueueLength(): number { return this.rcvQueue.length; }
@@ -491,6 +455,20 @@ export class Kcp {
    * datagram's worth of ACKs, ackNoDelay) are written to `out`.
    */
   input(data: Uint8Array, now: number, out: Sink<Uint8Array>, source: InputSource = 'wire'): number {
+    const r = this.receive(data, now, out, source);
+    if (r !== INPUT_WANTS_FLUSH) return r;
+    this.flush(now, out, 'full');
+    return 0;
+  }
+
+  /**
+   * `input` up to its packet-clocking flush: when una advanced or a segment reached the
+   * fast-retransmit threshold it returns 1 and flushes nothing, and the caller owes the core
+   * `flush(now, out, 'full')` (kcp-go makes it inside Input); otherwise it writes the ACK flushes
+   * the input triggers to `out` and returns what `input` returns.
+   * @internal For the package's own drivers, which decide when that flush happens.
+   */
+  protected receive(data: Uint8Array, now: number, out: Sink<Uint8Array>, source: InputSource): number {
     if (source !== 'wire' && source !== 'fec') throw new TypeError(`kcp: input source must be 'wire' or 'fec', got ${String(source)}`);
     const regular = source === 'wire';
     const prevUna = this._sndUna;
@@ -564,11 +542,8 @@ export class Kcp {
     this.ccs.onInput(now >>> 0, itimediff(this._sndUna, prevUna) > 0);
 
     // packet clocking: answer at once instead of waiting for the timer
-    if (flushSegments) {
-      if (this.deferFlush) this.deferredFlush = true;
-      else this.flush(now, out, 'full');
-    }
-    else if (this.ackCount >= Math.floor(this._mtu / IKCP_OVERHEAD)) this.flush(now, out, 'acks');
+    if (flushSegments) return INPUT_WANTS_FLUSH;
+    if (this.ackCount >= Math.floor(this._mtu / IKCP_OVERHEAD)) this.flush(now, out, 'acks');
     else if (this.ackNoDelay && this.ackCount > 0) this.flush(now, out, 'acks');
     return 0;
   }

@@ -1,4 +1,5 @@
-import { Kcp, type KcpDriverOptions, type KcpOptions } from '../../src/kcp/kcp.js';
+import { DrivenKcp, type KcpDriverOptions } from '../../src/kcp/driven-kcp.js';
+import type { KcpOptions } from '../../src/kcp/kcp.js';
 import { Prng } from '../../src/prng.js';
 import { KcpPair } from '../../src/sim/kcp-pair.js';
 import { LossyLink, type LossyLinkOptions } from '../../src/sim/lossy-link.js';
@@ -43,8 +44,8 @@ export function transfer(o: TransferOptions): TransferResult {
   const opts: KcpOptions = { sndWnd: 1024, rcvWnd: 1024, nodelay: 1, interval: 10, resend: 2, nc: 1, ...o.kcp };
   const sender = new Snmp();
   const receiver = new Snmp();
-  const a = new Kcp(conv, { ...opts, ...o.driver }, sender);
-  const b = new Kcp(conv, { ...opts, ...o.driver }, receiver);
+  const a = new DrivenKcp(conv, opts, o.driver, sender);
+  const b = new DrivenKcp(conv, opts, o.driver, receiver);
   const link = { delay: 20, ...o.link };
   const pair = new KcpPair(a, b, new LossyLink({ ...link, seed: o.seed + 1 }), new LossyLink({ ...link, seed: o.seed + 2 }));
   pair.tap = o.tap;

@@ -34,7 +34,7 @@ export { ReplayWindow } from './crypt/replay-window.js';
 export { crc32, type Crc32 } from './wire/crc32.js';
 
 // forward error correction
-export { FecEncoder } from './fec/fec-encoder.js';
+export { FecEncoder, type FecEncoderOptions } from './fec/fec-encoder.js';
 export { FecDecoder, RecoveredPacket } from './fec/fec-decoder.js';
 export type { FecOptions } from './fec/fec-options.js';
 export { ReedSolomon } from './fec/reed-solomon.js';

@@ -91,7 +91,7 @@ describe('FEC encoder against kcp-go', () => {
     const ds = v.data_packets_hex.length;
     const ps = v.parity_packets_hex.length;
     it(`${v.name} (${ds}/${ps}): data and parity packets byte-identical`, () => {
-      const enc = new FecEncoder({ dataShards: ds, parityShards: ps }, new Snmp(), v.first_seqid);
+      const enc = new FecEncoder({ dataShards: ds, parityShards: ps }, new Snmp(), { startSeqid: v.first_seqid });
       const out = new CollectSink<Uint8Array>();
       for (const k of v.kcp_payloads_hex) enc.encode(fromHex(k), 1000, out);
       expect(hex(out.items)).toEqual([...v.data_packets_hex, ...v.parity_packets_hex]);
@@ -164,7 +164,7 @@ describe('FEC encoder against kcp-go', () => {
   it('wraps seqids at paws (TestFECPAWS) and still recovers across the wrap', () => {
     const paws = pawsOf(13);
     expect(paws).toBe(0xfffffff7);
-    const enc = new FecEncoder({ dataShards: 10, parityShards: 3 }, new Snmp(), paws - 13);
+    const enc = new FecEncoder({ dataShards: 10, parityShards: 3 }, new Snmp(), { startSeqid: paws - 13 });
     const out = new CollectSink<Uint8Array>();
     const prng = new Prng(3);
     const kcp = Array.from({ length: 20 }, () => prng.bytes(prng.int(24, 200)));
@@ -178,6 +178,20 @@ describe('FEC encoder against kcp-go', () => {
     for (const b of out.items) if (![paws - 4, 0].includes(readU32(b, 0))) dec.decode(b, rec);
     expect(stats.FECRecovered).toBe(2);
     expect(hex(rec.items).sort()).toEqual([toHex(kcp[9]!), toHex(kcp[10]!)].sort());
+  });
+
+  it('refuses bad setup at the call: a seqid past paws, headroom out of range, the positional form', () => {
+    const geometry = { dataShards: 10, parityShards: 3 };
+    expect(() => new FecEncoder(geometry, new Snmp(), { startSeqid: pawsOf(13) })).toThrow(/startSeqid must be 0\.\.4294967286/);
+    expect(() => new FecEncoder(geometry, new Snmp(), { startSeqid: -1 })).toThrow(RangeError);
+    expect(() => new FecEncoder(geometry, new Snmp(), { headroom: 257 })).toThrow(/headroom must be 0\.\.256/);
+    expect(() => new FecEncoder(geometry, new Snmp(), { headroom: 1.5 })).toThrow(RangeError);
+    expect(() => new FecEncoder(geometry, new Snmp(), 5 as never)).toThrow(/takes \(options, stats, \{ startSeqid, headroom \}\)/);
+    expect(() => new FecEncoder(geometry, new Snmp(), null as never)).toThrow(TypeError);
+    // a body made with room carries it in front
+    const out = new CollectSink<Uint8Array>();
+    new FecEncoder(geometry, new Snmp(), { headroom: 20 }).encode(new Uint8Array(30), 0, out);
+    expect(out.items[0]!.byteOffset).toBeGreaterThanOrEqual(20);
   });
 });
 

@@ -158,7 +158,7 @@ export class FusedChain implements Chain {
     if (fec === null) return this.sendOob(dg);
     try {
       this.sealed ??= { next: (b) => this.sendOob(b) };
-      this.fecEncoder ??= new FecEncoder(fec, stats, 0, cryptHeaderSizeOf(crypt));
+      this.fecEncoder ??= new FecEncoder(fec, stats, { headroom: cryptHeaderSizeOf(crypt) });
       this.fecEncoder.encode(dg, scheduler.now() >>> 0, this.sealed, true);
     } catch (e) {
       this.fail(layerError('fecEncode', e));

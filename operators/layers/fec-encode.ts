@@ -52,7 +52,7 @@ export function fecEncode(options: FecEncodeOptions): OperatorFunction<Uint8Arra
   assertFecOptions(geometry);
   return (source) =>
     new Observable<Uint8Array>((subscriber) => {
-      const encoder = new FecEncoder(geometry, stats, 0, headroom);
+      const encoder = new FecEncoder(geometry, stats, { headroom });
       return forward('fecEncode', source, subscriber, (kcp) => encoder.encode(kcp, scheduler.now() >>> 0, subscriber, inPlace));
     });
 }

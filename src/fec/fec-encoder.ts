@@ -18,6 +18,24 @@ import { ReedSolomon } from './reed-solomon.js';
 /** kcp-go's `maxFECEncodeLatency` (sess.go): a longer gap inside a group skips its parity (ms). */
 export const maxFECEncodeLatency = 500;
 
+/**
+ * Room a caller may ask for in front of every body: more than the layers after FEC write (nonce 16
+ * + CRC 4 bytes), small enough that a mistaken value is caught.
+ */
+const MAX_HEADROOM = 256;
+
+/** How a `FecEncoder` starts and lays out what it allocates. */
+export interface FecEncoderOptions {
+  /** First seqid (default 0, as every kcp-go peer); for tests of the wrap at paws. */
+  startSeqid?: number;
+  /**
+   * Bytes left free in front of every body this encoder allocates (views at that offset), for a
+   * layer after it that writes its header there (`addCrcHeader` in place). Default 0.
+   * @internal
+   */
+  headroom?: number;
+}
+
 export class FecEncoder {
   readonly dataShards: number;
   readonly parityShards: number;
@@ -34,18 +52,25 @@ export class FecEncoder {
   private readonly lens: number[];
   private readonly parity: Uint8Array[];
 
+  /** See `FecEncoderOptions.headroom`. */
+  private readonly headroom: number;
+
   /**
-   * @param startSeqid First seqid (default 0, as every kcp-go peer); for tests of the wrap at paws.
-   * @param headroom Bytes left free in front of every body this encoder allocates (views at that
-   *   offset), for a layer after it that writes its header there (`addCrcHeader` in place).
+   * @param options The group geometry.
+   * @param stats Counters to increment.
+   * @param setup Where the seqids start, and the room left in front of each body (see `FecEncoderOptions`).
    */
   constructor(
     options: FecOptions,
     private readonly stats: Snmp,
-    startSeqid = 0,
-    private readonly headroom = 0
+    setup: FecEncoderOptions = {}
   ) {
-    if (!Number.isInteger(headroom) || headroom < 0 || headroom > 256) throw new RangeError(`fec: headroom must be 0..256, got ${headroom}`);
+    if (setup === null || typeof setup !== 'object') {
+      throw new TypeError(`fec: FecEncoder takes (options, stats, { startSeqid, headroom }), got ${String(setup)} as its third argument`);
+    }
+    const { startSeqid = 0, headroom = 0 } = setup;
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom > MAX_HEADROOM) throw new RangeError(`fec: headroom must be 0..${MAX_HEADROOM}, got ${String(headroom)}`);
+    this.headroom = headroom;
     assertFecOptions(options);
     this.dataShards = options.dataShards;
     this.parityShards = options.parityShards;

@@ -150,7 +150,7 @@ function runFec(out: PageResult): void {
     const ds = v.data_packets_hex.length;
     const ps = v.parity_packets_hex.length;
     // packets: the encoder's bytes, and the decoder recovering lost data packets
-    const enc = new FecEncoder({ dataShards: ds, parityShards: ps }, new Snmp(), v.first_seqid);
+    const enc = new FecEncoder({ dataShards: ds, parityShards: ps }, new Snmp(), { startSeqid: v.first_seqid });
     const sink = new CollectSink<Uint8Array>();
     for (const k of v.kcp_payloads_hex) enc.encode(fromHex(k), 1000, sink);
     const want = [...v.data_packets_hex, ...v.parity_packets_hex];

@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -230,6 +230,30 @@ export function buildGoProgram(srcDir: string, bin: string): Promise<string> {
   building.set(bin, b);
   return b;
 }
+
+/** How long a Go program run by `runGoProgram` may take (ms): the scripts run in real time, a few seconds. */
+const GO_PROGRAM_TIMEOUT_MS = 60_000;
+
+/**
+ * Builds the Go program in `srcDir` into test/interop/bin/ (see `buildGoProgram`), runs it with
+ * `args` and resolves with the one JSON value it prints on stdout. Rejects, naming the program,
+ * when the build fails, the program exits with an error or a signal, or its output is not JSON.
+ */
+export async function runGoProgram<T>(srcDir: string, args: readonly string[] = []): Promise<T> {
+  const bin = await buildGoProgram(srcDir, join(here, 'bin', basename(srcDir)));
+  const what = [basename(srcDir), ...args].join(' ');
+  const run = spawnSync(bin, args, { encoding: 'utf8', timeout: GO_PROGRAM_TIMEOUT_MS });
+  if (run.error) throw new Error(`${what}: ${run.error.message}`);
+  if (run.status !== 0) throw new Error(`${what} exited with ${run.status ?? run.signal}:\n${run.stderr}`);
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`${what} printed no JSON on stdout:\n${run.stdout}${run.stderr}`);
+  }
+}
+
+/** The Go program that runs the hand-driven kcp-go scripts (`kcpscripts/main.go`) for `runGoProgram`. */
+export const KCPSCRIPTS_SRC = join(here, 'kcpscripts');
 
 /** Builds kcppeer into test/interop/bin/ (see `buildGoProgram`). */
 export function buildGoPeer(): Promise<string> {

@@ -1,25 +1,17 @@
 /**
  * A sender whose last segment is acknowledged with a lagging una (the receiver's queue was full)
  * and whose peer then says nothing more (its window update was lost): the same script through
- * kcp-go 5.6.1's KCP (`laggingua/main.go`, built here against the Debian sources) and through
+ * kcp-go 5.6.1's KCP (the `lagging-una` script of `kcpscripts/`, built here against the Debian sources) and through
  * rxkcp's `Kcp`. kcp-go keeps the acknowledged segment in its send buffer, so WaitSnd never
  * reaches 0 and the segment holds a place in the send window; rxkcp lets una pass it
  * (docs/protocol.md#divergences).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IKCP_CMD_PUSH } from '../../src/kcp/constants.js';
 import { Kcp } from '../../src/kcp/kcp.js';
 import { decodeSegments } from '../../src/kcp/segment.js';
 import { CollectSink } from '../../src/sink.js';
-import { goEnv, haveGoPeer } from './go-peer.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const SRC = join(here, 'laggingua');
-const BIN = join(here, 'bin', 'laggingua');
+import { haveGoPeer, KCPSCRIPTS_SRC, runGoProgram } from './go-peer.js';
 
 interface Outcome {
   firstPushes: number[];
@@ -28,7 +20,7 @@ interface Outcome {
   laterPushes: number[];
 }
 
-/** The script of laggingua/main.go, through rxkcp's Kcp in virtual time. */
+/** The script of kcpscripts/laggingua.go, through rxkcp's Kcp in virtual time. */
 function rxkcpOutcome(): Outcome {
   const conv = 0x11223344;
   const interval = 10;
@@ -61,13 +53,8 @@ function rxkcpOutcome(): Outcome {
 }
 
 describe.skipIf(!haveGoPeer())('an ACK with a lagging una for the last segment, then silence', () => {
-  it('kcp-go 5.6.1 keeps waiting for the segment and holds its window place; rxkcp does not', () => {
-    mkdirSync(dirname(BIN), { recursive: true });
-    const build = spawnSync('go', ['build', '-o', BIN, '.'], { cwd: SRC, env: goEnv(), encoding: 'utf8' });
-    expect(build.status, build.stderr).toBe(0);
-    const run = spawnSync(BIN, [], { encoding: 'utf8', timeout: 30_000 });
-    expect(run.status, run.stderr).toBe(0);
-    const go = JSON.parse(run.stdout) as Outcome;
+  it('kcp-go 5.6.1 keeps waiting for the segment and holds its window place; rxkcp does not', async () => {
+    const go = await runGoProgram<Outcome>(KCPSCRIPTS_SRC, ['lagging-una']);
     const rx = rxkcpOutcome();
     // the same start: three segments out, all read by the receiver
     expect(go.firstPushes).toEqual([0, 1, 2]);

@@ -2,30 +2,22 @@
  * An ACK for a segment the sender has already seen acknowledged, echoing the ts of that segment's
  * first transmission 1.5 s earlier: the receiver's FEC decoder rebuilt the datagram from parity
  * that came late and acknowledged it again. The same script through kcp-go 5.6.1's KCP
- * (`staleack/main.go`, built here against the Debian sources, in real time) and through rxkcp's
+ * (the `stale-ack` script of `kcpscripts/`, built here against the Debian sources, in real time) and through rxkcp's
  * `Kcp` (in virtual time): kcp-go takes the ACK as an RTT sample of 1.5 s, so a segment lost next
  * is not sent again for seconds; rxkcp's `kcp-go` strategy does the same, its default strategy
  * measures only ACKs of segments in flight (docs/protocol.md#rtt).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IKCP_CMD_PUSH } from '../../src/kcp/constants.js';
 import type { CcName } from '../../src/kcp/cc.js';
 import { Kcp } from '../../src/kcp/kcp.js';
 import { decodeSegments } from '../../src/kcp/segment.js';
 import { CollectSink } from '../../src/sink.js';
-import { goEnv, haveGoPeer } from './go-peer.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const SRC = join(here, 'staleack');
-const BIN = join(here, 'bin', 'staleack');
+import { haveGoPeer, KCPSCRIPTS_SRC, runGoProgram } from './go-peer.js';
 
 const CONV = 0x11223344;
 const INTERVAL = 10;
-/** As in staleack/main.go: when sn 0's datagram is rebuilt, and how long retransmissions are counted. */
+/** As in kcpscripts/staleack.go: when sn 0's datagram is rebuilt, and how long retransmissions are counted. */
 const STALE_AFTER_MS = 1500;
 const WATCH_MS = 2000;
 
@@ -34,7 +26,7 @@ interface Outcome {
   retransmitsWithout: number;
 }
 
-/** The script of staleack/main.go through rxkcp's Kcp: how often the lost sn 1 goes out again. */
+/** The script of kcpscripts/staleack.go through rxkcp's Kcp: how often the lost sn 1 goes out again. */
 function rxkcpRun(cc: CcName, stale: boolean): number {
   const opts = { nodelay: 0, interval: INTERVAL, resend: 0, nc: 1, cc } as const;
   const sender = new Kcp(CONV, opts);
@@ -70,13 +62,8 @@ function rxkcpRun(cc: CcName, stale: boolean): number {
 const rxkcpOutcome = (cc: CcName): Outcome => ({ retransmitsWithStaleAck: rxkcpRun(cc, true), retransmitsWithout: rxkcpRun(cc, false) });
 
 describe.skipIf(!haveGoPeer())('an ACK of a segment already acknowledged, echoing a transmission 1.5 s old', () => {
-  it("kcp-go 5.6.1 and cc 'kcp-go' take it as the RTT and stop retransmitting for seconds; the default strategy does not", () => {
-    mkdirSync(dirname(BIN), { recursive: true });
-    const build = spawnSync('go', ['build', '-o', BIN, '.'], { cwd: SRC, env: goEnv(), encoding: 'utf8' });
-    expect(build.status, build.stderr).toBe(0);
-    const run = spawnSync(BIN, [], { encoding: 'utf8', timeout: 30_000 });
-    expect(run.status, run.stderr).toBe(0);
-    const go = JSON.parse(run.stdout) as Outcome;
+  it("kcp-go 5.6.1 and cc 'kcp-go' take it as the RTT and stop retransmitting for seconds; the default strategy does not", async () => {
+    const go = await runGoProgram<Outcome>(KCPSCRIPTS_SRC, ['stale-ack']);
     const rxGo = rxkcpOutcome('kcp-go');
     const rx = rxkcpOutcome('adaptive');
     // without the stale ACK the lost segment goes out again several times in two seconds

@@ -5,12 +5,12 @@
  * session, and how long its clients wait.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dial, type Session } from '../operators/io/index.js';
 
 /** kcptun mode normal (interval 40 ms) with small socket buffers: a socket per session. */
 export const quietSessionOptions = { nodelay: 0, interval: 40, resend: 2, nc: 1, sockbuf: 256 * 1024 };
-/** Each session sends one message this often (ms): 2 messages per second. */
+/** Each session sends one message this often (ms) unless told otherwise: 2 messages per second. */
 export const QUIET_SEND_INTERVAL_MS = 500;
 /** The timer that spreads the sends over each interval ticks this often (ms), sending what has fallen due. */
 const TICK_MS = 10;
@@ -33,6 +33,53 @@ export function procStats(pid: number): { rss: number; cpu: number } {
   return { rss, cpu: (Number(stat[11]) + Number(stat[12])) / ticks };
 }
 
+/** CPU seconds (user + system) of each thread of a process by thread id, with its name (`comm`), from /proc. */
+export function threadCpu(pid: number): Map<string, { name: string; cpu: number }> {
+  const out = new Map<string, { name: string; cpu: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a process's CPU went between two `threadCpu` samples over `seconds`, as % of one core:
+ * its JavaScript threads (the main thread, `MainThread`, and each worker thread, `WorkerThread`,
+ * busiest first) and everything else (V8's GC and compiler helpers, libuv's pool).
+ */
+export function threadShares(before: Map<string, { name: string; cpu: number }>, after: Map<string, { name: string; cpu: number }>, seconds: number): { js: number[]; other: number } {
+  const js: number[] = [];
+  let other = 0;
+  for (const [tid, t] of after) {
+    const pct = ((t.cpu - (before.get(tid)?.cpu ?? 0)) / seconds) * 100;
+    if (t.name === 'MainThread' || t.name === 'WorkerThread' || t.name === 'node') js.push(pct);
+    else other += pct;
+  }
+  return { js: js.sort((a, b) => b - a), other };
+}
+
+/** Share (0..1) of the machine's CPU time that was idle between two `machineIdle` samples. */
+export function machineIdle(): { idle: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** Datagrams the kernel dropped at every UDP socket bound to `port` (several with reusePort), from /proc/net/udp. */
+export function socketDrops(port: number): number {
+  let drops = 0;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 13 && parseInt(f[1]!.split(':')[1]!, 16) === port) drops += Number(f[12]);
+  }
+  return drops;
+}
+
 /** Dials `n` sessions to 127.0.0.1:`port`, each writing 8 bytes so the server creates it. */
 export async function openSessions(port: number, n: number): Promise<Session[]> {
   const out: Session[] = [];
@@ -50,7 +97,7 @@ export interface QuietLoad {
   latencies: number[];
   /** Sends that found the previous echo of their session still missing. */
   lost: number;
-  /** Messages sent while measuring, and how many the schedule (every session every 500 ms) called for. */
+  /** Messages sent while measuring, and how many the schedule (every session every `everyMs`) called for. */
   sent: number;
   scheduled: number;
   /**
@@ -76,10 +123,10 @@ export interface QuietLoad {
 }
 
 /**
- * Every session sends 64 bytes every 500 ms (spread evenly), after `warmupMs` the echoes are timed
- * for `seconds`; the server is the process `pid` (when given, its CPU and RSS are measured too).
+ * Every session sends 64 bytes every `everyMs` (spread evenly), after `warmupMs` the echoes are
+ * timed for `seconds`; the server is the process `pid` (when given, its CPU and RSS are measured too).
  */
-export async function quietLoad(sessions: Session[], pid: number | undefined, seconds: number, warmupMs = 5000): Promise<QuietLoad> {
+export async function quietLoad(sessions: Session[], pid: number | undefined, seconds: number, warmupMs = 5000, everyMs = QUIET_SEND_INTERVAL_MS): Promise<QuietLoad> {
   const n = sessions.length;
   const latencies: number[] = [];
   let measuring = false;
@@ -102,7 +149,7 @@ export async function quietLoad(sessions: Session[], pid: number | undefined, se
   let made = 0;
   let next = 0;
   const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - start) / QUIET_SEND_INTERVAL_MS) * n);
+    const due = Math.floor(((performance.now() - start) / everyMs) * n);
     for (; made < due; made++) {
       const s = sessions[next]!;
       next = (next + 1) % n;
@@ -139,7 +186,7 @@ export async function quietLoad(sessions: Session[], pid: number | undefined, se
     latencies,
     lost,
     sent,
-    scheduled: Math.round((n * elapsed * 1000) / QUIET_SEND_INTERVAL_MS),
+    scheduled: Math.round((n * elapsed * 1000) / everyMs),
     loopDelayP99: quantile(delays, 0.99),
     loopDelayMax: delays.at(-1) ?? NaN,
     lateShare: lateMs / (elapsed * 1000),

@@ -13,7 +13,7 @@
 //	send   --connect HOST:PORT --bytes N   writes N pattern bytes, reads the echo back, verifies it
 //	oneway --connect HOST:PORT --bytes N   writes N pattern bytes to a sink, waits until all are acked
 //	pattern --offset I --bytes N           writes pattern bytes [I, I+N) to stdout (cross-checks pattern.ts)
-//	quiet  --connect HOST:PORT --sessions N  N sessions, 64 bytes every 500 ms each, echoes timed (quiet.go)
+//	quiet  --connect HOST:PORT --sessions N  N sessions, 64 bytes every --every (500 ms) each, echoes timed (quiet.go)
 //
 // Session options use kcptun's flag names and meanings (--crypt, --key, --datashard, --parityshard,
 // --mode, --nodelay, --interval, --resend, --nc, --mtu, --sndwnd, --rcvwnd, --acknodelay), so a
@@ -121,6 +121,7 @@ type options struct {
 	sessions int
 	warmup   time.Duration
 	seconds  time.Duration
+	every    time.Duration
 	// output and control
 	jsonOut      bool
 	controlStdin bool
@@ -182,6 +183,7 @@ func newFlagSet(mode string, o *options) *flag.FlagSet {
 		fs.IntVar(&o.sessions, "sessions", 1000, "client sessions, a socket each")
 		fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before the echoes are timed")
 		fs.DurationVar(&o.seconds, "seconds", 20*time.Second, "how long the echoes are timed")
+		fs.DurationVar(&o.every, "every", 500*time.Millisecond, "how often each session writes one message")
 	}
 	return fs
 }
@@ -761,7 +763,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage: kcppeer echo|sink   [--listen HOST:PORT] [session flags]
        kcppeer send|oneway --connect HOST:PORT [--bytes N] [--msg SIZE] [--json] [session flags]
        kcppeer pattern [--offset I] [--bytes N]
-       kcppeer quiet --connect HOST:PORT [--sessions N] [--warmup D] [--seconds D] [session flags]
+       kcppeer quiet --connect HOST:PORT [--sessions N] [--every D] [--warmup D] [--seconds D] [session flags]
 run "kcppeer <mode> -h" for every flag`)
 	os.Exit(2)
 }

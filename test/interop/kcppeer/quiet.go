@@ -2,11 +2,11 @@ package main
 
 // quiet mode: many quiet kcp-go client sessions against an echo server, for bench:workers.
 //
-//	kcppeer quiet --connect HOST:PORT --sessions N [--warmup 5s] [--seconds 20s] [session flags]
+//	kcppeer quiet --connect HOST:PORT --sessions N [--every 500ms] [--warmup 5s] [--seconds 20s] [session flags]
 //
 // Dials N sessions (a socket each), writes 8 bytes on each so the server creates it, prints
 // {"opened":N}, then waits for the line "start" on stdin. From then on every session writes 64
-// bytes every 500 ms (the sessions' sends spread evenly over the interval) and times the echo of
+// bytes every --every (the sessions' sends spread evenly over the interval) and times the echo of
 // each; after --warmup, for --seconds, it records the round trips, the sends against the schedule
 // and how late a sampling goroutine woke. It prints one line, {"result":{...}}, with the fields of
 // bench/quiet-sessions.ts's QuietLoad that a client measures (latencies in ms, sorted; lost; sent;
@@ -26,9 +26,6 @@ import (
 
 	kcp "github.com/xtaci/kcp-go"
 )
-
-// quietInterval is how often each session writes one message (2 messages a second).
-const quietInterval = 500 * time.Millisecond
 
 // quietMessage is the size of each message (bytes).
 const quietMessage = 64
@@ -60,6 +57,10 @@ func runQuiet(o *options) {
 	if o.sessions <= 0 {
 		fail("--sessions must be > 0")
 	}
+	if o.every <= 0 {
+		fail("--every must be > 0")
+	}
+	quietInterval := o.every // how often each session writes one message
 	sessions := make([]*kcp.UDPSession, 0, o.sessions)
 	for i := 0; i < o.sessions; i++ {
 		s, _, err := dial(o)

@@ -29,9 +29,30 @@ const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
  * What a benchmark ran on, as one line: the commit and whether the tree had changes to tracked
  * files, Node's version, the CPU model and count, and the load average (1, 5, 15 min) now.
  */
+/** Files the benchmarks write and the report keeps: a change to them is no change to what is measured. */
+export const REPORT_OUTPUTS = ['docs/performance.md', 'bench/history'];
+
+/**
+ * What the benchmarks measure: the package's code and build, the benchmarks and the programs they
+ * run (kcppeer, the examples). Runs whose `codeCommit` is the same measured the same code.
+ */
+const MEASURED = ['src', 'operators', 'cli', 'bench', ...REPORT_OUTPUTS.map((p) => `:!${p}`), 'package.json', 'package-lock.json', 'tsup.config.ts', 'test/interop/kcppeer', 'test/interop/go-peer.ts', 'examples', 'scripts'];
+
+/**
+ * The last commit that changed what the benchmarks measure (see MEASURED), and whether the working
+ * tree changes any of it now (then runs cannot be compared with others, and `commit` is null).
+ */
+export function codeCommit(): { commit: string | null; clean: boolean } {
+  const changed = git('status', '--porcelain', '--untracked-files=no', '--', ...MEASURED);
+  const commit = git('log', '-1', '--format=%h', '--abbrev=10', '--', ...MEASURED);
+  const clean = changed === '';
+  return { commit: clean ? commit : null, clean };
+}
+
 export function ranOn(): string {
   const commit = git('rev-parse', '--short=10', 'HEAD');
-  const changed = git('status', '--porcelain', '--untracked-files=no');
+  // the report's own outputs do not make the tree modified
+  const changed = git('status', '--porcelain', '--untracked-files=no', '--', '.', ...REPORT_OUTPUTS.map((p) => `:!${p}`));
   const tree = commit === null ? 'not a git checkout' : `commit ${commit} ${changed === '' ? '(clean)' : `(modified: ${changed?.split('\n').length ?? '?'} tracked files changed)`}`;
   const cpu = cpus();
   return `${tree}, node ${process.version}, ${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length}, load average ${load()}`;

@@ -1,17 +1,28 @@
 /**
  * `npm run bench:report`: runs the published benchmarks from a clean build, one after the other,
- * and writes docs/performance.md with each one's tables and what it ran on (commit and whether
- * the tree was clean, Node, CPU, load average before and after; see `ranOn` in lib.ts).
+ * keeps the run in bench/history/ and writes docs/performance.md from every kept run of the same
+ * code: for each benchmark, its tables over all those runs as ranges (lowest–highest), then each
+ * run's own tables with what it ran on (commit and whether the tree was clean, Node, CPU, load
+ * average before and after; see `ranOn` in lib.ts).
+ *
+ * Runs of the same code are runs whose `codeCommit` (lib.ts: the last commit that changed the
+ * package, the benchmarks or the programs they run) is the same and whose tree did not change any
+ * of it; a run of other code replaces the history (its files are removed), and a run from a
+ * modified tree is written to docs/performance.md alone and not kept. Run it again later (another
+ * time of day, another load) to widen the ranges: figures quoted from the report are ranges over
+ * its runs.
  *
  * The list is `BENCHMARKS` below: an npm script and what it shows. A script that package.json
  * does not have is listed in the report as not run. The benchmarks' own settings apply
  * (BENCH_MB, BENCH_RUNS, ... pass through from the environment, and the report says which were
- * set). `node --import tsx bench/report.ts --only bench:speed,start` runs some of them.
+ * set; runs with other settings are not merged). `node --import tsx bench/report.ts --only
+ * bench:speed,start` runs some of them; `--render` only writes docs/performance.md again from
+ * bench/history/.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ranOn } from './lib.js';
+import { codeCommit, ranOn } from './lib.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -108,6 +119,166 @@ function toMarkdown(out: string): { provenance: string[]; body: string[] } {
   return { provenance, body };
 }
 
+/** One benchmark's part of a run. */
+interface Section {
+  script: string;
+  seconds: number;
+  code: number | null;
+  provenance: string[];
+  body: string[];
+}
+
+/** A run of the report, as kept in bench/history/<started>.json. */
+interface Run {
+  started: string;
+  ranOn: string;
+  codeCommit: string | null;
+  settings: string[];
+  sections: Section[];
+}
+
+const historyDir = `${root}bench/history/`;
+
+function loadHistory(): Run[] {
+  if (!existsSync(historyDir)) return [];
+  return readdirSync(historyDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(historyDir + f, 'utf8')) as Run)
+    .sort((a, b) => a.started.localeCompare(b.started));
+}
+
+/** Keeps `run` in the history: runs of other code (or other settings) are removed. Returns the runs of the same code, oldest first. */
+function keep(run: Run): Run[] {
+  if (run.codeCommit === null) return [run]; // a modified tree: compared with nothing, kept nowhere
+  mkdirSync(historyDir, { recursive: true });
+  for (const old of loadHistory()) {
+    if (old.codeCommit !== run.codeCommit || old.settings.join() !== run.settings.join()) rmSync(`${historyDir}${old.started.replace(/:/g, '-')}.json`, { force: true });
+  }
+  writeFileSync(`${historyDir}${run.started.replace(/:/g, '-')}.json`, JSON.stringify(run, null, 1) + '\n');
+  return loadHistory();
+}
+
+/** The Markdown tables in a benchmark's body: runs of lines that start with `|`. */
+function tablesOf(body: string[]): string[][] {
+  const tables: string[][] = [];
+  let t: string[] | null = null;
+  for (const line of body) {
+    if (line.startsWith('|')) (t ??= []).push(line);
+    else if (t) (tables.push(t), (t = null));
+  }
+  if (t) tables.push(t);
+  return tables;
+}
+
+const cellsOf = (row: string): string[] => row.slice(1, row.endsWith('|') ? -1 : undefined).split(/(?<!\\)\|/).map((c) => c.trim());
+const NUMBER = /-?\d+(?:\.\d+)?/g;
+const decimals = (x: string): number => (x.includes('.') ? x.length - x.indexOf('.') - 1 : 0);
+/** lowest–highest of numbers written as `xs`, with as many decimals as the most precise of them. */
+function range(xs: string[]): string {
+  const d = Math.max(...xs.map(decimals));
+  const v = xs.map(Number);
+  const lo = Math.min(...v).toFixed(d);
+  const hi = Math.max(...v).toFixed(d);
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
+
+/**
+ * One cell over several runs: the same text stays; numbers in the same surrounding text (`66 + 0`,
+ * `1.53 / 4.91`) become ranges one by one; otherwise the range of the leading numbers (a median
+ * followed by its rounds, `0.46 (0.46–0.61)`, gives the range of the medians); text that has no
+ * number is the runs' values joined by ` / `.
+ */
+function mergeCell(values: string[]): string {
+  if (values.every((v) => v === values[0])) return values[0]!;
+  const shapes = values.map((v) => v.replace(NUMBER, '#'));
+  const numbers = values.map((v) => v.match(NUMBER) ?? []);
+  if (shapes.every((x) => x === shapes[0]) && !/[(–]/.test(shapes[0]!) && numbers[0]!.length > 0) {
+    let i = 0;
+    return shapes[0]!.replace(/#/g, () => {
+      const k = i++;
+      return range(numbers.map((n) => n[k]!));
+    });
+  }
+  const leading = values.map((v) => /^-?\d+(?:\.\d+)?/.exec(v)?.[0]);
+  if (leading.every((x) => x !== undefined)) return range(leading as string[]);
+  return [...new Set(values)].join(' / ');
+}
+
+/** Table `k` of every run merged cell by cell, or null when the runs' tables differ in shape or in their text columns. */
+function mergeTables(tables: string[][]): string[] | null {
+  const first = tables[0]!;
+  if (tables.some((t) => t.length !== first.length || t[0] !== first[0])) return null;
+  const out = [first[0]!, first[1]!];
+  for (let r = 2; r < first.length; r++) {
+    const rows = tables.map((t) => cellsOf(t[r]!));
+    if (rows.some((c) => c.length !== rows[0]!.length)) return null;
+    // the first cell names the row: rows that name different things are not one row
+    if (rows.some((c) => c[0] !== rows[0]![0])) return null;
+    out.push(`| ${rows[0]!.map((_, i) => mergeCell(rows.map((c) => c[i]!))).join(' | ')} |`);
+  }
+  return out;
+}
+
+function render(runs: Run[]): string {
+  const newest = runs.at(-1)!;
+  const doc: string[] = [
+    '# Performance',
+    '',
+    'Generated by `npm run bench:report` (bench/report.ts) from the runs kept in bench/history/; do not edit by hand.',
+    'Loopback throughput and CPU figures depend on the machine and on what else runs on it: each run',
+    'gives what it ran on (commit, Node, CPU) and the load average (1, 5, 15 min) before and after each',
+    'benchmark. Virtual-time figures (bench:latency) depend on neither.',
+    '',
+    runs.length > 1
+      ? `${runs.length} runs of the same code (the last commit that changed what is measured: ${newest.codeCommit}). For each benchmark, first its tables over all of them — each cell the lowest–highest of the runs' values (for a cell that gives a median and its rounds, the range of the medians) — then each run's own output.`
+      : `One run${newest.codeCommit === null ? ' from a modified tree (not kept: it compares with nothing)' : ` (code of commit ${newest.codeCommit})`}; run \`npm run bench:report\` again at another time to get ranges over runs.`,
+    '',
+    '| run | started | ran on | settings |',
+    '| --: | --- | --- | --- |',
+    ...runs.map((r, i) => `| ${i + 1} | ${r.started} | ${r.ranOn} | ${r.settings.length > 0 ? r.settings.join(', ') : "each benchmark's defaults"} |`),
+    '',
+  ];
+  for (const b of BENCHMARKS) {
+    const parts = runs.map((r, i) => ({ run: i + 1, s: r.sections.find((x) => x.script === b.script) })).filter((p) => p.s !== undefined) as { run: number; s: Section }[];
+    if (parts.length === 0) continue;
+    doc.push(`## ${b.title}`, '', `${b.about}.`, '');
+    const ok = parts.filter((p) => p.s.code === 0);
+    if (ok.length > 1) {
+      const perRun = ok.map((p) => tablesOf(p.s.body));
+      const count = Math.min(...perRun.map((t) => t.length));
+      doc.push(`### Over runs ${ok.map((p) => p.run).join(', ')}`, '');
+      for (let k = 0; k < count; k++) {
+        const merged = mergeTables(perRun.map((t) => t[k]!));
+        doc.push(...(merged ?? [`Table ${k + 1} differs in shape between the runs: see each run below.`]), '');
+      }
+    }
+    for (const p of parts) {
+      doc.push(
+        `### Run ${p.run}`,
+        '',
+        `\`npm run ${p.s.script}\`, ${p.s.seconds.toFixed(0)} s${p.s.code === 0 ? '' : `, **failed (exit ${p.s.code})**`}; ${p.s.provenance.length > 0 ? p.s.provenance.join('; ') : 'it printed no provenance'}.`,
+        '',
+        ...p.s.body
+      );
+    }
+  }
+  for (const b of BENCHMARKS) {
+    if (scripts[b.script] === undefined) doc.push(`Not run: package.json has no \`${b.script}\` script (${b.title}).`, '');
+  }
+  return doc.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}
+
+if (process.argv.includes('--render')) {
+  const runs = loadHistory();
+  if (runs.length === 0) {
+    console.error('bench:report --render: bench/history/ holds no runs');
+    process.exit(1);
+  }
+  writeFileSync(`${root}docs/performance.md`, render(runs.filter((r) => r.codeCommit === runs.at(-1)!.codeCommit)));
+  console.log(`bench:report: wrote docs/performance.md from ${runs.length} runs`);
+  process.exit(0);
+}
+
 console.log(`bench:report: clean build (rm -rf dist; npm run build)`);
 rmSync(`${root}dist`, { recursive: true, force: true });
 const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -116,34 +287,27 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
-const settings = Object.entries(process.env).filter(([k]) => SETTINGS.test(k));
-const doc: string[] = [
-  '# Performance',
-  '',
-  'Generated by `npm run bench:report` (bench/report.ts); do not edit by hand. Each section gives the',
-  'command, what it ran on (commit, Node, CPU) and the load average (1, 5, 15 min) before and after:',
-  'loopback throughput and CPU figures depend on the machine and on what else runs on it, and',
-  'figures measured on a busy machine are not comparable with a quiet one. Virtual-time figures',
-  '(bench:latency) do not depend on either.',
-  '',
-  `Report started ${new Date().toISOString()} on: ${ranOn()}.`,
-  `Settings: ${settings.length > 0 ? settings.map(([k, v]) => `${k}=${v}`).join(', ') : "each benchmark's defaults"}.`,
-  '',
-];
+const run0: Run = {
+  started: new Date().toISOString(),
+  ranOn: ranOn(),
+  codeCommit: codeCommit().commit,
+  settings: Object.entries(process.env)
+    .filter(([k]) => SETTINGS.test(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .sort(),
+  sections: [],
+};
 let failed = 0;
 for (const b of BENCHMARKS) {
   if (only !== null && !only.has(b.script)) continue;
-  doc.push(`## ${b.title}`, '', `${b.about}.`, '');
-  if (scripts[b.script] === undefined) {
-    doc.push(`Not run: package.json has no \`${b.script}\` script.`, '');
-    continue;
-  }
+  if (scripts[b.script] === undefined) continue;
   console.log(`\nbench:report: npm run ${b.script}`);
   const r = await run(b.script);
   const { provenance, body } = toMarkdown(r.out);
-  doc.push(`\`npm run ${b.script}\`, ${r.seconds.toFixed(0)} s${r.code === 0 ? '' : `, **failed (exit ${r.code})**`}; ${provenance.length > 0 ? provenance.join('; ') : 'it printed no provenance'}.`, '', ...body);
+  run0.sections.push({ script: b.script, seconds: r.seconds, code: r.code, provenance, body });
   if (r.code !== 0) failed++;
 }
-writeFileSync(`${root}docs/performance.md`, doc.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n');
-console.log(`\nbench:report: wrote docs/performance.md${failed ? ` (${failed} benchmarks failed)` : ''}`);
+const runs = keep(run0);
+writeFileSync(`${root}docs/performance.md`, render(runs));
+console.log(`\nbench:report: wrote docs/performance.md from ${runs.length} run${runs.length > 1 ? 's' : ''}${failed ? ` (${failed} benchmarks failed)` : ''}`);
 process.exit(failed ? 1 : 0);

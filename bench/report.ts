@@ -158,15 +158,20 @@ function keep(run: Run): Run[] {
   return loadHistory();
 }
 
-/** The Markdown tables in a benchmark's body: runs of lines that start with `|`. */
-function tablesOf(body: string[]): string[][] {
-  const tables: string[][] = [];
+/** The Markdown tables in a benchmark's body (runs of lines that start with `|`), each with the last line of text before it as its caption. */
+function tablesOf(body: string[]): { caption: string | null; rows: string[] }[] {
+  const tables: { caption: string | null; rows: string[] }[] = [];
   let t: string[] | null = null;
+  let caption: string | null = null;
   for (const line of body) {
     if (line.startsWith('|')) (t ??= []).push(line);
-    else if (t) (tables.push(t), (t = null));
+    else {
+      if (t) tables.push({ caption, rows: t });
+      t = null;
+      if (line.trim() !== '' && line.trim() !== '```') caption = line.trim().replace(/^#+\s*/, '');
+    }
   }
-  if (t) tables.push(t);
+  if (t) tables.push({ caption, rows: t });
   return tables;
 }
 
@@ -243,12 +248,14 @@ function render(runs: Run[]): string {
     if (parts.length === 0) continue;
     doc.push(`## ${b.title}`, '', `${b.about}.`, '');
     const ok = parts.filter((p) => p.s.code === 0);
-    if (ok.length > 1) {
-      const perRun = ok.map((p) => tablesOf(p.s.body));
-      const count = Math.min(...perRun.map((t) => t.length));
+    const perRun = ok.map((p) => tablesOf(p.s.body));
+    const count = Math.min(...perRun.map((t) => t.length));
+    if (ok.length > 1 && count > 0) {
       doc.push(`### Over runs ${ok.map((p) => p.run).join(', ')}`, '');
       for (let k = 0; k < count; k++) {
-        const merged = mergeTables(perRun.map((t) => t[k]!));
+        const merged = mergeTables(perRun.map((t) => t[k]!.rows));
+        const caption = perRun[0]![k]!.caption;
+        if (caption !== null) doc.push(`${caption}:`, '');
         doc.push(...(merged ?? [`Table ${k + 1} differs in shape between the runs: see each run below.`]), '');
       }
     }

@@ -188,15 +188,25 @@ function range(xs: string[]): string {
 }
 
 /**
- * One cell over several runs: the same text stays; numbers in the same surrounding text (`66 + 0`,
- * `1.53 / 4.91`) become ranges one by one; otherwise the range of the leading numbers (a median
- * followed by its rounds, `0.46 (0.46–0.61)`, gives the range of the medians); text that has no
- * number is the runs' values joined by ` / `.
+ * One cell over several runs: the same text stays; a median followed by its rounds (`0.46
+ * (0.46–0.61)`, `19.4 (21.1, 18.5)`) becomes the range of the medians followed by the lowest and
+ * highest round of every run; numbers in the same surrounding text (`66 + 0`, `1.53 / 4.91`) become
+ * ranges one by one; otherwise the range of the leading numbers; text that has no number is the
+ * runs' values joined by ` / `.
  */
 function mergeCell(values: string[]): string {
   if (values.every((v) => v === values[0])) return values[0]!;
   const shapes = values.map((v) => v.replace(NUMBER, '#'));
   const numbers = values.map((v) => v.match(NUMBER) ?? []);
+  // a median and its rounds, `84 % (82–86)` or `19.4 (21.1, 18.5, 19.4)`: the range of the medians,
+  // then the lowest and highest round of all runs
+  const rounds = /^#([^#]*)\((#(?:–#|(?:, #)+))\)(.*)$/.exec(shapes[0]!);
+  if (rounds && shapes.every((x) => x === shapes[0])) {
+    const all = numbers.flatMap((n) => n.slice(1));
+    const d = Math.max(...all.map(decimals));
+    const v = all.map(Number);
+    return `${range(numbers.map((n) => n[0]!))}${rounds[1]}(${Math.min(...v).toFixed(d)}–${Math.max(...v).toFixed(d)})${rounds[3]}`;
+  }
   if (shapes.every((x) => x === shapes[0]) && !/[(–]/.test(shapes[0]!) && numbers[0]!.length > 0) {
     let i = 0;
     return shapes[0]!.replace(/#/g, () => {
@@ -235,7 +245,7 @@ function render(runs: Run[]): string {
     'benchmark. Virtual-time figures (bench:latency) depend on neither.',
     '',
     runs.length > 1
-      ? `${runs.length} runs of the same code (the last commit that changed what is measured: ${newest.codeCommit}). For each benchmark, first its tables over all of them — each cell the lowest–highest of the runs' values (for a cell that gives a median and its rounds, the range of the medians) — then each run's own output.`
+      ? `${runs.length} runs of the same code (the last commit that changed what is measured: ${newest.codeCommit}). For each benchmark, first its tables over all of them — each cell the lowest–highest of the runs' values; a cell that gives a median and its rounds gives the range of the runs' medians and, in parentheses, the lowest and highest round of all runs — then each run's own output.`
       : `One run${newest.codeCommit === null ? ' from a modified tree (not kept: it compares with nothing)' : ` (code of commit ${newest.codeCommit})`}; run \`npm run bench:report\` again at another time to get ranges over runs.`,
     '',
     '| run | started | ran on | settings |',

@@ -166,12 +166,14 @@ function tablesOf(body: string[]): { caption: string | null; rows: string[] }[] 
   for (const line of body) {
     if (line.startsWith('|')) (t ??= []).push(line);
     else {
-      if (t) tables.push({ caption, rows: t });
+      if (t) (tables.push({ caption: caption?.replace(/^#+\s*/, '') ?? null, rows: t }), (caption = null));
       t = null;
-      if (line.trim() !== '' && line.trim() !== '```') caption = line.trim().replace(/^#+\s*/, '');
+      // the caption: the benchmark's last heading before the table, else its last line of text
+      const text = line.trim();
+      if (text !== '' && text !== '```' && (text.startsWith('#') || caption === null || !caption.startsWith('#'))) caption = text;
     }
   }
-  if (t) tables.push({ caption, rows: t });
+  if (t) tables.push({ caption: caption?.replace(/^#+\s*/, '') ?? null, rows: t });
   return tables;
 }
 
@@ -265,7 +267,7 @@ function render(runs: Run[]): string {
       for (let k = 0; k < count; k++) {
         const merged = mergeTables(perRun.map((t) => t[k]!.rows));
         const caption = perRun[0]![k]!.caption;
-        if (caption !== null) doc.push(`${caption}:`, '');
+        if (caption !== null) doc.push(/[.:]$/.test(caption) ? caption : `${caption}:`, '');
         doc.push(...(merged ?? [`Table ${k + 1} differs in shape between the runs: see each run below.`]), '');
       }
     }

@@ -126,7 +126,7 @@ for (const kind of process.env.BENCH_SKIP_MEMORY ? [] : servers) {
   const cpu1 = procStats(server.pid).cpu;
   clearInterval(streaming);
   emit({ name: `${kind} server RSS with 1,000 sessions streaming (max over 10 s)`, value: Math.max(...rssStreaming) / 2 ** 20, unit: 'MiB', note: `echoed ${((echoed - e0) / 10 / 1e6).toFixed(1)} MB/s in all, server CPU ${((cpu1 - cpu0) * 10).toFixed(0)} % of one core` });
-  for (const s of all) s.close();
+  for (const s of all) s.close({ linger: false }); // the sockets now, not after a linger
   await server.stop();
   if (kind !== 'rxkcp') continue;
   // what an idle session holds, without V8's uncollected garbage and free room
@@ -139,7 +139,7 @@ for (const kind of process.env.BENCH_SKIP_MEMORY ? [] : servers) {
   const m1000 = await heapServer.measure();
   emit({ name: 'rxkcp server V8 heap per idle session (after GC)', value: (m1000.heap - m1.heap) / 999, unit: 'bytes' });
   emit({ name: 'rxkcp server memory outside the heap per idle session (after GC)', value: (m1000.external - m1.external) / 999, unit: 'bytes' });
-  for (const s of [...first, ...rest]) s.close();
+  for (const s of [...first, ...rest]) s.close({ linger: false }); // the socket now, not after a linger: the next server's sessions need the descriptors
   heapServer.child.kill('SIGTERM');
 }
 
@@ -166,7 +166,7 @@ for (const n of counts) {
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echo latency p99`, value: p(0.99), unit: 'ms' });
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: echoes measured`, value: latencies.length, unit: 'messages', note: `expected about ${Math.round(2 * n * seconds)}; ${lost} sends found the previous echo still missing` });
     emit({ name: `${n} sessions at 2 msg/s, ${kind} server: server RSS`, value: load.serverRss / 2 ** 20, unit: 'MiB' });
-    for (const s of sessions) s.close();
+    for (const s of sessions) s.close({ linger: false }); // as above: 10,000 lingering sockets and 10,000 new ones exceed a 20,000 descriptor limit
     await server.stop();
   }
 }

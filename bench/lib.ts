@@ -39,6 +39,17 @@ export const REPORT_OUTPUTS = ['docs/performance.md', 'bench/history'];
  */
 const MEASURED = ['src', 'operators', 'cli', 'bench', ':!bench/report.ts', ...REPORT_OUTPUTS.map((p) => `:!${p}`), 'package.json', 'package-lock.json', 'tsup.config.ts', 'test/interop/kcppeer', 'test/interop/go-peer.ts', 'examples', 'scripts'];
 
+/** The package itself: its code and how it is built. */
+const PACKAGE = ['src', 'operators', 'cli', 'package.json', 'package-lock.json', 'tsup.config.ts', 'tsconfig.build.json'];
+
+/**
+ * The last commit at or before `at` that changed the package itself (see PACKAGE): runs whose
+ * package commit is the same measured the same rxkcp, whatever their benchmarks' own code.
+ */
+export function packageCommit(at = 'HEAD'): string | null {
+  return git('log', '-1', '--format=%h', '--abbrev=10', at, '--', ...PACKAGE);
+}
+
 /**
  * The last commit that changed what the benchmarks measure (see MEASURED), and whether the working
  * tree changes any of it now (then runs cannot be compared with others, and `commit` is null).

@@ -5,10 +5,12 @@
  * run's own tables with what it ran on (commit and whether the tree was clean, Node, CPU, load
  * average before and after; see `ranOn` in lib.ts).
  *
- * Runs of the same code are runs whose `codeCommit` (lib.ts: the last commit that changed the
- * package, the benchmarks or the programs they run) is the same and whose tree did not change any
- * of it; a run of other code replaces the history (its files are removed), and a run from a
- * modified tree is written to docs/performance.md alone and not kept. Run it again later (another
+ * Runs are merged when they measured the same rxkcp: the same `packageCommit` (lib.ts: the last
+ * commit that changed the package's code or build) and the same settings. A run of another package
+ * replaces the history (its files are removed). A run from a tree that changed anything it measures
+ * (`codeCommit` null: the package, the benchmarks or the programs they run) is written to
+ * docs/performance.md alone and not kept. Each run's own commit is listed, and a merged table
+ * whose runs printed tables of another shape is not merged. Run it again later (another
  * time of day, another load) to widen the ranges: figures quoted from the report are ranges over
  * its runs.
  *
@@ -22,7 +24,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { codeCommit, ranOn } from './lib.js';
+import { codeCommit, packageCommit, ranOn } from './lib.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -133,6 +135,8 @@ interface Run {
   started: string;
   ranOn: string;
   codeCommit: string | null;
+  /** `packageCommit` at the run's code commit: runs with the same one are merged. */
+  packageCommit?: string | null;
   settings: string[];
   sections: Section[];
 }
@@ -144,6 +148,8 @@ function loadHistory(): Run[] {
   return readdirSync(historyDir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(historyDir + f, 'utf8')) as Run)
+    // a run kept before runs carried their package commit: the one at its code commit
+    .map((r) => (r.packageCommit === undefined && r.codeCommit !== null ? { ...r, packageCommit: packageCommit(r.codeCommit) } : r))
     .sort((a, b) => a.started.localeCompare(b.started));
 }
 
@@ -152,7 +158,7 @@ function keep(run: Run): Run[] {
   if (run.codeCommit === null) return [run]; // a modified tree: compared with nothing, kept nowhere
   mkdirSync(historyDir, { recursive: true });
   for (const old of loadHistory()) {
-    if (old.codeCommit !== run.codeCommit || old.settings.join() !== run.settings.join()) rmSync(`${historyDir}${old.started.replace(/:/g, '-')}.json`, { force: true });
+    if (old.packageCommit !== run.packageCommit || old.settings.join() !== run.settings.join()) rmSync(`${historyDir}${old.started.replace(/:/g, '-')}.json`, { force: true });
   }
   writeFileSync(`${historyDir}${run.started.replace(/:/g, '-')}.json`, JSON.stringify(run, null, 1) + '\n');
   return loadHistory();
@@ -247,8 +253,8 @@ function render(runs: Run[]): string {
     'benchmark. Virtual-time figures (bench:latency) depend on neither.',
     '',
     runs.length > 1
-      ? `${runs.length} runs of the same code (the last commit that changed what is measured: ${newest.codeCommit}). For each benchmark, first its tables over all of them — each cell the lowest–highest of the runs' values; a cell that gives a median and its rounds gives the range of the runs' medians and, in parentheses, the lowest and highest round of all runs — then each run's own output.`
-      : `One run${newest.codeCommit === null ? ' from a modified tree (not kept: it compares with nothing)' : ` (code of commit ${newest.codeCommit})`}; run \`npm run bench:report\` again at another time to get ranges over runs.`,
+      ? `${runs.length} runs of the same rxkcp (package code of commit ${newest.packageCommit}; each run's own commit is listed below). For each benchmark, first its tables over all of them — each cell the lowest–highest of the runs' values; a cell that gives a median and its rounds gives the range of the runs' medians and, in parentheses, the lowest and highest round of all runs — then each run's own output.`
+      : `One run${newest.codeCommit === null ? ' from a modified tree (not kept: it compares with nothing)' : ` (package code of commit ${newest.packageCommit})`}; run \`npm run bench:report\` again at another time to get ranges over runs.`,
     '',
     '| run | started | ran on | settings |',
     '| --: | --- | --- | --- |',
@@ -293,7 +299,7 @@ if (process.argv.includes('--render')) {
     console.error('bench:report --render: bench/history/ holds no runs');
     process.exit(1);
   }
-  writeFileSync(`${root}docs/performance.md`, render(runs.filter((r) => r.codeCommit === runs.at(-1)!.codeCommit)));
+  writeFileSync(`${root}docs/performance.md`, render(runs.filter((r) => r.packageCommit === runs.at(-1)!.packageCommit && r.settings.join() === runs.at(-1)!.settings.join())));
   console.log(`bench:report: wrote docs/performance.md from ${runs.length} runs`);
   process.exit(0);
 }
@@ -310,6 +316,7 @@ const run0: Run = {
   started: new Date().toISOString(),
   ranOn: ranOn(),
   codeCommit: codeCommit().commit,
+  packageCommit: codeCommit().commit === null ? null : packageCommit(),
   settings: Object.entries(process.env)
     .filter(([k]) => SETTINGS.test(k))
     .map(([k, v]) => `${k}=${v}`)
